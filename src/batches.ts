@@ -1,0 +1,111 @@
+/**
+ * The consumer: takes epoch positions in order, copies each good sample out of its slot into the batch being
+ * assembled, frees the slot at once, and yields fixed-size batches. A skipped sample's place is taken by the
+ * next good one, so batches stay full.
+ */
+import { Errors } from './errors.js';
+import type { Coordinator } from './coordinator.js';
+import type { FileIndex } from './file-index.js';
+import type { ResolvedOptions } from './options.js';
+import type { Ring } from './ring.js';
+import type { LoaderStats } from './stats.js';
+
+/** One batch, NHWC. */
+export interface Batch {
+  /** `n * h * w * c` values: Float32Array for dtype float32, Uint8Array for uint8. */
+  images: Float32Array | Uint8Array;
+  /** int/binary: Int32Array of `n`; categorical: one-hot Float32Array of `n * numClasses`; `null` without labels. */
+  labels: Int32Array | Float32Array | null;
+  shape: [number, number, number, number];
+  /** Paths of the batch's samples, in order. */
+  paths: string[];
+}
+
+class BatchBuilder {
+  readonly images: Float32Array | Uint8Array;
+  readonly imageBytes: Uint8Array;
+  readonly labels: Int32Array | Float32Array | null;
+  readonly paths: string[] = [];
+
+  constructor(private readonly options: ResolvedOptions) {
+    const n = options.batchSize;
+    const perSample = options.imageSize[0] * options.imageSize[1] * options.channels;
+    this.images = options.dtype === 'float32' ? new Float32Array(n * perSample) : new Uint8Array(n * perSample);
+    this.imageBytes = new Uint8Array(this.images.buffer);
+    const mode = options.labelMode;
+    this.labels = mode === null ? null : mode === 'categorical' ? new Float32Array(n * options.numClasses) : new Int32Array(n);
+  }
+
+  get count(): number {
+    return this.paths.length;
+  }
+
+  add(ring: Ring, slot: number, label: number, path: string): void {
+    const row = this.count;
+    ring.copyOut(slot, this.imageBytes, row * ring.sampleBytes);
+    if (this.labels instanceof Float32Array) this.labels[row * this.options.numClasses + label] = 1;
+    else if (this.labels !== null) this.labels[row] = label;
+    this.paths.push(path);
+  }
+
+  finish(): Batch {
+    const n = this.count;
+    const [h, w] = this.options.imageSize;
+    const c = this.options.channels;
+    const full = n === this.options.batchSize;
+    const images = full ? this.images : this.images.slice(0, n * h * w * c);
+    let labels = this.labels;
+    if (labels !== null && !full) labels = labels.slice(0, labels instanceof Float32Array ? n * this.options.numClasses : n);
+    return { images, labels, shape: [n, h, w, c], paths: this.paths };
+  }
+}
+
+/**
+ * Runs one epoch over `coordinator`'s positions and yields its batches. The caller owns the coordinator and
+ * joins it when this generator ends, however it ends.
+ */
+export async function* assembleBatches(
+  coordinator: Coordinator,
+  ring: Ring,
+  index: FileIndex,
+  options: ResolvedOptions,
+  stats: LoaderStats,
+): AsyncGenerator<Batch, void, undefined> {
+  const started = performance.now();
+  const labels = index.labels;
+  let fillSum = 0;
+  let taken = 0;
+  let position = 0;
+  coordinator.pump();
+  while (position < coordinator.size) {
+    const batch = new BatchBuilder(options);
+    while (batch.count < options.batchSize && position < coordinator.size) {
+      fillSum += coordinator.held / ring.capacity;
+      taken += 1;
+      const waitStart = performance.now();
+      const skip = await coordinator.settle(position);
+      stats.stallMs += performance.now() - waitStart;
+      if (skip !== null) {
+        stats.skipped.push(skip);
+        if (options.onError === 'throw') throw Errors.sample(skip);
+      } else {
+        const entry = coordinator.entryAt(position);
+        batch.add(ring, ring.slotOf(position), labels === null ? 0 : labels[entry], index.path(entry));
+        stats.decoded += 1;
+      }
+      coordinator.release(position);
+      position += 1;
+    }
+    if (batch.count === 0 || (batch.count < options.batchSize && options.dropRemainder)) break;
+    stats.batches += 1;
+    const elapsed = performance.now() - started;
+    if (stats.batches === 1) stats.timeToFirstBatchMs = elapsed;
+    stats.imagesPerSecond = stats.decoded / (elapsed / 1000);
+    stats.producerIdleMs = coordinator.counters.producerIdleMs;
+    stats.workerBusyMs = coordinator.counters.busyMs;
+    stats.retries = coordinator.counters.retries;
+    stats.ring.highWater = coordinator.counters.highWater;
+    stats.ring.meanFill = taken === 0 ? 0 : fillSum / taken;
+    yield batch.finish();
+  }
+}

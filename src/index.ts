@@ -1,0 +1,20 @@
+/**
+ * imgstream: stream image datasets far larger than memory into TensorFlow.js.
+ *
+ * @example
+ * import { imageDatasetFromDirectory } from 'imgstream';
+ * const train = await imageDatasetFromDirectory('data/train', { imageSize: [224, 224], batchSize: 32 });
+ * for await (const batch of train) console.log(batch.shape, batch.labels);
+ * await train.close();
+ */
+export { ImageLoader, imageDatasetFromDirectory, splitEntries } from './loader.js';
+export type { ImageDatasetOptions, ImageLoaderOptions, SplitOptions, Subset } from './loader.js';
+export { FileIndex, fromDirectory, fromList, IMAGE_EXTENSIONS } from './file-index.js';
+export type { FromDirectoryOptions } from './file-index.js';
+export { DEFAULTS, parseByteSize } from './options.js';
+export type { ColorMode, LabelMode, LoaderOptions, Normalize, OnError, ResolvedOptions } from './options.js';
+export type { Batch } from './batches.js';
+export type { LoaderStats } from './stats.js';
+export { ImgstreamError, SAMPLE_ERROR_CODES } from './errors.js';
+export type { ErrorCode, SkippedSample } from './errors.js';
+export { epochOrder } from './sampler.js';

@@ -1,0 +1,177 @@
+/**
+ * The dataset: `ImageLoader` is a re-iterable description (index + resolved options); each
+ * `for await` starts one epoch, which owns its ring, its coordinator and their worker threads and releases
+ * them when the epoch ends, breaks or fails.
+ */
+import { Errors } from './errors.js';
+import { fromDirectory, type FileIndex, type FromDirectoryOptions } from './file-index.js';
+import { Coordinator } from './coordinator.js';
+import { assembleBatches, type Batch } from './batches.js';
+import { resolveOptions, type LoaderOptions, type ResolvedOptions } from './options.js';
+import { Ring } from './ring.js';
+import { epochOrder, numpyLegacyShuffle } from './sampler.js';
+import { emptyStats, type LoaderStats } from './stats.js';
+
+export type Subset = 'training' | 'validation';
+
+export interface SplitOptions {
+  /** Share of the files held out for validation, in (0, 1). Default: no split. */
+  validationSplit?: number | null;
+  /** Which side of the split this loader serves; required with `validationSplit`. */
+  subset?: Subset | null;
+}
+
+export type ImageLoaderOptions = LoaderOptions & SplitOptions;
+
+/**
+ * The entries of `index` that `subset` gets, exactly as Keras splits: the whole file list shuffled with numpy's
+ * `RandomState(seed)` (when `shuffle`), the last `floor(validationSplit * size)` files for validation.
+ */
+export function splitEntries(
+  size: number,
+  split: { validationSplit: number; subset: Subset; shuffle: boolean; seed: number },
+): Int32Array {
+  const all = Array.from({ length: size }, (_, i) => i);
+  const ordered = split.shuffle ? numpyLegacyShuffle(all, split.seed) : all;
+  const numValidation = Math.floor(split.validationSplit * size);
+  if (numValidation === 0 || numValidation === size) {
+    throw Errors.invalidOption(
+      'validationSplit',
+      `a share that leaves both subsets non-empty for ${size} files`,
+      split.validationSplit,
+    );
+  }
+  const part = split.subset === 'training' ? ordered.slice(0, size - numValidation) : ordered.slice(size - numValidation);
+  return Int32Array.from(part);
+}
+
+function resolveSplit(opts: SplitOptions, allowBoth: boolean): { validationSplit: number; subset: Subset | 'both' } | null {
+  const { validationSplit, subset } = opts;
+  if (validationSplit === undefined || validationSplit === null) {
+    if (subset !== undefined && subset !== null) {
+      throw Errors.optionConflict(`Expected validationSplit with subset '${String(subset)}' but received none`);
+    }
+    return null;
+  }
+  if (typeof validationSplit !== 'number' || !(validationSplit > 0 && validationSplit < 1)) {
+    throw Errors.invalidOption('validationSplit', 'a number between 0 and 1 (exclusive)', validationSplit);
+  }
+  const allowed = allowBoth ? ['training', 'validation', 'both'] : ['training', 'validation'];
+  if (!allowed.includes(subset as string)) {
+    throw Errors.invalidOption('subset', `one of ${allowed.map((s) => `'${s}'`).join(', ')}`, subset);
+  }
+  return { validationSplit, subset: subset as Subset | 'both' };
+}
+
+/**
+ * Streams an index as fixed-size batches: paths stay in memory, pixels are decoded just in time by a pool
+ * of worker threads into a bounded shared ring.
+ *
+ * @example
+ * const loader = new ImageLoader(await fromDirectory('data/train'), { imageSize: [224, 224], batchSize: 32 });
+ * for await (const { images, labels, shape } of loader) {
+ *   // one epoch; iterate again for the next
+ * }
+ * await loader.close();
+ */
+export class ImageLoader implements AsyncIterable<Batch> {
+  readonly index: FileIndex;
+  readonly options: ResolvedOptions;
+  /** Index entries this loader serves, in their base order (all of them, or one side of a split). */
+  readonly entries: Int32Array;
+  /** Statistics of the current or last epoch. */
+  stats: LoaderStats;
+  private epoch = 0;
+  private closed = false;
+  private readonly running = new Set<Coordinator>();
+
+  constructor(index: FileIndex, options: ImageLoaderOptions = {}) {
+    const { validationSplit, subset, ...loaderOptions } = options ?? {};
+    this.index = index;
+    this.options = resolveOptions(loaderOptions, index);
+    const split = resolveSplit({ validationSplit, subset }, false);
+    this.entries =
+      split === null
+        ? Int32Array.from({ length: index.size }, (_, i) => i)
+        : splitEntries(index.size, { ...split, subset: split.subset as Subset, shuffle: this.options.shuffle, seed: this.options.seed });
+    this.stats = emptyStats(this.options.capacity, this.options.capacity * this.options.sampleBytes, 0);
+  }
+
+  /** Class names, in label order. */
+  get classNames(): readonly string[] {
+    return this.index.classNames;
+  }
+
+  /** Samples per epoch. */
+  get size(): number {
+    return this.entries.length;
+  }
+
+  /** Batches per epoch (when no file is skipped). */
+  get batchesPerEpoch(): number {
+    const { batchSize, dropRemainder } = this.options;
+    return dropRemainder ? Math.floor(this.size / batchSize) : Math.ceil(this.size / batchSize);
+  }
+
+  /** One epoch of batches. Each call starts the next epoch (a new order when shuffling). */
+  async *[Symbol.asyncIterator](): AsyncGenerator<Batch, void, undefined> {
+    if (this.closed) throw Errors.closed();
+    const epoch = this.epoch++;
+    const { capacity, sampleBytes, shuffle, seed } = this.options;
+    const ring = new Ring(capacity, sampleBytes);
+    const order = epochOrder(this.entries.length, { shuffle, seed, epoch });
+    const coordinator = new Coordinator(this.index, this.options, ring, this.entries, order);
+    this.running.add(coordinator);
+    this.stats = emptyStats(capacity, ring.pixels.byteLength, epoch + 1);
+    try {
+      yield* assembleBatches(coordinator, ring, this.index, this.options, this.stats);
+    } finally {
+      this.running.delete(coordinator);
+      await coordinator.join();
+    }
+  }
+
+  /** Stops any running epoch and releases its threads. The loader cannot be iterated afterwards. */
+  async close(): Promise<void> {
+    this.closed = true;
+    await Promise.all([...this.running].map((c) => c.join()));
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+}
+
+export interface ImageDatasetOptions extends LoaderOptions, FromDirectoryOptions {
+  validationSplit?: number | null;
+  /** `'training'`, `'validation'`, or `'both'` for `[training, validation]`. */
+  subset?: Subset | 'both' | null;
+}
+
+/**
+ * Keras' `image_dataset_from_directory` for streaming: one class per sub-folder, optional validation split.
+ *
+ * @example
+ * const [train, val] = await imageDatasetFromDirectory('data/train', {
+ *   imageSize: [224, 224], batchSize: 32, validationSplit: 0.2, subset: 'both', seed: 1337,
+ * });
+ */
+export async function imageDatasetFromDirectory(
+  dir: string,
+  options: ImageDatasetOptions & { subset: 'both' },
+): Promise<[ImageLoader, ImageLoader]>;
+export async function imageDatasetFromDirectory(dir: string, options?: ImageDatasetOptions): Promise<ImageLoader>;
+export async function imageDatasetFromDirectory(
+  dir: string,
+  options: ImageDatasetOptions = {},
+): Promise<ImageLoader | [ImageLoader, ImageLoader]> {
+  const { extensions, labels, classNames, validationSplit, subset, ...loaderOptions } = options ?? {};
+  const split = resolveSplit({ validationSplit, subset: subset as Subset }, true);
+  const index = await fromDirectory(dir, { extensions, labels, classNames });
+  if (split?.subset === 'both') {
+    const train = new ImageLoader(index, { ...loaderOptions, validationSplit: split.validationSplit, subset: 'training' });
+    const val = new ImageLoader(index, { ...loaderOptions, validationSplit: split.validationSplit, subset: 'validation' });
+    return [train, val];
+  }
+  return new ImageLoader(index, { ...loaderOptions, ...(split ? { validationSplit: split.validationSplit, subset: split.subset as Subset } : {}) });
+}

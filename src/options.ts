@@ -1,0 +1,260 @@
+/**
+ * Loader options: the user-facing interface with its defaults, and `resolveOptions`, which checks every
+ * option once, up front, and returns a frozen, fully-resolved config. The hot path never re-checks.
+ */
+import os from 'node:os';
+import bytes from 'bytes';
+import { Errors } from './errors.js';
+import type { FileIndex } from './file-index.js';
+import type { ColorChannels, DecodeSpec, Dtype, Interpolation, Normalization } from './protocol.js';
+import { bytesPerSample } from './protocol.js';
+
+export type ColorMode = 'grayscale' | 'rgb' | 'rgba';
+export type LabelMode = 'int' | 'categorical' | 'binary' | null;
+export type Normalize = 'none' | 'unit' | 'symmetric' | { mean: number | number[]; std: number | number[] };
+export type OnError = 'skip' | 'throw';
+
+/** Options of {@link ImageLoader} (and of `imageDatasetFromDirectory`, which adds the split options). */
+export interface LoaderOptions {
+  /** Output `[height, width]`. Default `[256, 256]` (as Keras). */
+  imageSize?: readonly [number, number];
+  /** `'grayscale'` (1 channel), `'rgb'` (3, alpha flattened onto black), `'rgba'` (4). Default `'rgb'`. */
+  colorMode?: ColorMode;
+  /** `'int'` (Int32Array), `'categorical'` (one-hot Float32Array), `'binary'` (Int32Array of 0/1), or `null`. Default `'int'`. */
+  labelMode?: LabelMode;
+  /** Samples per batch. Default `32`. */
+  batchSize?: number;
+  /** A new permutation every epoch. Default `true`. */
+  shuffle?: boolean;
+  /** Seed of the epoch order (and of the validation split). Default `0`: deterministic unless changed. */
+  seed?: number;
+  /** Resampling kernel. Default `'bilinear'`. */
+  interpolation?: Interpolation;
+  /** `false`: stretch to `imageSize` (Keras default); `true`: center-crop to its aspect ratio first. Default `false`. */
+  cropToAspectRatio?: boolean;
+  /** Pixel type of `batch.images`. Default `'float32'`. */
+  dtype?: Dtype;
+  /**
+   * float32 only: `'none'` keeps 0..255 (Keras default), `'unit'` maps to [0, 1], `'symmetric'` to [-1, 1],
+   * `{ mean, std }` computes `(x / 255 - mean) / std` per channel. Default `'none'`.
+   */
+  normalize?: Normalize;
+  /** Decode worker threads: `'auto'` (one per core) or a count. Default `'auto'`. */
+  workers?: number | 'auto';
+  /**
+   * Memory for decoded pixels: the ring plus one output batch. Bytes or a string such as `'256MiB'`
+   * (KB/KiB = 1024 bytes). Default `'256MiB'`.
+   */
+  memoryBudget?: number | string;
+  /** `'skip'` records an undecodable file in `stats.skipped` and goes on; `'throw'` stops the epoch with it. Default `'skip'`. */
+  onError?: OnError;
+  /** Drop the last batch when it is short. Default `false`. */
+  dropRemainder?: boolean;
+  /** Files with more pixels (width × height) than this are refused as decompression bombs. Default 89,478,485 (PIL's limit). */
+  maxPixels?: number;
+}
+
+/** The resolved, frozen configuration a loader runs with. */
+export interface ResolvedOptions {
+  readonly imageSize: readonly [number, number];
+  readonly colorMode: ColorMode;
+  readonly channels: ColorChannels;
+  readonly labelMode: LabelMode;
+  readonly numClasses: number;
+  readonly batchSize: number;
+  readonly shuffle: boolean;
+  readonly seed: number;
+  readonly interpolation: Interpolation;
+  readonly cropToAspectRatio: boolean;
+  readonly dtype: Dtype;
+  readonly normalize: Normalize;
+  readonly workers: number;
+  readonly memoryBudget: number;
+  /** Ring slots (samples decoded ahead), derived from `memoryBudget`. */
+  readonly capacity: number;
+  readonly sampleBytes: number;
+  readonly onError: OnError;
+  readonly dropRemainder: boolean;
+  readonly maxPixels: number;
+  readonly spec: DecodeSpec;
+}
+
+export const DEFAULTS = Object.freeze({
+  imageSize: [256, 256] as const,
+  colorMode: 'rgb' as ColorMode,
+  labelMode: 'int' as LabelMode,
+  batchSize: 32,
+  shuffle: true,
+  seed: 0,
+  interpolation: 'bilinear' as Interpolation,
+  cropToAspectRatio: false,
+  dtype: 'float32' as Dtype,
+  normalize: 'none' as Normalize,
+  workers: 'auto' as const,
+  memoryBudget: '256MiB',
+  onError: 'skip' as OnError,
+  dropRemainder: false,
+  maxPixels: 89_478_485,
+});
+
+const CHANNELS: Record<ColorMode, ColorChannels> = { grayscale: 1, rgb: 3, rgba: 4 };
+
+function oneOf<T>(option: string, value: unknown, allowed: readonly T[]): T {
+  if (!allowed.includes(value as T)) {
+    throw Errors.invalidOption(option, `one of ${allowed.map((a) => (a === null ? 'null' : `'${a}'`)).join(', ')}`, value);
+  }
+  return value as T;
+}
+
+function positiveInteger(option: string, value: unknown, max = Number.MAX_SAFE_INTEGER): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > max) {
+    throw Errors.invalidOption(option, `an integer between 1 and ${max}`, value);
+  }
+  return value;
+}
+
+function boolean(option: string, value: unknown): boolean {
+  if (typeof value !== 'boolean') throw Errors.invalidOption(option, 'a boolean', value);
+  return value;
+}
+
+/** Parses a byte size: a number of bytes or a string such as `'256MiB'`, `'1.5 GB'`, `'64mb'`. */
+export function parseByteSize(option: string, value: unknown): number {
+  let parsed: number | null = null;
+  if (typeof value === 'number') parsed = value;
+  else if (typeof value === 'string') parsed = bytes.parse(value.trim().replace(/([kmgtp])ib$/i, '$1b'));
+  if (parsed === null || !Number.isFinite(parsed) || parsed <= 0) {
+    throw Errors.invalidOption(option, "a positive number of bytes or a size such as '256MiB'", value);
+  }
+  return Math.floor(parsed);
+}
+
+function channelList(option: string, value: unknown, channels: number): number[] {
+  const list = typeof value === 'number' ? Array(channels).fill(value) : value;
+  if (!Array.isArray(list) || list.length !== channels || list.some((v) => typeof v !== 'number' || !Number.isFinite(v))) {
+    throw Errors.invalidOption(option, `a number or an array of ${channels} numbers (one per channel)`, value);
+  }
+  return list as number[];
+}
+
+function resolveNormalization(normalize: unknown, dtype: Dtype, channels: number): Normalization | null {
+  if (normalize === 'none' || normalize === undefined) return null;
+  if (dtype === 'uint8') {
+    throw Errors.optionConflict(
+      `Expected normalize 'none' with dtype 'uint8' (uint8 holds raw 0..255 values) but received ${JSON.stringify(normalize)}`,
+    );
+  }
+  const fill = (v: number) => Array<number>(channels).fill(v);
+  if (normalize === 'unit') return { scale: fill(1 / 255), offset: fill(0) };
+  if (normalize === 'symmetric') return { scale: fill(2 / 255), offset: fill(-1) };
+  if (typeof normalize === 'object' && normalize !== null && 'mean' in normalize && 'std' in normalize) {
+    const n = normalize as { mean: unknown; std: unknown };
+    const mean = channelList('normalize.mean', n.mean, channels);
+    const std = channelList('normalize.std', n.std, channels);
+    std.forEach((s, i) => {
+      if (s <= 0) throw Errors.invalidOption(`normalize.std[${i}]`, 'a positive number', s);
+    });
+    return { scale: std.map((s) => 1 / (255 * s)), offset: mean.map((m, i) => -m / std[i]) };
+  }
+  throw Errors.invalidOption('normalize', "one of 'none', 'unit', 'symmetric' or { mean, std }", normalize);
+}
+
+const KNOWN = new Set([...Object.keys(DEFAULTS)]);
+
+/**
+ * Checks `options` against `index` and resolves every default. Throws an `ERR_OPTION` error naming the
+ * option, what is allowed and the value received.
+ */
+export function resolveOptions(options: LoaderOptions, index: FileIndex, extraKnown: readonly string[] = []): ResolvedOptions {
+  if (options === null || typeof options !== 'object') throw Errors.invalidOption('options', 'an object', options);
+  for (const key of Object.keys(options)) {
+    if (!KNOWN.has(key) && !extraKnown.includes(key)) {
+      throw Errors.invalidOption('options', `only known options (${[...KNOWN, ...extraKnown].join(', ')})`, key);
+    }
+  }
+  const o = { ...DEFAULTS, ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) };
+
+  const size = o.imageSize as unknown;
+  if (
+    !Array.isArray(size) ||
+    size.length !== 2 ||
+    !size.every((v) => typeof v === 'number' && Number.isInteger(v) && v >= 1 && v <= 16384)
+  ) {
+    throw Errors.invalidOption('imageSize', '[height, width], two integers between 1 and 16384', size);
+  }
+  const imageSize = [size[0], size[1]] as const;
+  const colorMode = oneOf<ColorMode>('colorMode', o.colorMode, ['grayscale', 'rgb', 'rgba']);
+  const channels = CHANNELS[colorMode];
+  const labelMode = oneOf<LabelMode>('labelMode', o.labelMode, ['int', 'categorical', 'binary', null]);
+  const numClasses = index.classNames.length;
+  if (labelMode !== null && index.labels === null) {
+    throw Errors.optionConflict(
+      `Expected labelMode null for an index without labels (no class folders) but received '${labelMode}'`,
+    );
+  }
+  if (labelMode === 'binary' && numClasses !== 2) {
+    throw Errors.optionConflict(`Expected exactly 2 classes for labelMode 'binary' but found ${numClasses}`);
+  }
+  const batchSize = positiveInteger('batchSize', o.batchSize, 1 << 20);
+  const shuffle = boolean('shuffle', o.shuffle);
+  if (typeof o.seed !== 'number' || !Number.isInteger(o.seed) || o.seed < 0 || o.seed > 0xffffffff) {
+    throw Errors.invalidOption('seed', 'an integer between 0 and 4294967295', o.seed);
+  }
+  const interpolation = oneOf<Interpolation>('interpolation', o.interpolation, ['nearest', 'bilinear', 'bicubic', 'lanczos3']);
+  const cropToAspectRatio = boolean('cropToAspectRatio', o.cropToAspectRatio);
+  const dtype = oneOf<Dtype>('dtype', o.dtype, ['float32', 'uint8']);
+  const normalization = resolveNormalization(o.normalize, dtype, channels);
+  const workers =
+    o.workers === 'auto' ? Math.max(1, os.availableParallelism()) : positiveInteger("workers (or 'auto')", o.workers, 256);
+  const memoryBudget = parseByteSize('memoryBudget', o.memoryBudget);
+  const onError = oneOf<OnError>('onError', o.onError, ['skip', 'throw']);
+  const dropRemainder = boolean('dropRemainder', o.dropRemainder);
+  const maxPixels = positiveInteger('maxPixels', o.maxPixels);
+
+  const spec: DecodeSpec = Object.freeze({
+    height: imageSize[0],
+    width: imageSize[1],
+    channels,
+    dtype,
+    normalization,
+    interpolation,
+    cropToAspectRatio,
+    maxPixels,
+  });
+  const sampleBytes = bytesPerSample(spec);
+  // The budget holds the ring and the one output batch the consumer assembles; the ring needs at least a
+  // batch of slots so that a batch can always be completed.
+  const slots = Math.floor(memoryBudget / sampleBytes) - batchSize;
+  if (slots < batchSize) {
+    throw Errors.invalidOption(
+      'memoryBudget',
+      `at least ${bytes.format(2 * batchSize * sampleBytes)} (2 batches of ${batchSize} samples of ${sampleBytes} bytes: ` +
+        'a ring of one batch plus the output batch)',
+      o.memoryBudget,
+    );
+  }
+  const capacity = Math.min(slots, Math.max(batchSize, index.size));
+
+  return Object.freeze({
+    imageSize,
+    colorMode,
+    channels,
+    labelMode,
+    numClasses,
+    batchSize,
+    shuffle,
+    seed: o.seed,
+    interpolation,
+    cropToAspectRatio,
+    dtype,
+    normalize: o.normalize as Normalize,
+    workers,
+    memoryBudget,
+    capacity,
+    sampleBytes,
+    onError,
+    dropRemainder,
+    maxPixels,
+    spec,
+  });
+}

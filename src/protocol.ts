@@ -1,0 +1,96 @@
+/**
+ * What crosses the thread boundary, declared once: the worker's start-up data, the task and result shapes,
+ * and the ring's layout and slot states. Both the main thread (`coordinator`, `ring`) and the decode
+ * worker (`workers/decode`) import this module; neither side invents its own numbers.
+ */
+import type { ErrorCode } from './errors.js';
+
+/** Slot states, stored in `Int32Array` cells and changed with `Atomics`. */
+export const SlotState = {
+  /** Free: the coordinator may hand it to a task. */
+  EMPTY: 0,
+  /** Handed to a task; a worker is (or will be) decoding into it. */
+  PENDING: 1,
+  /** Pixels written; the consumer may copy them out. */
+  READY: 2,
+  /** The sample could not be decoded; details come back in the task result. */
+  FAILED: 3,
+} as const;
+
+/** Int32 cells per slot in the ring's state array. */
+export const SLOT_FIELDS = 2;
+/** Offset of the slot's {@link SlotState}. Waited on with `Atomics.waitAsync`. */
+export const FIELD_STATE = 0;
+/** Offset of the epoch position the slot holds (checked by the consumer). */
+export const FIELD_POSITION = 1;
+
+export type ColorChannels = 1 | 3 | 4;
+export type Dtype = 'float32' | 'uint8';
+export type Interpolation = 'nearest' | 'bilinear' | 'bicubic' | 'lanczos3';
+
+/** Per-channel affine map applied on the way to float32: `value * scale[c] + offset[c]`. */
+export interface Normalization {
+  scale: number[];
+  offset: number[];
+}
+
+/** Everything a worker needs to turn a file into a slot's pixels; fixed for the worker's life. */
+export interface DecodeSpec {
+  height: number;
+  width: number;
+  channels: ColorChannels;
+  dtype: Dtype;
+  /** `null` for uint8 output or `normalize: 'none'` on float32 (raw 0..255 values). */
+  normalization: Normalization | null;
+  interpolation: Interpolation;
+  cropToAspectRatio: boolean;
+  maxPixels: number;
+}
+
+/** `workerData` of every decode worker. Shared buffers are shared, not copied. */
+export interface WorkerInit {
+  spec: DecodeSpec;
+  /** UTF-8 bytes of all paths, back to back. */
+  pathBytes: SharedArrayBuffer;
+  /** `Float64Array` of `size + 1` byte offsets into `pathBytes`. */
+  pathOffsets: SharedArrayBuffer;
+  /** The ring's pixel slots, `capacity * sampleBytes` bytes. */
+  pixels: SharedArrayBuffer;
+  /** The ring's `Int32Array` of `capacity * SLOT_FIELDS` cells. */
+  states: SharedArrayBuffer;
+  capacity: number;
+  /** Fault injection for tests (see `workers/decode`); `null` in normal use. */
+  fault: FaultSpec | null;
+}
+
+/** A slice of consecutive epoch positions; only small integers cross the boundary. */
+export interface DecodeTask {
+  /** Epoch position of the first sample; position `p` lives in slot `p % capacity`. */
+  firstPosition: number;
+  /** Index-entry numbers (into the packed paths) of the samples, one per position. */
+  samples: number[];
+}
+
+export interface SampleFailure {
+  position: number;
+  code: ErrorCode;
+  message: string;
+}
+
+export interface DecodeResult {
+  failures: SampleFailure[];
+  /** Wall time the worker spent on the slice, in milliseconds. */
+  busyMs: number;
+}
+
+/** Test-only fault injection: the worker exits or throws when it meets a file whose name contains `match`. */
+export interface FaultSpec {
+  match: string;
+  kind: 'exit' | 'throw';
+  /** When set, the fault fires only once: the worker creates this file and checks for it first. */
+  onceMarker?: string;
+}
+
+export function bytesPerSample(spec: DecodeSpec): number {
+  return spec.height * spec.width * spec.channels * (spec.dtype === 'float32' ? 4 : 1);
+}

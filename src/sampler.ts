@@ -1,0 +1,72 @@
+/**
+ * The epoch's order as a pure function of (seed, epoch): the same order for 1 or 16 workers, a new
+ * permutation every epoch, index order when `shuffle` is false.
+ */
+import { mersenne, unsafeUniformIntDistribution, xoroshiro128plus, type RandomGenerator } from 'pure-rand';
+
+/** Mixes integers into one 32-bit seed (murmur3's finaliser on each step), so nearby inputs diverge. */
+export function mixSeed(...parts: number[]): number {
+  let h = 0x9e3779b9;
+  for (const part of parts) {
+    let k = Math.imul(part | 0, 0xcc9e2d51);
+    k = (k << 15) | (k >>> 17);
+    h ^= Math.imul(k, 0x1b873593);
+    h = Math.imul((h << 13) | (h >>> 19), 5) + 0xe6546b64;
+  }
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h | 0;
+}
+
+/** Fisher-Yates shuffle in place with a seeded generator. */
+function shuffleInPlace(values: Int32Array, rng: RandomGenerator): void {
+  for (let i = values.length - 1; i > 0; i--) {
+    const j = unsafeUniformIntDistribution(0, i, rng);
+    const t = values[i];
+    values[i] = values[j];
+    values[j] = t;
+  }
+}
+
+/**
+ * Positions `0..size-1` of the loader's sample list, in the order epoch `epoch` visits them.
+ *
+ * @example
+ * epochOrder(5, { shuffle: true, seed: 1337, epoch: 0 }); // Int32Array [3, 0, 4, 1, 2] (for instance)
+ */
+export function epochOrder(size: number, opts: { shuffle: boolean; seed: number; epoch: number }): Int32Array {
+  const order = new Int32Array(size);
+  for (let i = 0; i < size; i++) order[i] = i;
+  if (opts.shuffle) shuffleInPlace(order, xoroshiro128plus(mixSeed(opts.seed, opts.epoch)));
+  return order;
+}
+
+/**
+ * numpy's legacy `RandomState(seed).shuffle(x)`, bit for bit: MT19937 seeded with `init_genrand`, and
+ * `random_interval`'s masked rejection sampling. Keras shuffles the file list with it before splitting
+ * off the validation subset, so reproducing it gives the very same split as Keras for the same seed.
+ */
+export function numpyLegacyShuffle<T>(items: T[], seed: number): T[] {
+  const rng = mersenne(seed >>> 0);
+  const out = items.slice();
+  for (let i = out.length - 1; i > 0; i--) {
+    let mask = i;
+    mask |= mask >>> 1;
+    mask |= mask >>> 2;
+    mask |= mask >>> 4;
+    mask |= mask >>> 8;
+    mask |= mask >>> 16;
+    let j: number;
+    do {
+      j = (rng.unsafeNext() >>> 0) & mask;
+      j >>>= 0;
+    } while (j > i);
+    const t = out[i];
+    out[i] = out[j];
+    out[j] = t;
+  }
+  return out;
+}

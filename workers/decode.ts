@@ -1,0 +1,159 @@
+/**
+ * The decode worker: for each epoch position of a slice, read the file, decode it with sharp (shrink-on-load
+ * resize, EXIF orientation, colour mode), convert to the output dtype and write it straight into the
+ * position's ring slot, then flip the slot's state with `Atomics` so the consumer can take it.
+ * Only the slice's integers come in; only failures (rare) go back as text.
+ */
+import { existsSync, promises as fsp, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { workerData } from 'piscina';
+import sharp from 'sharp';
+import type { ErrorCode } from '../src/errors.js';
+import { readPackedPath } from '../src/file-index.js';
+import {
+  FIELD_POSITION,
+  FIELD_STATE,
+  SLOT_FIELDS,
+  SlotState,
+  bytesPerSample,
+  type DecodeResult,
+  type DecodeSpec,
+  type DecodeTask,
+  type SampleFailure,
+  type WorkerInit,
+} from '../src/protocol.js';
+
+const init = workerData as WorkerInit;
+const spec: DecodeSpec = init.spec;
+const offsets = new Float64Array(init.pathOffsets);
+const states = new Int32Array(init.states);
+const sampleBytes = bytesPerSample(spec);
+const samplesPerSlot = spec.height * spec.width * spec.channels;
+
+// Parallelism comes from the worker threads; a libvips thread pool per call would oversubscribe the cores,
+// and its operation cache would only hold pixels we never ask for twice.
+sharp.concurrency(1);
+sharp.cache(false);
+
+const KERNEL = { nearest: 'nearest', bilinear: 'linear', bicubic: 'cubic', lanczos3: 'lanczos3' } as const;
+
+class SampleError extends Error {
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+async function readFile(file: string): Promise<Buffer> {
+  let data: Buffer;
+  try {
+    data = await fsp.readFile(file);
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    throw new SampleError('ERR_READ', `${e.code ?? 'read error'}: ${e.message}`);
+  }
+  if (data.length === 0) throw new SampleError('ERR_EMPTY_FILE', 'file is empty (0 bytes)');
+  return data;
+}
+
+function classifySharpError(err: unknown): SampleError {
+  const message = err instanceof Error ? err.message : String(err);
+  if (/pixel limit/i.test(message)) return new SampleError('ERR_TOO_MANY_PIXELS', `${message} (maxPixels ${spec.maxPixels})`);
+  if (/unsupported image format/i.test(message)) return new SampleError('ERR_NOT_IMAGE', message);
+  return new SampleError('ERR_DECODE', message);
+}
+
+async function decode(data: Buffer): Promise<Buffer> {
+  let image = sharp(data, { failOn: 'warning', limitInputPixels: spec.maxPixels, sequentialRead: true })
+    .autoOrient()
+    .resize(spec.width, spec.height, {
+      fit: spec.cropToAspectRatio ? 'cover' : 'fill',
+      position: 'centre',
+      kernel: KERNEL[spec.interpolation],
+    });
+  if (spec.channels === 1) image = image.flatten({ background: '#000000' }).toColourspace('b-w');
+  else if (spec.channels === 3) image = image.flatten({ background: '#000000' }).toColourspace('srgb');
+  else image = image.ensureAlpha().toColourspace('srgb');
+  const { data: pixels, info } = await image.raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
+  if (info.width !== spec.width || info.height !== spec.height || info.channels !== spec.channels) {
+    throw new SampleError(
+      'ERR_DECODE',
+      `decoded to ${info.width}x${info.height}x${info.channels}, expected ${spec.width}x${spec.height}x${spec.channels}`,
+    );
+  }
+  return pixels;
+}
+
+/** Writes decoded 8-bit pixels into the slot, converting to the output dtype on the way. */
+function writeSlot(slot: number, pixels: Buffer): void {
+  const byteOffset = slot * sampleBytes;
+  if (spec.dtype === 'uint8') {
+    new Uint8Array(init.pixels, byteOffset, samplesPerSlot).set(pixels);
+    return;
+  }
+  const out = new Float32Array(init.pixels, byteOffset, samplesPerSlot);
+  const norm = spec.normalization;
+  if (norm === null) {
+    for (let i = 0; i < samplesPerSlot; i++) out[i] = pixels[i];
+    return;
+  }
+  const c = spec.channels;
+  const { scale, offset } = norm;
+  for (let ch = 0; ch < c; ch++) {
+    const s = scale[ch];
+    const o = offset[ch];
+    for (let i = ch; i < samplesPerSlot; i += c) out[i] = pixels[i] * s + o;
+  }
+}
+
+function publish(slot: number, position: number, state: number): void {
+  const base = slot * SLOT_FIELDS;
+  Atomics.store(states, base + FIELD_POSITION, position);
+  Atomics.store(states, base + FIELD_STATE, state);
+  Atomics.notify(states, base + FIELD_STATE);
+}
+
+function injectFault(file: string): void {
+  const fault = init.fault;
+  if (fault === null || !path.basename(file).includes(fault.match)) return;
+  if (fault.onceMarker !== undefined) {
+    if (existsSync(fault.onceMarker)) return;
+    writeFileSync(fault.onceMarker, 'fired');
+  }
+  if (fault.kind === 'exit') process.exit(1);
+  throw new Error(`injected fault on ${file}`);
+}
+
+export default async function decodeSlice(task: DecodeTask): Promise<DecodeResult> {
+  const started = performance.now();
+  const failures: SampleFailure[] = [];
+  const files = task.samples.map((s) => readPackedPath(init.pathBytes, offsets, s));
+  // Read the next file while this one decodes.
+  const reads = files.map(() => null as Promise<Buffer> | null);
+  const readAt = (i: number) => (reads[i] ??= readFile(files[i]));
+  readAt(0).catch(() => undefined);
+  for (let i = 0; i < files.length; i++) {
+    const position = task.firstPosition + i;
+    const slot = position % init.capacity;
+    if (i + 1 < files.length) readAt(i + 1).catch(() => undefined);
+    injectFault(files[i]);
+    try {
+      const data = await readAt(i);
+      let pixels: Buffer;
+      try {
+        pixels = await decode(data);
+      } catch (err) {
+        throw err instanceof SampleError ? err : classifySharpError(err);
+      }
+      writeSlot(slot, pixels);
+      publish(slot, position, SlotState.READY);
+    } catch (err) {
+      const e = err instanceof SampleError ? err : new SampleError('ERR_DECODE', String(err));
+      failures.push({ position, code: e.code, message: e.message });
+      publish(slot, position, SlotState.FAILED);
+    }
+  }
+  return { failures, busyMs: performance.now() - started };
+}
