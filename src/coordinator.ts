@@ -67,6 +67,7 @@ export class Coordinator {
     ring: Ring,
     entries: Int32Array,
     order: Int32Array,
+    private readonly epoch: number,
   ) {
     this.ring = ring;
     this.entries = entries;
@@ -82,6 +83,7 @@ export class Coordinator {
       pixels: ring.pixels,
       states: ring.states,
       capacity: ring.capacity,
+      seed: options.seed,
       fault: faultFromEnv(),
     };
     this.pool = new Piscina({
@@ -126,7 +128,7 @@ export class Coordinator {
       samples.push(this.entryAt(p));
     }
     const slice: Slice = { first, count, attempt, settled: Promise.resolve() };
-    const run = this.pool.run({ firstPosition: first, samples }).then(
+    const run = this.pool.run({ epoch: this.epoch, firstPosition: first, samples }).then(
       (result) => this.recordResult(result),
       (err: unknown) => this.recoverLostSlice(slice, err),
     );

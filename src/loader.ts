@@ -120,7 +120,7 @@ export class ImageLoader implements AsyncIterable<Batch> {
     const { capacity, sampleBytes, shuffle, seed } = this.options;
     const ring = new Ring(capacity, sampleBytes);
     const order = epochOrder(this.entries.length, { shuffle, seed, epoch });
-    const coordinator = new Coordinator(this.index, this.options, ring, this.entries, order);
+    const coordinator = new Coordinator(this.index, this.options, ring, this.entries, order, epoch);
     this.running.add(coordinator);
     this.stats = emptyStats(capacity, ring.pixels.byteLength, epoch + 1);
     try {

@@ -59,12 +59,16 @@ export interface WorkerInit {
   /** The ring's `Int32Array` of `capacity * SLOT_FIELDS` cells. */
   states: SharedArrayBuffer;
   capacity: number;
+  /** The loader's seed. */
+  seed: number;
   /** Fault injection for tests (see `workers/decode`); `null` in normal use. */
   fault: FaultSpec | null;
 }
 
 /** A slice of consecutive epoch positions; only small integers cross the boundary. */
 export interface DecodeTask {
+  /** Epoch number (0-based): with the seed and the sample, it fixes the sample's random augmentation. */
+  epoch: number;
   /** Epoch position of the first sample; position `p` lives in slot `p % capacity`. */
   firstPosition: number;
   /** Index-entry numbers (into the packed paths) of the samples, one per position. */

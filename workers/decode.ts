@@ -10,6 +10,7 @@ import { workerData } from 'piscina';
 import sharp from 'sharp';
 import type { ErrorCode } from '../src/errors.js';
 import { readPackedPath } from '../src/file-index.js';
+import { writeConverted } from './convert.js';
 import {
   FIELD_POSITION,
   FIELD_STATE,
@@ -86,26 +87,12 @@ async function decode(data: Buffer): Promise<Buffer> {
   return pixels;
 }
 
-/** Writes decoded 8-bit pixels into the slot, converting to the output dtype on the way. */
-function writeSlot(slot: number, pixels: Buffer): void {
+/** The slot's typed array: a view on the ring's shared memory, no copy. */
+function slotView(slot: number): Float32Array | Uint8Array {
   const byteOffset = slot * sampleBytes;
-  if (spec.dtype === 'uint8') {
-    new Uint8Array(init.pixels, byteOffset, samplesPerSlot).set(pixels);
-    return;
-  }
-  const out = new Float32Array(init.pixels, byteOffset, samplesPerSlot);
-  const norm = spec.normalization;
-  if (norm === null) {
-    for (let i = 0; i < samplesPerSlot; i++) out[i] = pixels[i];
-    return;
-  }
-  const c = spec.channels;
-  const { scale, offset } = norm;
-  for (let ch = 0; ch < c; ch++) {
-    const s = scale[ch];
-    const o = offset[ch];
-    for (let i = ch; i < samplesPerSlot; i += c) out[i] = pixels[i] * s + o;
-  }
+  return spec.dtype === 'uint8'
+    ? new Uint8Array(init.pixels, byteOffset, samplesPerSlot)
+    : new Float32Array(init.pixels, byteOffset, samplesPerSlot);
 }
 
 function publish(slot: number, position: number, state: number): void {
@@ -147,7 +134,7 @@ export default async function decodeSlice(task: DecodeTask): Promise<DecodeResul
       } catch (err) {
         throw err instanceof SampleError ? err : classifySharpError(err);
       }
-      writeSlot(slot, pixels);
+      writeConverted(slotView(slot), pixels, spec);
       publish(slot, position, SlotState.READY);
     } catch (err) {
       const e = err instanceof SampleError ? err : new SampleError('ERR_DECODE', String(err));
