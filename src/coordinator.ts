@@ -1,33 +1,15 @@
 /**
- * The coordinator, after TF's Coordinator and queue runners: owns the worker pool for one epoch, keeps at
+ * The coordinator, after TF's Coordinator and queue runners: drives the worker pool for one epoch, keeps at
  * most `capacity` samples in flight or ready, hands slices of epoch positions (integers, not pixels) to the
  * workers, collects per-sample failures, retries work lost with a worker, and stops cleanly on
  * `requestStop()` + `join()`.
  */
-import { fileURLToPath } from 'node:url';
-import { Piscina } from 'piscina';
 import { Errors, type SkippedSample } from './errors.js';
 import type { FileIndex } from './file-index.js';
 import type { ResolvedOptions } from './options.js';
-import { SlotState, type DecodeResult, type DecodeTask, type FaultSpec, type WorkerInit } from './protocol.js';
+import type { DecodePool } from './decode-pool.js';
+import { SlotState, type DecodeResult } from './protocol.js';
 import type { Ring } from './ring.js';
-
-/**
- * The worker file sits next to this module's tree: `workers/decode.js` in the built package, `workers/decode.ts`
- * when the sources run directly (tests, `tsx`); then the worker thread loads it through tsx's loader too.
- */
-function workerEntry(): { filename: string; execArgv: string[] } {
-  const self = fileURLToPath(import.meta.url);
-  const fromSource = self.endsWith('.ts');
-  const filename = fileURLToPath(new URL(`../workers/decode.${fromSource ? 'ts' : 'js'}`, import.meta.url));
-  return { filename, execArgv: fromSource ? ['--import', 'tsx'] : [] };
-}
-
-/** Test hook: a fault the workers inject (see `FaultSpec`). Read once per pool from the environment. */
-function faultFromEnv(): FaultSpec | null {
-  const raw = process.env.IMGSTREAM_TEST_FAULT;
-  return raw ? (JSON.parse(raw) as FaultSpec) : null;
-}
 
 interface Slice {
   first: number;
@@ -48,7 +30,7 @@ export interface CoordinatorCounters {
 
 export class Coordinator {
   readonly counters: CoordinatorCounters = { decoded: 0, busyMs: 0, producerIdleMs: 0, highWater: 0, retries: 0 };
-  private readonly pool: Piscina<DecodeTask, DecodeResult>;
+  private readonly pool: DecodePool;
   private readonly ring: Ring;
   private readonly entries: Int32Array;
   private readonly order: Int32Array;
@@ -64,37 +46,21 @@ export class Coordinator {
   constructor(
     private readonly index: FileIndex,
     options: ResolvedOptions,
-    ring: Ring,
+    pool: DecodePool,
     entries: Int32Array,
     order: Int32Array,
     private readonly epoch: number,
   ) {
-    this.ring = ring;
+    this.pool = pool;
+    this.ring = pool.ring;
     this.entries = entries;
     this.order = order;
     const workers = options.workers;
     // Small slices keep every worker busy and the first batch early; 16 bounds the per-task overhead.
-    this.sliceSize = Math.max(1, Math.min(16, Math.floor(ring.capacity / (2 * workers)), Math.ceil(options.batchSize / workers)));
-    const { filename, execArgv } = workerEntry();
-    const init: WorkerInit = {
-      spec: options.spec,
-      pathBytes: index.pathBytes,
-      pathOffsets: index.pathOffsets,
-      pixels: ring.pixels,
-      states: ring.states,
-      capacity: ring.capacity,
-      seed: options.seed,
-      fault: faultFromEnv(),
-    };
-    this.pool = new Piscina({
-      filename,
-      execArgv,
-      workerData: init,
-      minThreads: workers,
-      maxThreads: workers,
-      idleTimeout: Infinity,
-    });
-    this.pool.on('error', () => undefined);
+    this.sliceSize = Math.max(
+      1,
+      Math.min(16, Math.floor(this.ring.capacity / (4 * workers)), Math.ceil(options.batchSize / workers)),
+    );
   }
 
   get size(): number {
@@ -128,7 +94,8 @@ export class Coordinator {
       samples.push(this.entryAt(p));
     }
     const slice: Slice = { first, count, attempt, settled: Promise.resolve() };
-    const run = this.pool.run({ epoch: this.epoch, firstPosition: first, samples }).then(
+    const task = { epoch: this.epoch, firstPosition: first, samples };
+    const run = (attempt === 0 ? this.pool.run(task) : this.pool.runIsolated(task)).then(
       (result) => this.recordResult(result),
       (err: unknown) => this.recoverLostSlice(slice, err),
     );
@@ -146,8 +113,8 @@ export class Coordinator {
   }
 
   /**
-   * A task rejected: its worker threw or exited. Positions it had not finished are retried one by one on a
-   * fresh worker (so one bad file cannot take its neighbours down twice); a second loss records a skip.
+   * A task rejected: its worker threw or exited. Positions it had not finished are retried one by one, each
+   * alone on a quarantine thread; a second loss is that file's fault and is recorded as a skip.
    */
   private recoverLostSlice(slice: Slice, err: unknown): void {
     if (this.stopping) return;
@@ -215,10 +182,12 @@ export class Coordinator {
     this.stopping = true;
   }
 
-  /** Stops handing out work and ends every worker; resolves when all threads are gone. */
+  /**
+   * Stops handing out work and waits for the slices already handed out, so that the ring is quiet and the
+   * next epoch can use it. Idempotent.
+   */
   async join(): Promise<void> {
     this.requestStop();
-    await this.pool.destroy();
-    await Promise.allSettled([...this.inflight]);
+    while (this.inflight.size > 0) await Promise.allSettled([...this.inflight]);
   }
 }

@@ -6,9 +6,9 @@
 import { Errors } from './errors.js';
 import { fromDirectory, type FileIndex, type FromDirectoryOptions } from './file-index.js';
 import { Coordinator } from './coordinator.js';
+import { DecodePool } from './decode-pool.js';
 import { assembleBatches, type Batch } from './batches.js';
 import { resolveOptions, type LoaderOptions, type ResolvedOptions } from './options.js';
-import { Ring } from './ring.js';
 import { epochOrder, numpyLegacyShuffle } from './sampler.js';
 import { emptyStats, type LoaderStats } from './stats.js';
 
@@ -83,7 +83,8 @@ export class ImageLoader implements AsyncIterable<Batch> {
   stats: LoaderStats;
   private epoch = 0;
   private closed = false;
-  private readonly running = new Set<Coordinator>();
+  private pool: DecodePool | null = null;
+  private current: Coordinator | null = null;
 
   constructor(index: FileIndex, options: ImageLoaderOptions = {}) {
     const { validationSplit, subset, ...loaderOptions } = options ?? {};
@@ -113,28 +114,36 @@ export class ImageLoader implements AsyncIterable<Batch> {
     return dropRemainder ? Math.floor(this.size / batchSize) : Math.ceil(this.size / batchSize);
   }
 
-  /** One epoch of batches. Each call starts the next epoch (a new order when shuffling). */
+  /**
+   * One epoch of batches. Each call starts the next epoch (a new order when shuffling); starting one while
+   * another is still open stops the older one first. The workers stay up between epochs until `close()`.
+   */
   async *[Symbol.asyncIterator](): AsyncGenerator<Batch, void, undefined> {
     if (this.closed) throw Errors.closed();
     const epoch = this.epoch++;
-    const { capacity, sampleBytes, shuffle, seed } = this.options;
-    const ring = new Ring(capacity, sampleBytes);
+    if (this.current !== null) await this.current.join();
+    if (this.closed) throw Errors.closed();
+    this.pool ??= new DecodePool(this.index, this.options);
+    const { shuffle, seed } = this.options;
     const order = epochOrder(this.entries.length, { shuffle, seed, epoch });
-    const coordinator = new Coordinator(this.index, this.options, ring, this.entries, order, epoch);
-    this.running.add(coordinator);
-    this.stats = emptyStats(capacity, ring.pixels.byteLength, epoch + 1);
+    const coordinator = new Coordinator(this.index, this.options, this.pool, this.entries, order, epoch);
+    this.current = coordinator;
+    this.stats = emptyStats(this.pool.ring.capacity, this.pool.ring.pixels.byteLength, epoch + 1);
     try {
-      yield* assembleBatches(coordinator, ring, this.index, this.options, this.stats);
+      yield* assembleBatches(coordinator, this.pool.ring, this.index, this.options, this.stats);
     } finally {
-      this.running.delete(coordinator);
       await coordinator.join();
+      if (this.current === coordinator) this.current = null;
     }
   }
 
-  /** Stops any running epoch and releases its threads. The loader cannot be iterated afterwards. */
+  /** Stops a running epoch and ends the worker threads. The loader cannot be iterated afterwards. */
   async close(): Promise<void> {
     this.closed = true;
-    await Promise.all([...this.running].map((c) => c.join()));
+    await this.current?.join();
+    const pool = this.pool;
+    this.pool = null;
+    await pool?.destroy();
   }
 
   async [Symbol.asyncDispose](): Promise<void> {

@@ -2,8 +2,8 @@
  * Loader options: the user-facing interface with its defaults, and `resolveOptions`, which checks every
  * option once, up front, and returns a frozen, fully-resolved config. The hot path never re-checks.
  */
-import os from 'node:os';
 import bytes from 'bytes';
+import { defaultWorkerCount } from './decode-pool.js';
 import { Errors } from './errors.js';
 import type { FileIndex } from './file-index.js';
 import type { ColorChannels, DecodeSpec, Dtype, Interpolation, Normalization } from './protocol.js';
@@ -205,7 +205,7 @@ export function resolveOptions(options: LoaderOptions, index: FileIndex, extraKn
   const dtype = oneOf<Dtype>('dtype', o.dtype, ['float32', 'uint8']);
   const normalization = resolveNormalization(o.normalize, dtype, channels);
   const workers =
-    o.workers === 'auto' ? Math.max(1, os.availableParallelism()) : positiveInteger("workers (or 'auto')", o.workers, 256);
+    o.workers === 'auto' ? defaultWorkerCount() : positiveInteger("workers (or 'auto')", o.workers, 256);
   const memoryBudget = parseByteSize('memoryBudget', o.memoryBudget);
   const onError = oneOf<OnError>('onError', o.onError, ['skip', 'throw']);
   const dropRemainder = boolean('dropRemainder', o.dropRemainder);

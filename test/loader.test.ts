@@ -156,6 +156,19 @@ describe('epochs', () => {
   });
 });
 
+describe('epoch lifecycle', () => {
+  it('starting a new epoch stops the open one, and the new one is complete', async () => {
+    const loader = new ImageLoader(fromList(files), { imageSize: [8, 8], batchSize: 4, labelMode: null, workers: 2 });
+    const first = loader[Symbol.asyncIterator]();
+    expect((await first.next()).value.shape[0]).toBe(4);
+    const second = (await collect(loader)).flatMap((b) => b.paths);
+    expect([...second].sort()).toEqual([...files].sort());
+    await expect(first.next()).rejects.toMatchObject({ code: 'ERR_CLOSED' });
+    expect(loader.stats.epochs).toBe(2);
+    await loader.close();
+  });
+});
+
 describe('labels', () => {
   it('follow the class folders, sorted as Keras does', async () => {
     const loader = await imageDatasetFromDirectory(path.join(root, 'data'), { imageSize: [8, 8], batchSize: 7 });

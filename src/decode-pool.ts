@@ -1,0 +1,90 @@
+/**
+ * The decode workers and the ring they write into, kept for the loader's life so that epochs after the first
+ * start at once (PyTorch's `persistent_workers`). Idle workers do not keep the process alive; `destroy()`
+ * ends them.
+ */
+import os from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { Piscina } from 'piscina';
+import type { FileIndex } from './file-index.js';
+import type { ResolvedOptions } from './options.js';
+import type { DecodeResult, DecodeTask, FaultSpec, WorkerInit } from './protocol.js';
+import { Ring } from './ring.js';
+
+/**
+ * The worker file sits next to this module's tree: `workers/decode.js` in the built package, `workers/decode.ts`
+ * when the sources run directly (tests, `tsx`); then the worker thread loads it through tsx's loader too.
+ */
+function workerEntry(): { filename: string; execArgv: string[] } {
+  const self = fileURLToPath(import.meta.url);
+  const fromSource = self.endsWith('.ts');
+  const filename = fileURLToPath(new URL(`../workers/decode.${fromSource ? 'ts' : 'js'}`, import.meta.url));
+  return { filename, execArgv: fromSource ? ['--import', 'tsx'] : [] };
+}
+
+/** Test hook: a fault the workers inject (see `FaultSpec`), read from the environment when the pool starts. */
+function faultFromEnv(): FaultSpec | null {
+  const raw = process.env.IMGSTREAM_TEST_FAULT;
+  return raw ? (JSON.parse(raw) as FaultSpec) : null;
+}
+
+export class DecodePool {
+  readonly ring: Ring;
+  readonly workers: number;
+  private readonly piscina: Piscina<DecodeTask, DecodeResult>;
+  private readonly makeQuarantine: () => Piscina<DecodeTask, DecodeResult>;
+  private quarantine: Piscina<DecodeTask, DecodeResult> | null = null;
+
+  constructor(index: FileIndex, options: ResolvedOptions) {
+    this.ring = new Ring(options.capacity, options.sampleBytes);
+    this.workers = options.workers;
+    const { filename, execArgv } = workerEntry();
+    const workerData: WorkerInit = {
+      spec: options.spec,
+      pathBytes: index.pathBytes,
+      pathOffsets: index.pathOffsets,
+      pixels: this.ring.pixels,
+      states: this.ring.states,
+      capacity: this.ring.capacity,
+      seed: options.seed,
+      fault: faultFromEnv(),
+    };
+    const common = { filename, execArgv, workerData, idleTimeout: Infinity };
+    this.piscina = new Piscina({
+      ...common,
+      minThreads: options.workers,
+      maxThreads: options.workers,
+      // Each worker runs two slices at once so that one slice's file read and hand-off overlap the other's
+      // decode, which runs on libuv's pool; more would only queue there.
+      concurrentTasksPerWorker: 2,
+    });
+    // A worker that dies is replaced by piscina and its tasks rejected; the coordinator retries the work.
+    this.piscina.on('error', () => undefined);
+    this.makeQuarantine = () => {
+      const pool = new Piscina<DecodeTask, DecodeResult>({ ...common, minThreads: 1, maxThreads: 1, concurrentTasksPerWorker: 1 });
+      pool.on('error', () => undefined);
+      return pool;
+    };
+  }
+
+  run(task: DecodeTask): Promise<DecodeResult> {
+    return this.piscina.run(task);
+  }
+
+  /**
+   * Runs a retried sample alone on its own thread, so that a file that kills its worker cannot take another
+   * sample down with it and a second failure is known to be that file's.
+   */
+  runIsolated(task: DecodeTask): Promise<DecodeResult> {
+    this.quarantine ??= this.makeQuarantine();
+    return this.quarantine.run(task);
+  }
+
+  async destroy(): Promise<void> {
+    await Promise.all([this.piscina.destroy(), this.quarantine?.destroy()]);
+  }
+}
+
+export function defaultWorkerCount(): number {
+  return Math.max(1, os.availableParallelism());
+}
