@@ -70,6 +70,7 @@ export async function* assembleBatches(
   index: FileIndex,
   options: ResolvedOptions,
   stats: LoaderStats,
+  startPosition: number,
 ): AsyncGenerator<Batch, void, undefined> {
   const started = performance.now();
   const labels = index.labels;
@@ -98,6 +99,7 @@ export async function* assembleBatches(
     }
     if (batch.count === 0 || (batch.count < options.batchSize && options.dropRemainder)) break;
     stats.batches += 1;
+    stats.position = startPosition + position;
     const elapsed = performance.now() - started;
     if (stats.batches === 1) stats.timeToFirstBatchMs = elapsed;
     stats.imagesPerSecond = stats.decoded / (elapsed / 1000);

@@ -9,7 +9,7 @@ import { Coordinator } from './coordinator.js';
 import { DecodePool } from './decode-pool.js';
 import { assembleBatches, type Batch } from './batches.js';
 import { resolveOptions, type LoaderOptions, type ResolvedOptions } from './options.js';
-import { epochOrder, numpyLegacyShuffle } from './sampler.js';
+import { epochPlan, numpyLegacyShuffle, shardSize } from './sampler.js';
 import { emptyStats, type LoaderStats } from './stats.js';
 
 export type Subset = 'training' | 'validation';
@@ -82,6 +82,8 @@ export class ImageLoader implements AsyncIterable<Batch> {
   /** Statistics of the current or last epoch. */
   stats: LoaderStats;
   private epoch = 0;
+  private startPosition = 0;
+  private openEpoch: { epoch: number; finished: boolean } | null = null;
   private closed = false;
   private pool: DecodePool | null = null;
   private current: Coordinator | null = null;
@@ -103,9 +105,36 @@ export class ImageLoader implements AsyncIterable<Batch> {
     return this.index.classNames;
   }
 
-  /** Samples per epoch. */
+  /** Samples per epoch (this shard's share when sharded). */
   get size(): number {
-    return this.entries.length;
+    return shardSize(this.entries.length, this.options.shard);
+  }
+
+  /**
+   * Where the stream is: the epoch and position of the next sample to deliver. Save it with a model
+   * checkpoint and hand it to {@link ImageLoader.resumeFrom} to go on where training stopped.
+   */
+  get progress(): { epoch: number; position: number } {
+    const open = this.openEpoch;
+    if (open !== null && !open.finished) return { epoch: open.epoch, position: this.stats.position };
+    return { epoch: this.epoch, position: this.startPosition };
+  }
+
+  /**
+   * The next iteration runs epoch `epoch` (its order is the one that epoch always has) from `position` on;
+   * later iterations go on from there.
+   *
+   * @example
+   * loader.resumeFrom(savedProgress); // { epoch: 3, position: 4096 }
+   */
+  resumeFrom(progress: { epoch: number; position: number }): void {
+    const { epoch, position } = progress ?? {};
+    if (!Number.isInteger(epoch) || epoch < 0) throw Errors.invalidOption('progress.epoch', 'a non-negative integer', epoch);
+    if (!Number.isInteger(position) || position < 0 || position > this.size) {
+      throw Errors.invalidOption('progress.position', `an integer between 0 and ${this.size}`, position);
+    }
+    this.epoch = epoch;
+    this.startPosition = position;
   }
 
   /** Batches per epoch (when no file is skipped). */
@@ -121,16 +150,21 @@ export class ImageLoader implements AsyncIterable<Batch> {
   async *[Symbol.asyncIterator](): AsyncGenerator<Batch, void, undefined> {
     if (this.closed) throw Errors.closed();
     const epoch = this.epoch++;
+    const start = this.startPosition;
+    this.startPosition = 0;
     if (this.current !== null) await this.current.join();
     if (this.closed) throw Errors.closed();
     this.pool ??= new DecodePool(this.index, this.options);
-    const { shuffle, seed } = this.options;
-    const order = epochOrder(this.entries.length, { shuffle, seed, epoch });
+    const { shuffle, seed, shard } = this.options;
+    const order = epochPlan(this.entries.length, { shuffle, seed, epoch, shard, start });
     const coordinator = new Coordinator(this.index, this.options, this.pool, this.entries, order, epoch);
     this.current = coordinator;
-    this.stats = emptyStats(this.pool.ring.capacity, this.pool.ring.pixels.byteLength, epoch + 1);
+    const open = { epoch, finished: false };
+    this.openEpoch = open;
+    this.stats = emptyStats(this.pool.ring.capacity, this.pool.ring.pixels.byteLength, epoch + 1, start);
     try {
-      yield* assembleBatches(coordinator, this.pool.ring, this.index, this.options, this.stats);
+      yield* assembleBatches(coordinator, this.pool.ring, this.index, this.options, this.stats, start);
+      open.finished = true;
     } finally {
       await coordinator.join();
       if (this.current === coordinator) this.current = null;

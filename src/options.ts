@@ -8,6 +8,7 @@ import { Errors } from './errors.js';
 import type { FileIndex } from './file-index.js';
 import type { ColorChannels, DecodeSpec, Dtype, Interpolation, Normalization } from './protocol.js';
 import { bytesPerSample } from './protocol.js';
+import type { Shard } from './sampler.js';
 
 export type ColorMode = 'grayscale' | 'rgb' | 'rgba';
 export type LabelMode = 'int' | 'categorical' | 'binary' | null;
@@ -52,6 +53,11 @@ export interface LoaderOptions {
   dropRemainder?: boolean;
   /** Files with more pixels (width × height) than this are refused as decompression bombs. Default 89,478,485 (PIL's limit). */
   maxPixels?: number;
+  /**
+   * For data-parallel training: this process takes every `count`-th sample of each epoch's order, from
+   * `index` (the same seed on every process makes the shards disjoint). Default `null` (all samples).
+   */
+  shard?: Shard | null;
 }
 
 /** The resolved, frozen configuration a loader runs with. */
@@ -76,6 +82,7 @@ export interface ResolvedOptions {
   readonly onError: OnError;
   readonly dropRemainder: boolean;
   readonly maxPixels: number;
+  readonly shard: Shard | null;
   readonly spec: DecodeSpec;
 }
 
@@ -95,6 +102,7 @@ export const DEFAULTS = Object.freeze({
   onError: 'skip' as OnError,
   dropRemainder: false,
   maxPixels: 89_478_485,
+  shard: null as Shard | null,
 });
 
 const CHANNELS: Record<ColorMode, ColorChannels> = { grayscale: 1, rgb: 3, rgba: 4 };
@@ -159,6 +167,18 @@ function resolveNormalization(normalize: unknown, dtype: Dtype, channels: number
   throw Errors.invalidOption('normalize', "one of 'none', 'unit', 'symmetric' or { mean, std }", normalize);
 }
 
+function resolveShard(value: unknown): Shard | null {
+  if (value === null || value === undefined) return null;
+  const shard = value as Shard;
+  if (typeof value !== 'object' || !Number.isInteger(shard.count) || shard.count < 1) {
+    throw Errors.invalidOption('shard', '{ count, index } with count a positive integer', value);
+  }
+  if (!Number.isInteger(shard.index) || shard.index < 0 || shard.index >= shard.count) {
+    throw Errors.invalidOption('shard.index', `an integer between 0 and ${shard.count - 1}`, shard.index);
+  }
+  return Object.freeze({ count: shard.count, index: shard.index });
+}
+
 const KNOWN = new Set([...Object.keys(DEFAULTS)]);
 
 /**
@@ -210,6 +230,7 @@ export function resolveOptions(options: LoaderOptions, index: FileIndex, extraKn
   const onError = oneOf<OnError>('onError', o.onError, ['skip', 'throw']);
   const dropRemainder = boolean('dropRemainder', o.dropRemainder);
   const maxPixels = positiveInteger('maxPixels', o.maxPixels);
+  const shard = resolveShard(o.shard);
 
   const spec: DecodeSpec = Object.freeze({
     height: imageSize[0],
@@ -255,6 +276,7 @@ export function resolveOptions(options: LoaderOptions, index: FileIndex, extraKn
     onError,
     dropRemainder,
     maxPixels,
+    shard,
     spec,
   });
 }

@@ -44,6 +44,34 @@ export function epochOrder(size: number, opts: { shuffle: boolean; seed: number;
   return order;
 }
 
+export interface Shard {
+  /** Number of shards (processes or machines) splitting each epoch. */
+  count: number;
+  /** This shard, in `[0, count)`. */
+  index: number;
+}
+
+/**
+ * What one epoch visits: the epoch's order, this shard's share of it (every `count`-th position, as
+ * tf.data's `shard`), from position `start` on (to resume an interrupted epoch).
+ */
+export function epochPlan(
+  size: number,
+  opts: { shuffle: boolean; seed: number; epoch: number; shard: Shard | null; start: number },
+): Int32Array {
+  let order = epochOrder(size, opts);
+  if (opts.shard !== null && opts.shard.count > 1) {
+    const { count, index } = opts.shard;
+    order = order.filter((_, p) => p % count === index);
+  }
+  return order.subarray(opts.start);
+}
+
+/** Samples a shard sees per epoch. */
+export function shardSize(size: number, shard: Shard | null): number {
+  return shard === null ? size : Math.ceil(Math.max(0, size - shard.index) / shard.count);
+}
+
 /**
  * numpy's legacy `RandomState(seed).shuffle(x)`, bit for bit: MT19937 seeded with `init_genrand`, and
  * `random_interval`'s masked rejection sampling. Keras shuffles the file list with it before splitting

@@ -6,6 +6,8 @@ import type { SkippedSample } from './errors.js';
 export interface LoaderStats {
   /** Epochs started so far. */
   epochs: number;
+  /** Positions of this epoch consumed (delivered or skipped) up to the last batch handed out. */
+  position: number;
   /** Samples delivered per second of the epoch's wall time, first batch included. */
   imagesPerSecond: number;
   /** Samples decoded and delivered in this epoch. */
@@ -35,9 +37,10 @@ export interface LoaderStats {
   };
 }
 
-export function emptyStats(capacity: number, bytes: number, epochs: number): LoaderStats {
+export function emptyStats(capacity: number, bytes: number, epochs: number, position = 0): LoaderStats {
   return {
     epochs,
+    position,
     imagesPerSecond: 0,
     decoded: 0,
     skipped: [],

@@ -169,6 +169,43 @@ describe('epoch lifecycle', () => {
   });
 });
 
+describe('sharding and resuming', () => {
+  it('shards split every epoch into disjoint parts that cover it', async () => {
+    const opts = { imageSize: [8, 8] as const, batchSize: 4, labelMode: null, seed: 5, dtype: 'uint8' as const };
+    const shards = [0, 1, 2].map((index) => new ImageLoader(fromList(files), { ...opts, shard: { count: 3, index } }));
+    expect(shards.map((s) => s.size)).toEqual([18, 18, 17]);
+    for (let epoch = 0; epoch < 2; epoch++) {
+      const parts = await Promise.all(shards.map(async (s) => (await collect(s)).flatMap((b) => b.paths)));
+      expect(parts.map((p) => p.length)).toEqual([18, 18, 17]);
+      expect(parts.flat().sort()).toEqual([...files].sort());
+    }
+    await Promise.all(shards.map((s) => s.close()));
+  });
+
+  it('resumes an interrupted epoch where it stopped, in the same order', async () => {
+    const opts = { imageSize: [8, 8] as const, batchSize: 4, labelMode: null, seed: 9, dtype: 'uint8' as const };
+    const reference = new ImageLoader(fromList(files), opts);
+    const epoch0 = (await collect(reference)).flatMap((b) => b.paths);
+    const epoch1 = (await collect(reference)).flatMap((b) => b.paths);
+    await reference.close();
+
+    const first = new ImageLoader(fromList(files), opts);
+    let batches = 0;
+    for await (const _ of first) if (++batches === 3) break;
+    const saved = first.progress;
+    expect(saved).toEqual({ epoch: 0, position: 12 });
+    await first.close();
+
+    const second = new ImageLoader(fromList(files), opts);
+    second.resumeFrom(saved);
+    expect((await collect(second)).flatMap((b) => b.paths)).toEqual(epoch0.slice(12));
+    expect(second.progress).toEqual({ epoch: 1, position: 0 });
+    expect((await collect(second)).flatMap((b) => b.paths)).toEqual(epoch1);
+    expect(() => second.resumeFrom({ epoch: 0, position: 999 })).toThrow(/progress.position/);
+    await second.close();
+  });
+});
+
 describe('labels', () => {
   it('follow the class folders, sorted as Keras does', async () => {
     const loader = await imageDatasetFromDirectory(path.join(root, 'data'), { imageSize: [8, 8], batchSize: 7 });

@@ -36,6 +36,7 @@ describe('bad options fail at construction, naming option, allowed values and va
     ['unknown option', { batchsize: 3 } as never, /for options but received 'batchsize'/],
     ['split out of range', { validationSplit: 1.5, subset: 'training' }, /between 0 and 1 \(exclusive\) for validationSplit but received 1.5/],
     ['split without subset', { validationSplit: 0.5 }, /'training', 'validation' for subset but received undefined/],
+    ['shard index out of range', { shard: { count: 2, index: 2 } }, /between 0 and 1 for shard.index but received 2/],
     ['subset without split', { subset: 'training' }, /validationSplit with subset 'training'/],
   ];
   for (const [name, options, message] of cases) {
