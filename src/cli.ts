@@ -1,0 +1,92 @@
+#!/usr/bin/env node
+/**
+ * The `imgstream` command: `demo` (train a small CNN from a generated folder), `bench` (the benchmark) and
+ * `inspect <dir>` (class counts, sizes, undecodable files). Errors print as one line with a non-zero exit code.
+ */
+import { Command, InvalidArgumentError } from 'commander';
+
+/** Exit code of `inspect` when it found files that cannot be decoded (1 is for errors). */
+export const EXIT_BAD_FILES = 2;
+
+function positiveInteger(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('Expected a positive integer.');
+  return n;
+}
+
+function fail(err: unknown): void {
+  const message = err instanceof Error ? err.message : String(err);
+  process.stderr.write(`error: ${message.split('\n')[0]}\n`);
+  process.exitCode = 1;
+}
+
+export function buildProgram(): Command {
+  const program = new Command('imgstream')
+    .description('Stream image folders far larger than memory into TensorFlow.js training.')
+    .showSuggestionAfterError(true)
+    .enablePositionalOptions()
+    .configureOutput({ outputError: (text, write) => write(`${text.trim().split('\n').join(' ')}\n`) });
+
+  program
+    .command('demo')
+    .description(
+      'Generate a small image dataset (10 classes of noisy seven-segment digits, cached), then train a small CNN on it, ' +
+        'streaming from disk under a memory budget, with validation, checkpointing and early stopping.',
+    )
+    .option('--data <dir>', 'folder of the generated images', '.cache/demo-data')
+    .option('--out <dir>', 'folder the best model is saved to', '.cache/demo-model')
+    .option('--epochs <n>', 'most epochs (early stopping may end sooner)', positiveInteger, 5)
+    .option('--per-class <n>', 'images per class', positiveInteger, 200)
+    .option('--memory-budget <size>', 'memory for decoded pixels, e.g. 1MiB', '1MiB')
+    .action(async (opts: { data: string; out: string; epochs: number; perClass: number; memoryBudget: string }) => {
+      const { runDemo } = await import('./demo/run.js');
+      await runDemo({ data: opts.data, out: opts.out, epochs: opts.epochs, perClass: opts.perClass, memoryBudget: opts.memoryBudget });
+    });
+
+  program
+    .command('bench')
+    .description('Run the benchmark: images/s and peak RSS of the loader against the decode ceiling and naive loaders. Arguments are passed to the benchmark runner.')
+    .argument('[args...]', 'arguments for the benchmark runner')
+    .allowUnknownOption(true)
+    .passThroughOptions(true)
+    .action(async (args: string[]) => {
+      const runner = '../bench/run.js';
+      const { runBench } = (await import(runner)) as { runBench: (argv: string[]) => Promise<number> };
+      process.exitCode = await runBench(args);
+    });
+
+  program
+    .command('inspect')
+    .description(
+      `Count images per class, summarise their sizes and formats, and decode every file to list those that cannot be loaded. ` +
+        `Exit code ${EXIT_BAD_FILES} when any file cannot be decoded, 1 on errors.`,
+    )
+    .argument('<dir>', 'dataset folder (one sub-folder per class, or a folder of images)')
+    .option('--concurrency <n>', 'files decoded at once (default: 2 x cores)', positiveInteger)
+    .option('--json', 'print the report as JSON')
+    .option('--no-progress', 'no progress bar')
+    .action(async (dir: string, opts: { concurrency?: number; json?: boolean; progress: boolean }) => {
+      const { inspectDirectory, formatReport } = await import('./inspect.js');
+      const report = await inspectDirectory(dir, { concurrency: opts.concurrency, progress: opts.progress && !opts.json });
+      process.stdout.write(`${opts.json ? JSON.stringify(report, null, 2) : formatReport(report)}\n`);
+      if (report.bad.length > 0) process.exitCode = EXIT_BAD_FILES;
+    });
+
+  return program;
+}
+
+export async function main(argv: string[]): Promise<void> {
+  try {
+    const program = buildProgram();
+    if (argv.length <= 2) {
+      program.outputHelp();
+      process.exitCode = 1;
+      return;
+    }
+    await program.parseAsync(argv);
+  } catch (err) {
+    fail(err);
+  }
+}
+
+await main(process.argv);

@@ -1,0 +1,102 @@
+/**
+ * The `imgstream` command as a user runs it: the built bin in a child process.
+ */
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { removeDir, tempDir, writeImage } from './fixtures/images.js';
+
+const repo = fileURLToPath(new URL('..', import.meta.url));
+const bin = path.join(repo, 'dist/src/cli.js');
+let root: string;
+
+function run(args: string[], cwd = repo): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [bin, ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d));
+    child.stderr.on('data', (d: Buffer) => (stderr += d));
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`imgstream ${args.join(' ')} did not exit within 90 s; stderr: ${stderr}`));
+    }, 90_000);
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+beforeAll(async () => {
+  root = tempDir('imgstream-cli-');
+  for (let i = 0; i < 3; i++) await writeImage(path.join(root, 'data', 'cat', `c${i}.jpg`), { width: 30 + i, height: 20, seed: i + 1 });
+  for (let i = 0; i < 2; i++) await writeImage(path.join(root, 'data', 'dog', `d${i}.png`), { width: 24, height: 40 + i, seed: i + 10 });
+  mkdirSync(path.join(root, 'data', 'dog'), { recursive: true });
+  writeFileSync(path.join(root, 'data', 'dog', 'broken.png'), 'not a png at all\n');
+});
+afterAll(() => removeDir(root));
+
+describe('imgstream CLI', () => {
+  it('is built', () => {
+    expect(existsSync(bin)).toBe(true);
+  });
+
+  it('prints help for the program and for each command', async () => {
+    const top = await run(['--help']);
+    expect(top.code).toBe(0);
+    for (const command of ['demo', 'bench', 'inspect']) expect(top.stdout).toContain(command);
+    expect(top.stdout).not.toContain('preview');
+    for (const [command, text] of [['demo', '--epochs'], ['bench', 'benchmark'], ['inspect', '<dir>']]) {
+      const help = await run([command, '--help']);
+      expect(help.code, command).toBe(0);
+      expect(help.stdout).toContain(`Usage: imgstream ${command}`);
+      expect(help.stdout).toContain(text);
+    }
+  });
+
+  it('inspects a folder: class counts, sizes, and the undecodable file with its reason; exit code 2', async () => {
+    const { code, stdout } = await run(['inspect', path.join(root, 'data')]);
+    expect(code).toBe(2);
+    expect(stdout).toMatch(/cat\s+3/);
+    expect(stdout).toMatch(/dog\s+3/);
+    expect(stdout).toContain('width 24..32');
+    expect(stdout).toContain(`${path.join(root, 'data', 'dog', 'broken.png')}: ERR_NOT_IMAGE`);
+    expect(stdout).toContain('1 file(s) cannot be decoded');
+  });
+
+  it('inspect --json gives the same report as data, and exit code 0 on a clean folder', async () => {
+    const { code, stdout } = await run(['inspect', '--json', path.join(root, 'data', 'cat')]);
+    expect(code).toBe(0);
+    const report = JSON.parse(stdout);
+    expect(report.files).toBe(3);
+    expect(report.bad).toEqual([]);
+    expect(report.formats).toEqual({ jpeg: 3 });
+  });
+
+  it('reports errors as one line without a stack trace and exits non-zero', async () => {
+    for (const args of [['inspect', path.join(root, 'nope')], ['frobnicate'], ['demo', '--epochs', 'zero']]) {
+      const { code, stderr } = await run(args);
+      expect(code, args.join(' ')).toBe(1);
+      expect(stderr.trim().split('\n'), args.join(' ')).toHaveLength(1);
+      expect(stderr).toMatch(/^error: /);
+      expect(stderr).not.toMatch(/\n\s+at /);
+    }
+  });
+
+  it('runs a small demo end to end into the given folders', async () => {
+    const cwd = path.join(root, 'demo');
+    mkdirSync(cwd, { recursive: true });
+    const { code, stdout, stderr } = await run(['demo', '--per-class', '6', '--epochs', '1'], cwd);
+    expect(code, stderr).toBe(0);
+    expect(stdout).toContain('TensorFlow.js backend');
+    expect(stderr).toMatch(/Epoch 1\/1 .* loss [\d.]+ acc [\d.]+ .*img\/s .*peak RSS \d+ MB/);
+    expect(stdout).toMatch(/Validation accuracy of the best model: [\d.]+%/);
+    expect(existsSync(path.join(cwd, '.cache', 'demo-model', 'model.json'))).toBe(true);
+    expect(existsSync(path.join(cwd, '.cache', 'demo-data', '9'))).toBe(true);
+    const again = await run(['demo', '--per-class', '6', '--epochs', '1'], cwd);
+    expect(again.stdout).toContain('Using the cached dataset');
+  });
+});
