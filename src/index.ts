@@ -10,6 +10,8 @@
 export { ImageLoader, imageDatasetFromDirectory, splitEntries } from './loader.js';
 export type { ImageDatasetOptions, ImageLoaderOptions, SplitOptions, Subset } from './loader.js';
 export { FileIndex, fromDirectory, fromList, IMAGE_EXTENSIONS } from './file-index.js';
+export { fromCsv } from './csv-index.js';
+export type { FromCsvOptions } from './csv-index.js';
 export type { FromDirectoryOptions } from './file-index.js';
 export { DEFAULTS, parseByteSize } from './options.js';
 export type { ColorMode, LabelMode, LoaderOptions, Normalize, OnError, ResolvedOptions } from './options.js';
