@@ -16,7 +16,7 @@ import type { AugmentSpec } from '../src/augment-options.js';
 import { applySharpStage, drawAugmentation, resolveCrop, writeAugmented, type AugmentDraw } from '../workers/augment.js';
 import { writeConverted } from '../workers/convert.js';
 import { gradientRaw, identityDraw, rawSpec } from './fixtures/augment.js';
-import { makeClassFolders, removeDir, tempDir, texturedRaw } from './fixtures/images.js';
+import { makeClassFolders, removeDir, tempDir } from './fixtures/images.js';
 
 const W = 12;
 const H = 8;
@@ -296,21 +296,35 @@ describe('the decode stage', () => {
   it('crops the EXIF-oriented source, as the user sees the image', async () => {
     const file = path.join(root, 'oriented.jpg');
     mkdirSync(root, { recursive: true });
-    await sharp(texturedRaw(60, 40, 3), { raw: { width: 60, height: 40, channels: 3 } })
+    // Smooth ramps (red left to right, green top to bottom), so that a wrong orientation shows in every pixel.
+    const smooth = Buffer.alloc(60 * 40 * 3);
+    for (let y = 0; y < 40; y++) for (let x = 0; x < 60; x++) smooth.set([x * 4, y * 6, 128], (y * 60 + x) * 3);
+    await sharp(smooth, { raw: { width: 60, height: 40, channels: 3 } })
       .jpeg({ quality: 95 })
       .withMetadata({ orientation: 6 })
       .toFile(file);
-    const aug = spec({ randomResizedCrop: { scale: [0.25, 0.25], ratio: [1, 1] } }, [10, 10]);
-    const draw = drawAugmentation(aug, { height: 10, width: 10 }, 1, 0, 0);
-    // Oriented, the image is 40 wide and 60 high.
-    const region = resolveCrop(draw, aug, 40, 60)!;
-    const image = sharp(file).autoOrient();
-    await applySharpStage(image, draw, aug, rawSpec(10, 10));
-    const got = await image.raw().toBuffer({ resolveWithObject: true });
-    const oriented = await sharp(file).autoOrient().raw().toBuffer({ resolveWithObject: true });
-    const expected = await sharp(oriented.data, { raw: { width: 40, height: 60, channels: 3 } }).extract(region).raw().toBuffer();
-    expect([got.info.width, got.info.height]).toEqual([region.width, region.height]);
-    expect(got.data.equals(expected)).toBe(true);
+    const oriented = await sharp(file).autoOrient().raw().toBuffer();
+    const resize = { fit: 'fill', kernel: 'linear' } as const;
+    const upsideDown = await sharp(oriented, { raw: { width: 40, height: 60, channels: 3 } }).rotate(180).raw().toBuffer();
+    // A crop under twice the output size is extracted before the resize: the same pixels as cropping first.
+    // A larger one is taken after a resize of the whole image (for shrink-on-load), its place rounded to the
+    // output grid: close to them, and far from the same crop of the image turned around.
+    for (const [size, tolerance] of [[16, 0], [6, 6]] as const) {
+      const aug = spec({ randomResizedCrop: { scale: [0.25, 0.25], ratio: [1, 1] } }, [size, size]);
+      const draw = drawAugmentation(aug, { height: size, width: size }, 1, 0, 0);
+      // Oriented, the image is 40 wide and 60 high.
+      const region = resolveCrop(draw, aug, 40, 60)!;
+      expect(region.width).toBe(24);
+      const image = sharp(file).autoOrient();
+      await applySharpStage(image, draw, aug, rawSpec(size, size), resize);
+      const got = await image.raw().toBuffer({ resolveWithObject: true });
+      const expected = await sharp(oriented, { raw: { width: 40, height: 60, channels: 3 } }).extract(region).resize(size, size, resize).raw().toBuffer();
+      expect([got.info.width, got.info.height]).toEqual([size, size]);
+      const wrong = await sharp(upsideDown, { raw: { width: 40, height: 60, channels: 3 } }).extract(region).resize(size, size, resize).raw().toBuffer();
+      const meanDiff = (a: Buffer, b: Buffer) => a.reduce((sum, v, i) => sum + Math.abs(v - b[i]), 0) / a.length;
+      expect(meanDiff(got.data, expected)).toBeLessThanOrEqual(tolerance);
+      expect(meanDiff(got.data, wrong)).toBeGreaterThan(20);
+    }
   });
 });
 

@@ -10,7 +10,7 @@
  *   output dtype and normalization straight into the slot.
  */
 import { xoroshiro128plus, type RandomGenerator } from 'pure-rand';
-import type { Sharp } from 'sharp';
+import type { ResizeOptions, Sharp } from 'sharp';
 import type { AugmentSpec, FillMode } from '../src/augment-options.js';
 import type { DecodeSpec } from '../src/protocol.js';
 import { mixSeed } from '../src/sampler.js';
@@ -196,27 +196,53 @@ export function stageSize(aug: AugmentSpec, spec: DecodeSpec): { width: number; 
 }
 
 /**
- * The decoder's share with sharp, in the decode pipeline: extracts the drawn crop from the auto-oriented
- * source (before the resize, so there is one resample) and blurs after the resize. Returns the size to resize to.
- * Needs the source size, read from the header (no decode).
+ * The decoder's share with sharp, in the decode pipeline of an auto-oriented `image`: crops the drawn region
+ * and resizes it to the stage size with one resample, then blurs. Returns the stage size.
+ *
+ * A crop before the resize turns off libvips' shrink-on-load (JPEG, WebP), which decodes at 1/2, 1/4 or 1/8
+ * size for a fraction of the cost. So when the crop is at least twice the stage size, the whole image is
+ * resized instead so that the crop lands on the stage size, and the crop is taken after the resize: libvips
+ * then shrinks on load and, being demand-driven, only resamples the cropped part.
  */
 export async function applySharpStage(
   image: Sharp,
   draw: AugmentDraw,
   aug: AugmentSpec,
   spec: DecodeSpec,
+  resize: ResizeOptions,
 ): Promise<{ width: number; height: number }> {
+  const stage = stageSize(aug, spec);
+  let region: Region | null = null;
+  let source = { width: 0, height: 0 };
   if (draw.cropTrials !== null) {
     const meta = await image.metadata();
-    const region = resolveCrop(draw, aug, meta.autoOrient.width, meta.autoOrient.height);
-    if (region !== null && (region.width !== meta.autoOrient.width || region.height !== meta.autoOrient.height)) {
-      image.extract(region);
-    }
+    source = meta.autoOrient;
+    region = resolveCrop(draw, aug, source.width, source.height);
+    if (region !== null && region.width === source.width && region.height === source.height) region = null;
+  }
+  if (region === null) {
+    image.resize(stage.width, stage.height, resize);
+  } else if (Math.min(region.width / stage.width, region.height / stage.height) < SHRINK_ON_LOAD_MIN) {
+    image.extract(region).resize(stage.width, stage.height, { ...resize, fit: 'fill' });
+  } else {
+    const sx = stage.width / region.width;
+    const sy = stage.height / region.height;
+    const width = Math.max(stage.width, Math.round(source.width * sx));
+    const height = Math.max(stage.height, Math.round(source.height * sy));
+    image.resize(width, height, { ...resize, fit: 'fill' }).extract({
+      left: Math.min(width - stage.width, Math.round(region.left * sx)),
+      top: Math.min(height - stage.height, Math.round(region.top * sy)),
+      width: stage.width,
+      height: stage.height,
+    });
   }
   // libvips refuses sigmas below 0.3; such a kernel is all but the identity.
   if (draw.blurSigma >= 0.3) image.blur(draw.blurSigma);
-  return stageSize(aug, spec);
+  return stage;
 }
+
+/** Smallest downscale at which libvips can shrink a JPEG on load. */
+const SHRINK_ON_LOAD_MIN = 2;
 
 /** Whether the draw moves pixels beyond a crop window and flips (then the pass interpolates). */
 function needsWarp(d: AugmentDraw): boolean {

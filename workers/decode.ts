@@ -69,12 +69,10 @@ function classifySharpError(err: unknown): SampleError {
 
 async function decode(data: Buffer, draw: AugmentDraw | null): Promise<{ pixels: Buffer; width: number; height: number }> {
   let image = sharp(data, { failOn: 'warning', limitInputPixels: spec.maxPixels, sequentialRead: true }).autoOrient();
-  const size = draw === null || init.augment === null ? spec : await applySharpStage(image, draw, init.augment, spec);
-  image = image.resize(size.width, size.height, {
-    fit: spec.cropToAspectRatio ? 'cover' : 'fill',
-    position: 'centre',
-    kernel: KERNEL[spec.interpolation],
-  });
+  const resize = { fit: spec.cropToAspectRatio ? 'cover' : 'fill', position: 'centre', kernel: KERNEL[spec.interpolation] } as const;
+  let size: { width: number; height: number } = spec;
+  if (draw === null || init.augment === null) image = image.resize(spec.width, spec.height, resize);
+  else size = await applySharpStage(image, draw, init.augment, spec, resize);
   if (spec.channels === 1) image = image.flatten({ background: '#000000' }).toColourspace('b-w');
   else if (spec.channels === 3) image = image.flatten({ background: '#000000' }).toColourspace('srgb');
   else image = image.ensureAlpha().toColourspace('srgb');
