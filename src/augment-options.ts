@@ -208,7 +208,11 @@ function logRange(r: Range): Range {
 
 /**
  * Checks `value` (the `augment` option) against the output size and resolves every default; `null` when no
- * op is on. Throws an `ERR_OPTION` error naming the field, what is allowed and the value received.
+ * augmentation is asked. Throws an `ERR_OPTION` error naming the field, what is allowed and the value received.
+ *
+ * @example
+ * resolveAugment({ horizontalFlip: true, zoom: 0.2 }, [224, 224]); // { horizontalFlip: 0.5, zoom: [0.8, 1.2], ... }
+ * resolveAugment({ rotation: -5 }, [224, 224]); // throws: Expected a number of degrees between 0 and 180 for augment.rotation ...
  */
 export function resolveAugment(value: unknown, imageSize: readonly [number, number], option = 'augment'): AugmentSpec | null {
   if (value === undefined || value === null || value === false) return null;

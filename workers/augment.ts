@@ -298,7 +298,6 @@ export function colorTwist(saturation: number, hue: number): number[] {
 const clamp255 = (v: number) => (v < 0 ? 0 : v > 255 ? 255 : v);
 
 const brightLut = new Float64Array(256);
-const luminanceHistogram = new Int32Array(768);
 
 /** Mean luminance (ITU-R 601 weights, as torchvision's grayscale) of the image after the brightness factor. */
 function meanLuminance(src: Uint8Array, channels: number, brightness: number): number {
@@ -309,17 +308,15 @@ function meanLuminance(src: Uint8Array, channels: number, brightness: number): n
     for (let i = 0; i < n; i += channels) sum += brightLut[src[i]];
     return sum / (n / channels);
   }
-  // Channel sums from a histogram: one increment per value, the weighting done once per level.
-  const hist = luminanceHistogram;
-  hist.fill(0);
+  let r = 0;
+  let g = 0;
+  let b = 0;
   for (let i = 0; i < n; i += channels) {
-    hist[src[i]]++;
-    hist[256 + src[i + 1]]++;
-    hist[512 + src[i + 2]]++;
+    r += brightLut[src[i]];
+    g += brightLut[src[i + 1]];
+    b += brightLut[src[i + 2]];
   }
-  let sum = 0;
-  for (let v = 0; v < 256; v++) sum += brightLut[v] * (0.299 * hist[v] + 0.587 * hist[256 + v] + 0.114 * hist[512 + v]);
-  return sum / (n / channels);
+  return (0.299 * r + 0.587 * g + 0.114 * b) / (n / channels);
 }
 
 /**
@@ -488,14 +485,16 @@ function writeShiftedRgb(
     if (b !== 1) v = clamp255(v * b);
     return ct !== 1 ? clamp255(ct * v + (1 - ct) * mean) : v;
   };
-  for (let v = 0; v < 256; v++) toneLut[v] = tone(v);
+  const lut = toneLut;
+  for (let v = 0; v < 256; v++) lut[v] = tone(v);
   const fill = tone(aug.fillValue);
   if (columnMap.length < W) columnMap = new Int32Array(W);
+  const columns = columnMap;
   for (let x = 0; x < W; x++) {
     let sx = x + draw.window.left;
     if (draw.flipH) sx = srcWidth - 1 - sx;
     const ix = mapIndex(sx, srcWidth, mode);
-    columnMap[x] = ix < 0 ? -1 : ix * 3;
+    columns[x] = ix < 0 ? -1 : ix * 3;
   }
   const [t0, t1, t2, t3, t4, t5, t6, t7, t8] = twist ?? [1, 0, 0, 0, 1, 0, 0, 0, 1];
   const gray = draw.grayscale;
@@ -518,14 +517,14 @@ function writeShiftedRgb(
       if (eraseRow && x >= erase.left && x < erase.left + erase.width) {
         r = g = bl = eraseValue;
       } else {
-        const col = columnMap[x];
+        const col = columns[x];
         if (rowBase < 0 || col < 0) {
           r = g = bl = fill;
         } else {
           const i = rowBase + col;
-          r = toneLut[src[i]];
-          g = toneLut[src[i + 1]];
-          bl = toneLut[src[i + 2]];
+          r = lut[src[i]];
+          g = lut[src[i + 1]];
+          bl = lut[src[i + 2]];
         }
         if (twist !== null) {
           const r2 = t0 * r + t1 * g + t2 * bl;
