@@ -71,6 +71,11 @@ export interface AugmentOptions {
     saturation?: number | Range;
     hue?: number | Range;
   } | null;
+  /**
+   * Keras' `channel_shift_range`: one offset drawn in `[-s, s]` (0..255 scale) added to every channel, clipped to
+   * 0..255; applied before the colour jitter. Default `0`.
+   */
+  channelShift?: number;
   /** Probability of turning the image gray (channels kept). Default `0`. */
   grayscale?: number;
   /**
@@ -103,6 +108,7 @@ export interface AugmentSpec {
   readonly contrast: Range | null;
   readonly saturation: Range | null;
   readonly hue: Range | null;
+  readonly channelShift: number;
   readonly grayscale: number;
   readonly blur: { readonly sigma: Range; readonly probability: number } | null;
   readonly erasing: { readonly probability: number; readonly scale: Range; readonly logRatio: Range; readonly value: number } | null;
@@ -130,6 +136,7 @@ const KNOWN = [
   'fillMode',
   'fillValue',
   'colorJitter',
+  'channelShift',
   'grayscale',
   'gaussianBlur',
   'randomErasing',
@@ -284,6 +291,7 @@ export function resolveAugment(value: unknown, imageSize: readonly [number, numb
   const contrast = jitterFactor(name('colorJitter.contrast'), jitter.contrast);
   const saturation = jitterFactor(name('colorJitter.saturation'), jitter.saturation);
   const hue = hueRange(name('colorJitter.hue'), jitter.hue);
+  const channelShift = o.channelShift === undefined ? 0 : between(name('channelShift'), o.channelShift, 0, 255);
   const grayscale = probability(name('grayscale'), o.grayscale);
 
   let blur: AugmentSpec['blur'] = null;
@@ -319,6 +327,7 @@ export function resolveAugment(value: unknown, imageSize: readonly [number, numb
     contrast,
     saturation,
     hue,
+    channelShift,
     grayscale,
     blur,
     erasing,

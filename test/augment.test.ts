@@ -265,6 +265,19 @@ describe('the pixel pass', () => {
     }
   });
 
+  it('a channel shift adds one offset to every channel, clipped', () => {
+    const src = gradientRaw(W, H);
+    for (const shift of [-40, 25]) {
+      const out = apply(identityDraw({ channelShift: shift }));
+      for (let i = 0; i < src.length; i++) expect(out[i]).toBe(Math.min(255, Math.max(0, src[i] + shift)));
+    }
+    const s = spec({ channelShift: 30 });
+    const shifts = Array.from({ length: 200 }, (_, i) => drawAugmentation(s, { height: H, width: W }, 1, 0, i).channelShift);
+    expect(Math.min(...shifts)).toBeGreaterThanOrEqual(-30);
+    expect(Math.max(...shifts)).toBeLessThanOrEqual(30);
+    expect(Math.min(...shifts)).toBeLessThan(-20);
+  });
+
   it('a hue shift leaves gray pixels gray and changes colours', () => {
     const src = new Uint8Array(W * H * 3);
     for (let i = 0; i < src.length; i += 3) src.set(i < src.length / 2 ? [100, 100, 100] : [200, 40, 40], i);
@@ -362,6 +375,28 @@ describe('augmenting loader', () => {
     for (const f of files) expect(one[1].get(f)).not.toEqual(one[0].get(f));
     const plain = await pixels(new ImageLoader(fromList(files), { ...options, workers: 2 }), 1);
     expect(files.filter((f) => JSON.stringify(plain[0].get(f)) !== JSON.stringify(one[0].get(f))).length).toBeGreaterThan(files.length / 2);
+  });
+
+  it('random crops from a larger stage image, in every colour mode, within the value range', async () => {
+    for (const colorMode of ['grayscale', 'rgba'] as const) {
+      const loader = new ImageLoader(fromList(files.slice(0, 6)), {
+        imageSize: [12, 10],
+        colorMode,
+        labelMode: null,
+        batchSize: 6,
+        workers: 1,
+        normalize: 'unit',
+        augment: { randomCrop: { size: [16, 14], padding: 2 }, rotation: 10, colorJitter: { brightness: 0.5, contrast: 0.5 }, fillMode: 'constant' },
+      });
+      for await (const b of loader) {
+        expect(b.shape).toEqual([6, 12, 10, colorMode === 'rgba' ? 4 : 1]);
+        expect(b.images).toBeInstanceOf(Float32Array);
+        expect(Math.min(...b.images)).toBeGreaterThanOrEqual(0);
+        expect(Math.max(...b.images)).toBeLessThanOrEqual(1);
+      }
+      expect(loader.stats.skipped).toEqual([]);
+      await loader.close();
+    }
   });
 
   it('augments the training subset only, unless the validation subset asks', async () => {

@@ -42,6 +42,8 @@ export interface AugmentDraw {
   /** Shares of the stage width and height. */
   translateX: number;
   translateY: number;
+  /** Offset added to every channel before the colour jitter (0..255 scale). */
+  channelShift: number;
   brightness: number;
   contrast: number;
   saturation: number;
@@ -55,7 +57,7 @@ export interface AugmentDraw {
 }
 
 /** Stream numbers, so that turning one op on or off never changes the draws of another. */
-const STREAM = { crop: 1, window: 2, flip: 3, affine: 4, color: 5, blur: 6, erase: 7 } as const;
+const STREAM = { crop: 1, window: 2, flip: 3, affine: 4, color: 5, blur: 6, erase: 7, shift: 8 } as const;
 const CROP_TRIALS = 10;
 
 function uniform(rng: RandomGenerator, min: number, max: number): number {
@@ -115,6 +117,7 @@ export function drawAugmentation(
 
   const c = rng(STREAM.color);
   const brightness = aug.brightness === null ? 1 : uniform(c, aug.brightness[0], aug.brightness[1]);
+  const channelShift = aug.channelShift === 0 ? 0 : uniform(rng(STREAM.shift), -aug.channelShift, aug.channelShift);
   const contrast = aug.contrast === null ? 1 : uniform(c, aug.contrast[0], aug.contrast[1]);
   const saturation = aug.saturation === null ? 1 : uniform(c, aug.saturation[0], aug.saturation[1]);
   const hue = aug.hue === null ? 0 : uniform(c, aug.hue[0], aug.hue[1]);
@@ -153,6 +156,7 @@ export function drawAugmentation(
     zoom,
     translateX,
     translateY,
+    channelShift,
     brightness,
     contrast,
     saturation,
@@ -299,9 +303,9 @@ const clamp255 = (v: number) => (v < 0 ? 0 : v > 255 ? 255 : v);
 
 const brightLut = new Float64Array(256);
 
-/** Mean luminance (ITU-R 601 weights, as torchvision's grayscale) of the image after the brightness factor. */
-function meanLuminance(src: Uint8Array, channels: number, brightness: number): number {
-  for (let v = 0; v < 256; v++) brightLut[v] = clamp255(v * brightness);
+/** Mean luminance (ITU-R 601 weights, as torchvision's grayscale) of the image after the shift and the brightness factor. */
+function meanLuminance(src: Uint8Array, channels: number, shift: number, brightness: number): number {
+  for (let v = 0; v < 256; v++) brightLut[v] = clamp255(clamp255(v + shift) * brightness);
   const n = src.length;
   if (channels < 3) {
     let sum = 0;
@@ -349,8 +353,9 @@ export function writeAugmented(
   const gray = color === 3 && draw.grayscale;
   // torchvision's adjust_contrast blends with the mean luminance of the (brightness-adjusted) image; it is
   // taken over the decoded stage image.
-  const mean = ct === 1 ? 0 : meanLuminance(src, C, b);
-  const colorOps = b !== 1 || ct !== 1 || twist !== null || gray;
+  const shift = draw.channelShift;
+  const mean = ct === 1 ? 0 : meanLuminance(src, C, shift, b);
+  const colorOps = shift !== 0 || b !== 1 || ct !== 1 || twist !== null || gray;
   if (!needsWarp(draw) && C === 3) {
     writeShiftedRgb(out, src, srcWidth, srcHeight, draw, aug, spec, mean, twist);
     return;
@@ -434,6 +439,7 @@ export function writeAugmented(
       if (colorOps && !erased) {
         for (let c = 0; c < color; c++) {
           let v = px[c];
+          if (shift !== 0) v = clamp255(v + shift);
           if (b !== 1) v = clamp255(v * b);
           if (ct !== 1) v = clamp255(ct * v + (1 - ct) * mean);
           px[c] = v;
@@ -479,9 +485,11 @@ function writeShiftedRgb(
   const W = spec.width;
   const H = spec.height;
   const mode = FILL_CODE[aug.fillMode];
+  const shift = draw.channelShift;
   const b = draw.brightness;
   const ct = draw.contrast;
   const tone = (v: number) => {
+    if (shift !== 0) v = clamp255(v + shift);
     if (b !== 1) v = clamp255(v * b);
     return ct !== 1 ? clamp255(ct * v + (1 - ct) * mean) : v;
   };
