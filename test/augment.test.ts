@@ -222,6 +222,22 @@ describe('the pixel pass', () => {
     for (let y = 0; y < n; y++) for (let x = 0; x < n; x++) expect(pixel(out, x, y, n)).toEqual(pixel(src, n - 1 - y, x, n));
   });
 
+  it('the RGB fast paths agree with the general one (rgba)', () => {
+    const rgb = gradientRaw(W, H, 3);
+    const rgba = gradientRaw(W, H, 4);
+    const draws = [
+      identityDraw({ rotation: 30, zoom: 0.8, translateX: 0.1, flipH: true, brightness: 1.2, contrast: 0.7, saturation: 0.5, hue: 0.1 }),
+      identityDraw({ window: { left: -2, top: 1 }, flipV: true, channelShift: 20, grayscale: true }),
+    ];
+    for (const fillMode of ['constant', 'reflect'] as const) {
+      for (const draw of draws) {
+        const fast = apply(draw, { fillMode, fillValue: 50 }, rgb);
+        const general = apply(draw, { fillMode, fillValue: 50 }, rgba, [W, H], 4);
+        for (let p = 0; p < W * H; p++) expect(Array.from(fast.subarray(p * 3, p * 3 + 3))).toEqual(Array.from(general.subarray(p * 4, p * 4 + 3)));
+      }
+    }
+  });
+
   it('translation by whole pixels shifts, filling as fillMode says', () => {
     // Shift right by 3 pixels (a quarter of the width).
     const shifted = (fillMode: AugmentOptions['fillMode']) => apply(identityDraw({ translateX: 3 / W }), { fillMode, fillValue: 9 });

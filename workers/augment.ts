@@ -248,6 +248,30 @@ export async function applySharpStage(
 /** Smallest downscale at which libvips can shrink a JPEG on load. */
 const SHRINK_ON_LOAD_MIN = 2;
 
+/**
+ * The inverse of the draw's affine about the stage centre: output-centred coordinates (after adding the crop
+ * window and removing the translation) to stage-centred ones. Forward, stage to output, is
+ * R(rotation) * Shear * zoom; counter-clockwise on screen (y down) is R = [[cos, sin], [-sin, cos]].
+ */
+function inverseAffine(draw: AugmentDraw, srcWidth: number, srcHeight: number) {
+  const theta = (draw.rotation * Math.PI) / 180;
+  const shear = Math.tan((draw.shear * Math.PI) / 180);
+  const cos = Math.cos(theta);
+  const sin = Math.sin(theta);
+  const z = 1 / draw.zoom;
+  // zoom^-1 * Shear^-1 * R^-1, with R^-1 = [[cos, -sin], [sin, cos]] and Shear^-1 = [[1, -shear], [0, 1]].
+  return {
+    m00: z * (cos - shear * sin),
+    m01: z * (-sin - shear * cos),
+    m10: z * sin,
+    m11: z * cos,
+    cx: srcWidth / 2,
+    cy: srcHeight / 2,
+    tx: draw.translateX * srcWidth,
+    ty: draw.translateY * srcHeight,
+  };
+}
+
 /** Whether the draw moves pixels beyond a crop window and flips (then the pass interpolates). */
 function needsWarp(d: AugmentDraw): boolean {
   return d.rotation !== 0 || d.shear !== 0 || d.zoom !== 1 || d.translateX !== 0 || d.translateY !== 0;
@@ -356,33 +380,14 @@ export function writeAugmented(
   const shift = draw.channelShift;
   const mean = ct === 1 ? 0 : meanLuminance(src, C, shift, b);
   const colorOps = shift !== 0 || b !== 1 || ct !== 1 || twist !== null || gray;
-  if (!needsWarp(draw) && C === 3) {
-    writeShiftedRgb(out, src, srcWidth, srcHeight, draw, aug, spec, mean, twist);
+  if (C === 3) {
+    if (needsWarp(draw)) writeWarpedRgb(out, src, srcWidth, srcHeight, draw, aug, spec, mean, twist);
+    else writeShiftedRgb(out, src, srcWidth, srcHeight, draw, aug, spec, mean, twist);
     return;
   }
 
-  // Inverse map from an output pixel centre to stage coordinates: window, then the inverse affine about the
-  // stage centre, then the flips.
   const warp = needsWarp(draw);
-  const cx = srcWidth / 2;
-  const cy = srcHeight / 2;
-  const theta = (draw.rotation * Math.PI) / 180;
-  const shearT = Math.tan((draw.shear * Math.PI) / 180);
-  // Forward (stage -> output, centred): R(theta) * Shear * zoom; inverse = zoom^-1 * Shear^-1 * R(-theta).
-  const cos = Math.cos(theta);
-  const sin = Math.sin(theta);
-  // Counter-clockwise on screen (y down) is R = [[cos, sin], [-sin, cos]]; its inverse is the transpose.
-  const r00 = cos;
-  const r01 = -sin;
-  const r10 = sin;
-  const r11 = cos;
-  const z = 1 / draw.zoom;
-  const m00 = z * (r00 - shearT * r10);
-  const m01 = z * (r01 - shearT * r11);
-  const m10 = z * r10;
-  const m11 = z * r11;
-  const tx = draw.translateX * srcWidth;
-  const ty = draw.translateY * srcHeight;
+  const { m00, m01, m10, m11, cx, cy, tx, ty } = inverseAffine(draw, srcWidth, srcHeight);
 
   const px = new Float64Array(4);
   const erase = draw.erase;
@@ -533,6 +538,137 @@ function writeShiftedRgb(
           r = lut[src[i]];
           g = lut[src[i + 1]];
           bl = lut[src[i + 2]];
+        }
+        if (twist !== null) {
+          const r2 = t0 * r + t1 * g + t2 * bl;
+          const g2 = t3 * r + t4 * g + t5 * bl;
+          const b2 = t6 * r + t7 * g + t8 * bl;
+          r = r2 < 0 ? 0 : r2 > 255 ? 255 : r2;
+          g = g2 < 0 ? 0 : g2 > 255 ? 255 : g2;
+          bl = b2 < 0 ? 0 : b2 > 255 ? 255 : b2;
+        }
+        if (gray) r = g = bl = 0.299 * r + 0.587 * g + 0.114 * bl;
+      }
+      if (toUint8) {
+        out[o] = Math.round(r);
+        out[o + 1] = Math.round(g);
+        out[o + 2] = Math.round(bl);
+      } else {
+        out[o] = r * s0 + o0;
+        out[o + 1] = g * s1 + o1;
+        out[o + 2] = bl * s2 + o2;
+      }
+    }
+  }
+}
+
+/** Bilinear interpolation of channel `c` between four pixel offsets, `fill` where an offset is -1 (outside). */
+function bilinearAt(src: Uint8Array, i00: number, i01: number, i10: number, i11: number, c: number, fill: number, fx: number, fy: number): number {
+  const p00 = i00 < 0 ? fill : src[i00 + c];
+  const p01 = i01 < 0 ? fill : src[i01 + c];
+  const p10 = i10 < 0 ? fill : src[i10 + c];
+  const p11 = i11 < 0 ? fill : src[i11 + c];
+  const top = p00 + (p01 - p00) * fx;
+  const bottom = p10 + (p11 - p10) * fx;
+  return top + (bottom - top) * fy;
+}
+
+/** Shift, brightness and contrast of one value, clipped after each as torchvision does. */
+function toneOf(v: number, shift: number, brightness: number, contrast: number, mean: number): number {
+  if (shift !== 0) v = clamp255(v + shift);
+  if (brightness !== 1) v = clamp255(v * brightness);
+  if (contrast !== 1) v = clamp255(contrast * v + (1 - contrast) * mean);
+  return v;
+}
+
+/**
+ * RGB with rotation, shear, zoom or translation: bilinear sampling of the stage image along the inverse map,
+ * stepping incrementally along each row; pixels whose four neighbours are inside skip the fill-mode mapping.
+ */
+function writeWarpedRgb(
+  out: Float32Array | Uint8Array,
+  src: Uint8Array,
+  srcWidth: number,
+  srcHeight: number,
+  draw: AugmentDraw,
+  aug: AugmentSpec,
+  spec: DecodeSpec,
+  mean: number,
+  twist: number[] | null,
+): void {
+  const W = spec.width;
+  const H = spec.height;
+  const mode = FILL_CODE[aug.fillMode];
+  const fill = aug.fillValue;
+  const { m00, m01, m10, m11, cx, cy, tx, ty } = inverseAffine(draw, srcWidth, srcHeight);
+  const shift = draw.channelShift;
+  const b = draw.brightness;
+  const ct = draw.contrast;
+  const toned = shift !== 0 || b !== 1 || ct !== 1;
+  const [t0, t1, t2, t3, t4, t5, t6, t7, t8] = twist ?? [1, 0, 0, 0, 1, 0, 0, 0, 1];
+  const gray = draw.grayscale;
+  const erase = draw.erase;
+  const eraseValue = aug.erasing?.value ?? 0;
+  const toUint8 = out instanceof Uint8Array;
+  const [s0, s1, s2] = spec.normalization?.scale ?? [1, 1, 1];
+  const [o0, o1, o2] = spec.normalization?.offset ?? [0, 0, 0];
+  const stride = srcWidth * 3;
+  const lastX = srcWidth - 1;
+  const lastY = srcHeight - 1;
+  // Along a row, the stage position moves by (m00, m10), mirrored by the flips.
+  const du = draw.flipH ? -m00 : m00;
+  const dv = draw.flipV ? -m10 : m10;
+  let o = 0;
+  for (let y = 0; y < H; y++) {
+    const ox = draw.window.left + 0.5 - cx - tx;
+    const oy = y + draw.window.top + 0.5 - cy - ty;
+    let sx = m00 * ox + m01 * oy + cx;
+    let sy = m10 * ox + m11 * oy + cy;
+    if (draw.flipH) sx = srcWidth - sx;
+    if (draw.flipV) sy = srcHeight - sy;
+    let u = sx - 0.5;
+    let v = sy - 0.5;
+    const eraseRow = erase !== null && y >= erase.top && y < erase.top + erase.height;
+    for (let x = 0; x < W; x++, o += 3, u += du, v += dv) {
+      let r: number;
+      let g: number;
+      let bl: number;
+      if (eraseRow && x >= erase.left && x < erase.left + erase.width) {
+        r = g = bl = eraseValue;
+      } else {
+        const x0 = Math.floor(u);
+        const y0 = Math.floor(v);
+        const fx = u - x0;
+        const fy = v - y0;
+        if (x0 >= 0 && y0 >= 0 && x0 < lastX && y0 < lastY) {
+          const i00 = y0 * stride + x0 * 3;
+          const i10 = i00 + stride;
+          let top = src[i00] + (src[i00 + 3] - src[i00]) * fx;
+          let bottom = src[i10] + (src[i10 + 3] - src[i10]) * fx;
+          r = top + (bottom - top) * fy;
+          top = src[i00 + 1] + (src[i00 + 4] - src[i00 + 1]) * fx;
+          bottom = src[i10 + 1] + (src[i10 + 4] - src[i10 + 1]) * fx;
+          g = top + (bottom - top) * fy;
+          top = src[i00 + 2] + (src[i00 + 5] - src[i00 + 2]) * fx;
+          bottom = src[i10 + 2] + (src[i10 + 5] - src[i10 + 2]) * fx;
+          bl = top + (bottom - top) * fy;
+        } else {
+          const xa = mapIndex(x0, srcWidth, mode);
+          const xb = mapIndex(x0 + 1, srcWidth, mode);
+          const ya = mapIndex(y0, srcHeight, mode);
+          const yb = mapIndex(y0 + 1, srcHeight, mode);
+          const i00 = xa < 0 || ya < 0 ? -1 : ya * stride + xa * 3;
+          const i01 = xb < 0 || ya < 0 ? -1 : ya * stride + xb * 3;
+          const i10 = xa < 0 || yb < 0 ? -1 : yb * stride + xa * 3;
+          const i11 = xb < 0 || yb < 0 ? -1 : yb * stride + xb * 3;
+          r = bilinearAt(src, i00, i01, i10, i11, 0, fill, fx, fy);
+          g = bilinearAt(src, i00, i01, i10, i11, 1, fill, fx, fy);
+          bl = bilinearAt(src, i00, i01, i10, i11, 2, fill, fx, fy);
+        }
+        if (toned) {
+          r = toneOf(r, shift, b, ct, mean);
+          g = toneOf(g, shift, b, ct, mean);
+          bl = toneOf(bl, shift, b, ct, mean);
         }
         if (twist !== null) {
           const r2 = t0 * r + t1 * g + t2 * bl;
