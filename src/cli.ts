@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 /**
- * The `imgstream` command: `demo` (train a small CNN from a generated folder), `bench` (the benchmark) and
- * `inspect <dir>` (class counts, sizes, undecodable files). Errors print as one line with a non-zero exit code.
+ * The `imgstream` command: `demo` (train a small CNN from a generated folder), `bench` (the benchmark),
+ * `inspect <dir>` (class counts, sizes, undecodable files) and `preview <dir>` (a grid of augmented samples).
+ * Errors print as one line with a non-zero exit code.
  */
 import { Command, InvalidArgumentError } from 'commander';
 
@@ -12,6 +13,21 @@ function positiveInteger(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('Expected a positive integer.');
   return n;
+}
+
+function nonNegativeInteger(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('Expected a non-negative integer.');
+  return n;
+}
+
+function imageSizeArgument(value: string): readonly [number, number] {
+  const parts = value.toLowerCase().split('x').map(Number);
+  const [h, w] = parts.length === 1 ? [parts[0], parts[0]] : parts;
+  if (parts.length > 2 || ![h, w].every((v) => Number.isInteger(v) && v >= 1 && v <= 4096)) {
+    throw new InvalidArgumentError('Expected HxW, e.g. 128x128.');
+  }
+  return [h, w];
 }
 
 function fail(err: unknown): void {
@@ -71,6 +87,44 @@ export function buildProgram(): Command {
       process.stdout.write(`${opts.json ? JSON.stringify(report, null, 2) : formatReport(report)}\n`);
       if (report.bad.length > 0) process.exitCode = EXIT_BAD_FILES;
     });
+
+  program
+    .command('preview')
+    .description(
+      'Write a PNG grid showing what an augmentation does: one row per sample, the plain image first, then draws of ' +
+        'successive epochs, exactly as the loader produces them.',
+    )
+    .argument('<dir>', 'dataset folder (one sub-folder per class, or a folder of images)')
+    .option('--augment <json>', "the augment option as JSON, or 'typical' (random resized crop, flip, colour jitter)", 'typical')
+    .option('--out <file>', 'PNG file to write', 'augment-preview.png')
+    .option('--samples <n>', 'rows: samples taken evenly across the folder', positiveInteger, 6)
+    .option('--variants <n>', 'augmented columns per sample', positiveInteger, 4)
+    .option('--size <HxW>', 'cell size, e.g. 128x128', imageSizeArgument, [128, 128] as const)
+    .option('--seed <n>', 'seed of the draws', nonNegativeInteger, 0)
+    .action(
+      async (
+        dir: string,
+        opts: { augment: string; out: string; samples: number; variants: number; size: readonly [number, number]; seed: number },
+      ) => {
+        const { previewAugmentation, TYPICAL_AUGMENT } = await import('./index.js');
+        let augment: unknown = TYPICAL_AUGMENT;
+        if (opts.augment !== 'typical') {
+          try {
+            augment = JSON.parse(opts.augment);
+          } catch {
+            throw new Error(`--augment is not valid JSON (nor 'typical'): ${opts.augment}`);
+          }
+        }
+        const result = await previewAugmentation(dir, augment as never, {
+          out: opts.out,
+          samples: opts.samples,
+          variants: opts.variants,
+          imageSize: opts.size,
+          seed: opts.seed,
+        });
+        process.stdout.write(`Wrote ${result.out} (${result.width}x${result.height}: ${result.rows} samples, original + ${result.columns - 1} draws)\n`);
+      },
+    );
 
   return program;
 }

@@ -47,6 +47,7 @@ export class DecodePool {
       states: this.ring.states,
       capacity: this.ring.capacity,
       seed: options.seed,
+      augment: options.augment,
       fault: faultFromEnv(),
     };
     const common = { filename, execArgv, workerData, idleTimeout: Infinity };

@@ -72,6 +72,9 @@ export const Errors = {
       { path },
     );
   },
+  nothingDecodable(path: string, tried: number): ImgstreamError {
+    return new ImgstreamError('ERR_NO_IMAGES', `None of the ${tried} files picked from ${path} can be decoded`, { path });
+  },
   sample(skip: SkippedSample): ImgstreamError {
     return new ImgstreamError(skip.code, `Cannot load ${skip.path}: ${skip.message}`, { path: skip.path });
   },

@@ -20,3 +20,7 @@ export type { LoaderStats } from './stats.js';
 export { ImgstreamError, SAMPLE_ERROR_CODES } from './errors.js';
 export type { ErrorCode, SkippedSample } from './errors.js';
 export { epochOrder } from './sampler.js';
+export { TYPICAL_AUGMENT, resolveAugment } from './augment-options.js';
+export type { AugmentOptions, AugmentSpec, FillMode, Range } from './augment-options.js';
+export { previewAugmentation } from './preview.js';
+export type { PreviewOptions, PreviewResult } from './preview.js';

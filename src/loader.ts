@@ -3,6 +3,7 @@
  * `for await` starts one epoch, which owns its ring, its coordinator and their worker threads and releases
  * them when the epoch ends, breaks or fails.
  */
+import type { AugmentOptions } from './augment-options.js';
 import { Errors } from './errors.js';
 import { fromDirectory, type FileIndex, type FromDirectoryOptions } from './file-index.js';
 import { Coordinator } from './coordinator.js';
@@ -189,6 +190,11 @@ export interface ImageDatasetOptions extends LoaderOptions, FromDirectoryOptions
   validationSplit?: number | null;
   /** `'training'`, `'validation'`, or `'both'` for `[training, validation]`. */
   subset?: Subset | 'both' | null;
+  /**
+   * Augmentation of the validation subset. `augment` applies to the training subset (or to an unsplit folder);
+   * the validation subset gets none unless asked here. Default `null`.
+   */
+  validationAugment?: AugmentOptions | null;
 }
 
 /**
@@ -208,13 +214,17 @@ export async function imageDatasetFromDirectory(
   dir: string,
   options: ImageDatasetOptions = {},
 ): Promise<ImageLoader | [ImageLoader, ImageLoader]> {
-  const { extensions, labels, classNames, validationSplit, subset, ...loaderOptions } = options ?? {};
+  const { extensions, labels, classNames, validationSplit, subset, augment, validationAugment, ...loaderOptions } = options ?? {};
   const split = resolveSplit({ validationSplit, subset: subset as Subset }, true);
   const index = await fromDirectory(dir, { extensions, labels, classNames });
+  const trainOptions = { ...loaderOptions, augment };
+  const valOptions = { ...loaderOptions, augment: validationAugment };
   if (split?.subset === 'both') {
-    const train = new ImageLoader(index, { ...loaderOptions, validationSplit: split.validationSplit, subset: 'training' });
-    const val = new ImageLoader(index, { ...loaderOptions, validationSplit: split.validationSplit, subset: 'validation' });
+    const train = new ImageLoader(index, { ...trainOptions, validationSplit: split.validationSplit, subset: 'training' });
+    const val = new ImageLoader(index, { ...valOptions, validationSplit: split.validationSplit, subset: 'validation' });
     return [train, val];
   }
-  return new ImageLoader(index, { ...loaderOptions, ...(split ? { validationSplit: split.validationSplit, subset: split.subset as Subset } : {}) });
+  if (split === null) return new ImageLoader(index, trainOptions);
+  const subsetOptions = split.subset === 'validation' ? valOptions : trainOptions;
+  return new ImageLoader(index, { ...subsetOptions, validationSplit: split.validationSplit, subset: split.subset as Subset });
 }

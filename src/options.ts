@@ -3,6 +3,7 @@
  * option once, up front, and returns a frozen, fully-resolved config. The hot path never re-checks.
  */
 import bytes from 'bytes';
+import { resolveAugment, type AugmentOptions, type AugmentSpec } from './augment-options.js';
 import { defaultWorkerCount } from './decode-pool.js';
 import { Errors } from './errors.js';
 import type { FileIndex } from './file-index.js';
@@ -58,6 +59,11 @@ export interface LoaderOptions {
    * `index` (the same seed on every process makes the shards disjoint). Default `null` (all samples).
    */
   shard?: Shard | null;
+  /**
+   * Random augmentation in the decode workers, reproducible from (seed, epoch, sample); see {@link AugmentOptions}.
+   * Default `null` (none).
+   */
+  augment?: AugmentOptions | null;
 }
 
 /** The resolved, frozen configuration a loader runs with. */
@@ -84,6 +90,7 @@ export interface ResolvedOptions {
   readonly maxPixels: number;
   readonly shard: Shard | null;
   readonly spec: DecodeSpec;
+  readonly augment: AugmentSpec | null;
 }
 
 export const DEFAULTS = Object.freeze({
@@ -103,6 +110,7 @@ export const DEFAULTS = Object.freeze({
   dropRemainder: false,
   maxPixels: 89_478_485,
   shard: null as Shard | null,
+  augment: null as AugmentOptions | null,
 });
 
 const CHANNELS: Record<ColorMode, ColorChannels> = { grayscale: 1, rgb: 3, rgba: 4 };
@@ -231,6 +239,7 @@ export function resolveOptions(options: LoaderOptions, index: FileIndex, extraKn
   const dropRemainder = boolean('dropRemainder', o.dropRemainder);
   const maxPixels = positiveInteger('maxPixels', o.maxPixels);
   const shard = resolveShard(o.shard);
+  const augment = resolveAugment(o.augment, imageSize);
 
   const spec: DecodeSpec = Object.freeze({
     height: imageSize[0],
@@ -278,5 +287,6 @@ export function resolveOptions(options: LoaderOptions, index: FileIndex, extraKn
     maxPixels,
     shard,
     spec,
+    augment,
   });
 }

@@ -3,6 +3,7 @@
  * and the ring's layout and slot states. Both the main thread (`coordinator`, `ring`) and the decode
  * worker (`workers/decode`) import this module; neither side invents its own numbers.
  */
+import type { AugmentSpec } from './augment-options.js';
 import type { ErrorCode } from './errors.js';
 
 /** Slot states, stored in `Int32Array` cells and changed with `Atomics`. */
@@ -61,6 +62,8 @@ export interface WorkerInit {
   capacity: number;
   /** The loader's seed. */
   seed: number;
+  /** Random augmentation, drawn per sample from (seed, epoch, index entry); `null` for none. */
+  augment: AugmentSpec | null;
   /** Fault injection for tests (see `workers/decode`); `null` in normal use. */
   fault: FaultSpec | null;
 }

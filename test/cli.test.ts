@@ -5,6 +5,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { removeDir, tempDir, writeImage } from './fixtures/images.js';
 
@@ -47,9 +48,8 @@ describe('imgstream CLI', () => {
   it('prints help for the program and for each command', async () => {
     const top = await run(['--help']);
     expect(top.code).toBe(0);
-    for (const command of ['demo', 'bench', 'inspect']) expect(top.stdout).toContain(command);
-    expect(top.stdout).not.toContain('preview');
-    for (const [command, text] of [['demo', '--epochs'], ['bench', 'benchmark'], ['inspect', '<dir>']]) {
+    for (const command of ['demo', 'bench', 'inspect', 'preview']) expect(top.stdout).toContain(command);
+    for (const [command, text] of [['demo', '--epochs'], ['bench', 'benchmark'], ['inspect', '<dir>'], ['preview', '--augment <json>']]) {
       const help = await run([command, '--help']);
       expect(help.code, command).toBe(0);
       expect(help.stdout).toContain(`Usage: imgstream ${command}`);
@@ -84,6 +84,21 @@ describe('imgstream CLI', () => {
       expect(stderr).toMatch(/^error: /);
       expect(stderr).not.toMatch(/\n\s+at /);
     }
+  });
+
+  it('previews an augmentation as a PNG grid, skipping the undecodable file', async () => {
+    const out = path.join(root, 'preview', 'grid.png');
+    const augment = JSON.stringify({ horizontalFlip: 0.5, rotation: 10 });
+    const { code, stdout, stderr } = await run(['preview', path.join(root, 'data'), '--augment', augment, '--out', out, '--samples', '6', '--variants', '2', '--size', '20x30']);
+    expect(code, stderr).toBe(0);
+    expect(stdout).toMatch(/^Wrote .*grid\.png \(\d+x\d+: 5 samples, original \+ 2 draws\)/);
+    const meta = await sharp(out).metadata();
+    expect([meta.width, meta.height]).toEqual([3 * 30 + 6 * 4, 5 * 20 + 6 * 4]);
+    const bad = await run(['preview', path.join(root, 'data'), '--augment', '{"rotation": -1}', '--out', out]);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/^error: Expected a number of degrees between 0 and 180 for augment.rotation but received -1 of type number\n$/);
+    const notJson = await run(['preview', path.join(root, 'data'), '--augment', '{rotation', '--out', out]);
+    expect(notJson.stderr).toMatch(/^error: --augment is not valid JSON/);
   });
 
   it('runs a small demo end to end into the given folders', async () => {

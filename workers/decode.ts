@@ -10,6 +10,7 @@ import { workerData } from 'piscina';
 import sharp from 'sharp';
 import type { ErrorCode } from '../src/errors.js';
 import { readPackedPath } from '../src/file-index.js';
+import { applySharpStage, drawAugmentation, writeAugmented, type AugmentDraw } from './augment.js';
 import { writeConverted } from './convert.js';
 import {
   FIELD_POSITION,
@@ -66,25 +67,23 @@ function classifySharpError(err: unknown): SampleError {
   return new SampleError('ERR_DECODE', message);
 }
 
-async function decode(data: Buffer): Promise<Buffer> {
-  let image = sharp(data, { failOn: 'warning', limitInputPixels: spec.maxPixels, sequentialRead: true })
-    .autoOrient()
-    .resize(spec.width, spec.height, {
-      fit: spec.cropToAspectRatio ? 'cover' : 'fill',
-      position: 'centre',
-      kernel: KERNEL[spec.interpolation],
-    });
+async function decode(data: Buffer, draw: AugmentDraw | null): Promise<{ pixels: Buffer; width: number; height: number }> {
+  let image = sharp(data, { failOn: 'warning', limitInputPixels: spec.maxPixels, sequentialRead: true }).autoOrient();
+  const resize = { fit: spec.cropToAspectRatio ? 'cover' : 'fill', position: 'centre', kernel: KERNEL[spec.interpolation] } as const;
+  let size: { width: number; height: number } = spec;
+  if (draw === null || init.augment === null) image = image.resize(spec.width, spec.height, resize);
+  else size = await applySharpStage(image, draw, init.augment, spec, resize);
   if (spec.channels === 1) image = image.flatten({ background: '#000000' }).toColourspace('b-w');
   else if (spec.channels === 3) image = image.flatten({ background: '#000000' }).toColourspace('srgb');
   else image = image.ensureAlpha().toColourspace('srgb');
   const { data: pixels, info } = await image.raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
-  if (info.width !== spec.width || info.height !== spec.height || info.channels !== spec.channels) {
+  if (info.width !== size.width || info.height !== size.height || info.channels !== spec.channels) {
     throw new SampleError(
       'ERR_DECODE',
-      `decoded to ${info.width}x${info.height}x${info.channels}, expected ${spec.width}x${spec.height}x${spec.channels}`,
+      `decoded to ${info.width}x${info.height}x${info.channels}, expected ${size.width}x${size.height}x${spec.channels}`,
     );
   }
-  return pixels;
+  return { pixels, width: size.width, height: size.height };
 }
 
 /** The slot's typed array: a view on the ring's shared memory, no copy. */
@@ -128,13 +127,15 @@ export default async function decodeSlice(task: DecodeTask): Promise<DecodeResul
     injectFault(files[i]);
     try {
       const data = await readAt(i);
-      let pixels: Buffer;
+      const draw = init.augment === null ? null : drawAugmentation(init.augment, spec, init.seed, task.epoch, task.samples[i]);
+      let decoded: Awaited<ReturnType<typeof decode>>;
       try {
-        pixels = await decode(data);
+        decoded = await decode(data, draw);
       } catch (err) {
         throw err instanceof SampleError ? err : classifySharpError(err);
       }
-      writeConverted(slotView(slot), pixels, spec);
+      if (draw === null || init.augment === null) writeConverted(slotView(slot), decoded.pixels, spec);
+      else writeAugmented(slotView(slot), decoded.pixels, decoded.width, decoded.height, draw, init.augment, spec);
       publish(slot, position, SlotState.READY);
     } catch (err) {
       const e = err instanceof SampleError ? err : new SampleError('ERR_DECODE', String(err));
