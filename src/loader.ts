@@ -92,12 +92,13 @@ export class ImageLoader implements AsyncIterable<Batch> {
   constructor(index: FileIndex, options: ImageLoaderOptions = {}) {
     const { validationSplit, subset, ...loaderOptions } = options ?? {};
     this.index = index;
-    this.options = resolveOptions(loaderOptions, index);
+    const resolved = resolveOptions(loaderOptions, index);
     const split = resolveSplit({ validationSplit, subset }, false);
     this.entries =
       split === null
         ? Int32Array.from({ length: index.size }, (_, i) => i)
-        : splitEntries(index.size, { ...split, subset: split.subset as Subset, shuffle: this.options.shuffle, seed: this.options.seed });
+        : splitEntries(index.size, { ...split, subset: split.subset as Subset, shuffle: resolved.shuffle, seed: resolved.seed });
+    this.options = split === null ? resolved : resolveOptions(loaderOptions, index, [], this.entries.length);
     this.stats = emptyStats(this.options.capacity, this.options.capacity * this.options.sampleBytes, 0);
   }
 

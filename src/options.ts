@@ -193,7 +193,12 @@ const KNOWN = new Set([...Object.keys(DEFAULTS)]);
  * Checks `options` against `index` and resolves every default. Throws an `ERR_OPTION` error naming the
  * option, what is allowed and the value received.
  */
-export function resolveOptions(options: LoaderOptions, index: FileIndex, extraKnown: readonly string[] = []): ResolvedOptions {
+export function resolveOptions(
+  options: LoaderOptions,
+  index: FileIndex,
+  extraKnown: readonly string[] = [],
+  sampleCount: number = index.size,
+): ResolvedOptions {
   if (options === null || typeof options !== 'object') throw Errors.invalidOption('options', 'an object', options);
   for (const key of Object.keys(options)) {
     if (!KNOWN.has(key) && !extraKnown.includes(key)) {
@@ -263,7 +268,8 @@ export function resolveOptions(options: LoaderOptions, index: FileIndex, extraKn
       o.memoryBudget,
     );
   }
-  const capacity = Math.min(slots, Math.max(batchSize, index.size));
+  // No more slots than the loader has samples (one side of a split may be far smaller than the index).
+  const capacity = Math.min(slots, Math.max(batchSize, sampleCount));
 
   return Object.freeze({
     imageSize,

@@ -261,6 +261,14 @@ describe('validation split', () => {
     const other = await imageDatasetFromDirectory(path.join(root, 'data'), { ...opts, seed: 1, subset: 'validation' });
     expect(new Set((await collect(other)).flatMap((b) => b.paths))).not.toEqual(new Set(v));
   });
+
+  it("sizes each side's ring by that side, not by the whole folder", async () => {
+    const opts = { imageSize: [8, 8] as const, validationSplit: 0.25, seed: 1337, batchSize: 2, memoryBudget: '64MiB' };
+    const [train, val] = await imageDatasetFromDirectory(path.join(root, 'data'), { ...opts, subset: 'both' });
+    expect(val.options.capacity).toBe(val.size);
+    expect(train.options.capacity).toBe(train.size);
+    expect(val.size).toBeLessThan(train.size);
+  });
 });
 
 describe('memory', () => {
