@@ -6,7 +6,8 @@ import bytes from 'bytes';
 import { defaultWorkerCount } from './decode-pool.js';
 import { Errors } from './errors.js';
 import type { FileIndex } from './file-index.js';
-import type { ColorChannels, DecodeSpec, Dtype, Interpolation, Normalization } from './protocol.js';
+import { resolveDecoder, type Decoder } from './native/index.js';
+import type { ColorChannels, DecodeSpec, Dtype, Interpolation, JpegDecoder, Normalization } from './protocol.js';
 import { bytesPerSample } from './protocol.js';
 import type { Shard } from './sampler.js';
 
@@ -58,6 +59,12 @@ export interface LoaderOptions {
    * `index` (the same seed on every process makes the shards disjoint). Default `null` (all samples).
    */
   shard?: Shard | null;
+  /**
+   * JPEG decoder: `'auto'` uses the native libjpeg-turbo fast path when it is built (8-bit baseline and
+   * progressive JPEGs; every other file still goes to sharp) and sharp otherwise; `'sharp'` always uses sharp;
+   * `'jpeg-turbo'` requires the fast path and fails at construction without it. Default `'auto'`.
+   */
+  decoder?: Decoder;
 }
 
 /** The resolved, frozen configuration a loader runs with. */
@@ -83,6 +90,8 @@ export interface ResolvedOptions {
   readonly dropRemainder: boolean;
   readonly maxPixels: number;
   readonly shard: Shard | null;
+  /** The JPEG decoder in use: `'jpeg-turbo'` (fast path, sharp for what it declines) or `'sharp'`. */
+  readonly decoder: JpegDecoder;
   readonly spec: DecodeSpec;
 }
 
@@ -103,6 +112,7 @@ export const DEFAULTS = Object.freeze({
   dropRemainder: false,
   maxPixels: 89_478_485,
   shard: null as Shard | null,
+  decoder: 'auto' as Decoder,
 });
 
 const CHANNELS: Record<ColorMode, ColorChannels> = { grayscale: 1, rgb: 3, rgba: 4 };
@@ -231,6 +241,7 @@ export function resolveOptions(options: LoaderOptions, index: FileIndex, extraKn
   const dropRemainder = boolean('dropRemainder', o.dropRemainder);
   const maxPixels = positiveInteger('maxPixels', o.maxPixels);
   const shard = resolveShard(o.shard);
+  const decoder = resolveDecoder(oneOf<Decoder>('decoder', o.decoder, ['auto', 'sharp', 'jpeg-turbo']));
 
   const spec: DecodeSpec = Object.freeze({
     height: imageSize[0],
@@ -241,6 +252,7 @@ export function resolveOptions(options: LoaderOptions, index: FileIndex, extraKn
     interpolation,
     cropToAspectRatio,
     maxPixels,
+    decoder,
   });
   const sampleBytes = bytesPerSample(spec);
   // The budget holds the ring and the one output batch the consumer assembles; the ring needs at least a
@@ -277,6 +289,7 @@ export function resolveOptions(options: LoaderOptions, index: FileIndex, extraKn
     dropRemainder,
     maxPixels,
     shard,
+    decoder,
     spec,
   });
 }

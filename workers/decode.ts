@@ -1,5 +1,6 @@
 /**
- * The decode worker: for each epoch position of a slice, read the file, decode it with sharp (shrink-on-load
+ * The decode worker: for each epoch position of a slice, read the file, decode it (JPEGs through the
+ * libjpeg-turbo fast path of `jpeg-turbo.ts` when it takes them, everything else with sharp, shrink-on-load
  * resize, EXIF orientation, colour mode), convert to the output dtype and write it straight into the
  * position's ring slot, then flip the slot's state with `Atomics` so the consumer can take it.
  * Only the slice's integers come in; only failures (rare) go back as text.
@@ -11,6 +12,7 @@ import sharp from 'sharp';
 import type { ErrorCode } from '../src/errors.js';
 import { readPackedPath } from '../src/file-index.js';
 import { writeConverted } from './convert.js';
+import { jpegFastPath } from './jpeg-turbo.js';
 import {
   FIELD_POSITION,
   FIELD_STATE,
@@ -35,6 +37,8 @@ const samplesPerSlot = spec.height * spec.width * spec.channels;
 // and its operation cache would only hold pixels we never ask for twice.
 sharp.concurrency(1);
 sharp.cache(false);
+
+const fastPath = jpegFastPath(spec);
 
 const KERNEL = { nearest: 'nearest', bilinear: 'linear', bicubic: 'cubic', lanczos3: 'lanczos3' } as const;
 
@@ -128,13 +132,16 @@ export default async function decodeSlice(task: DecodeTask): Promise<DecodeResul
     injectFault(files[i]);
     try {
       const data = await readAt(i);
-      let pixels: Buffer;
-      try {
-        pixels = await decode(data);
-      } catch (err) {
-        throw err instanceof SampleError ? err : classifySharpError(err);
+      const out = slotView(slot);
+      if (fastPath === null || !fastPath(data, out)) {
+        let pixels: Buffer;
+        try {
+          pixels = await decode(data);
+        } catch (err) {
+          throw err instanceof SampleError ? err : classifySharpError(err);
+        }
+        writeConverted(out, pixels, spec);
       }
-      writeConverted(slotView(slot), pixels, spec);
       publish(slot, position, SlotState.READY);
     } catch (err) {
       const e = err instanceof SampleError ? err : new SampleError('ERR_DECODE', String(err));
