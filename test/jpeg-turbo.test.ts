@@ -189,12 +189,14 @@ describe('loader decoder option', () => {
   it(`'auto' uses the fast path when it is built, and ${BACKEND_ENV}=sharp turns it off`, () => {
     const list = fromList(['x.jpg']);
     expect(new ImageLoader(list, { labelMode: null }).options.decoder).toBe(native ? 'jpeg-turbo' : 'sharp');
+    const before = process.env[BACKEND_ENV];
     process.env[BACKEND_ENV] = 'sharp';
     try {
       expect(new ImageLoader(list, { labelMode: null }).options.decoder).toBe('sharp');
       expect(() => new ImageLoader(list, { labelMode: null, decoder: 'jpeg-turbo' })).toThrow(/unavailable: disabled by/);
     } finally {
-      delete process.env[BACKEND_ENV];
+      if (before === undefined) delete process.env[BACKEND_ENV];
+      else process.env[BACKEND_ENV] = before;
     }
   });
 
