@@ -157,7 +157,7 @@ static inline int round_u8(float v) {
 }
 
 /* The vertical pass' inner loop; cloned for AVX2 where the compiler and CPU have it (picked at load time). */
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && defined(__GLIBC__)
 __attribute__((target_clones("avx2", "default")))
 #endif
 static void accumulate_row(float *restrict r, const unsigned char *restrict p, float w, size_t n) {
@@ -186,7 +186,7 @@ static napi_value decode(napi_env env, napi_callback_info info) {
   if (napi_get_typedarray_info(env, argv[1], &out_type, &out_len, &out_data, NULL, NULL) != napi_ok ||
       (out_type != napi_uint8_array && out_type != napi_float32_array))
     return status_value(env, ERR_ARGS);
-  int32_t out_w, out_h, out_c, orientation, crop, interp;
+  int32_t out_w = 0, out_h = 0, out_c = 0, orientation = 1, crop = 0, interp = 1;
   napi_get_value_int32(env, argv[2], &out_w);
   napi_get_value_int32(env, argv[3], &out_h);
   napi_get_value_int32(env, argv[4], &out_c);
