@@ -232,10 +232,6 @@ static napi_value decode(napi_env env, napi_callback_info info) {
   tjscalingfactor sf = {1, denom};
   int sw = TJSCALED(w, sf), sh = TJSCALED(h, sf);
   size_t stride = (size_t)sw * src_c;
-  if (!grow((void **)&s->pixels, &s->pixels_cap, stride * sh)) return status_value(env, ERR_MEMORY);
-  if (tjDecompress2(s->tj, in_data, (unsigned long)in_len, s->pixels, sw, 0, sh, src_c == 1 ? TJPF_GRAY : TJPF_RGB,
-                    TJFLAG_STOPONWARNING) != 0)
-    return status_value(env, ERR_DECODE);
 
   /* The oriented image as strides over the stored one: pixel (u, v) is at origin + u*du + v*dv. */
   ptrdiff_t C = src_c, S = (ptrdiff_t)stride, X = (ptrdiff_t)(sw - 1) * C, Y = (ptrdiff_t)(sh - 1) * S;
@@ -274,6 +270,12 @@ static napi_value decode(napi_env env, napi_callback_info info) {
   /* Past a residual shrink of 4, libvips box-shrinks before its reduce in a way this filter does not match
    * closely enough; sharp keeps those (strongly anisotropic) resizes. */
   if (interp != INTERP_NEAREST && (scale_x >= 4 || scale_y >= 4)) return status_value(env, ERR_RESIDUAL);
+
+  /* Decode only once the file is known to be taken. */
+  if (!grow((void **)&s->pixels, &s->pixels_cap, stride * sh)) return status_value(env, ERR_MEMORY);
+  if (tjDecompress2(s->tj, in_data, (unsigned long)in_len, s->pixels, sw, 0, sh, src_c == 1 ? TJPF_GRAY : TJPF_RGB,
+                    TJFLAG_STOPONWARNING) != 0)
+    return status_value(env, ERR_DECODE);
 
   Axis ax = {0}, ay = {0};
   if (!axis_alloc(&ax, out_w, scale_x) || !axis_alloc(&ay, out_h, scale_y)) {
