@@ -24,6 +24,7 @@
 enum { OK = 0, ERR_ARGS = 1, ERR_HEADER = 2, ERR_COLORSPACE = 3, ERR_DECODE = 4, ERR_MEMORY = 5, ERR_ENLARGE = 6, ERR_RESIDUAL = 7 };
 enum { INTERP_NEAREST = 0, INTERP_BILINEAR = 1 };
 #define ENCODE_STEPS 16384
+#define KEEP_PIXELS_BYTES (16u << 20)
 
 typedef float v4f __attribute__((vector_size(16)));
 
@@ -56,6 +57,14 @@ static void state_free(napi_env env, void *data, void *hint) {
   free(s->pixels);
   free(s->scratch);
   free(s);
+}
+
+/* The decode buffer is kept for the next file, unless a rare huge one grew it: memory stays bounded. */
+static void release_if_large(State *s) {
+  if (s->pixels_cap <= KEEP_PIXELS_BYTES) return;
+  free(s->pixels);
+  s->pixels = NULL;
+  s->pixels_cap = 0;
 }
 
 static int grow(void **buf, size_t *cap, size_t bytes) {
@@ -274,8 +283,10 @@ static napi_value decode(napi_env env, napi_callback_info info) {
   /* Decode only once the file is known to be taken. */
   if (!grow((void **)&s->pixels, &s->pixels_cap, stride * sh)) return status_value(env, ERR_MEMORY);
   if (tjDecompress2(s->tj, in_data, (unsigned long)in_len, s->pixels, sw, 0, sh, src_c == 1 ? TJPF_GRAY : TJPF_RGB,
-                    TJFLAG_STOPONWARNING) != 0)
+                    TJFLAG_STOPONWARNING) != 0) {
+    release_if_large(s);
     return status_value(env, ERR_DECODE);
+  }
 
   Axis ax = {0}, ay = {0};
   if (!axis_alloc(&ax, out_w, scale_x) || !axis_alloc(&ay, out_h, scale_y)) {
@@ -365,6 +376,7 @@ static napi_value decode(napi_env env, napi_callback_info info) {
   }
   axis_free(&ax);
   axis_free(&ay);
+  release_if_large(s);
   return status_value(env, OK);
 }
 
