@@ -7,7 +7,8 @@ import { resolveAugment, type AugmentOptions, type AugmentSpec } from './augment
 import { defaultWorkerCount } from './decode-pool.js';
 import { Errors } from './errors.js';
 import type { FileIndex } from './file-index.js';
-import type { ColorChannels, DecodeSpec, Dtype, Interpolation, Normalization } from './protocol.js';
+import { resolveDecoder, type Decoder } from './native/index.js';
+import type { ColorChannels, DecodeSpec, Dtype, Interpolation, JpegDecoder, Normalization } from './protocol.js';
 import { bytesPerSample } from './protocol.js';
 import type { Shard } from './sampler.js';
 
@@ -64,6 +65,12 @@ export interface LoaderOptions {
    * Default `null` (none).
    */
   augment?: AugmentOptions | null;
+  /**
+   * JPEG decoder: `'auto'` uses the native libjpeg-turbo fast path when it is built (8-bit baseline and
+   * progressive JPEGs; every other file still goes to sharp) and sharp otherwise; `'sharp'` always uses sharp;
+   * `'jpeg-turbo'` requires the fast path and fails at construction without it. Default `'auto'`.
+   */
+  decoder?: Decoder;
 }
 
 /** The resolved, frozen configuration a loader runs with. */
@@ -89,6 +96,8 @@ export interface ResolvedOptions {
   readonly dropRemainder: boolean;
   readonly maxPixels: number;
   readonly shard: Shard | null;
+  /** The JPEG decoder in use: `'jpeg-turbo'` (fast path, sharp for what it declines) or `'sharp'`. */
+  readonly decoder: JpegDecoder;
   readonly spec: DecodeSpec;
   readonly augment: AugmentSpec | null;
 }
@@ -111,6 +120,7 @@ export const DEFAULTS = Object.freeze({
   maxPixels: 89_478_485,
   shard: null as Shard | null,
   augment: null as AugmentOptions | null,
+  decoder: 'auto' as Decoder,
 });
 
 const CHANNELS: Record<ColorMode, ColorChannels> = { grayscale: 1, rgb: 3, rgba: 4 };
@@ -245,6 +255,7 @@ export function resolveOptions(
   const maxPixels = positiveInteger('maxPixels', o.maxPixels);
   const shard = resolveShard(o.shard);
   const augment = resolveAugment(o.augment, imageSize);
+  const decoder = resolveDecoder(oneOf<Decoder>('decoder', o.decoder, ['auto', 'sharp', 'jpeg-turbo']));
 
   const spec: DecodeSpec = Object.freeze({
     height: imageSize[0],
@@ -255,6 +266,7 @@ export function resolveOptions(
     interpolation,
     cropToAspectRatio,
     maxPixels,
+    decoder,
   });
   const sampleBytes = bytesPerSample(spec);
   // The budget holds the ring and the one output batch the consumer assembles; the ring needs at least a
@@ -292,6 +304,7 @@ export function resolveOptions(
     dropRemainder,
     maxPixels,
     shard,
+    decoder,
     spec,
     augment,
   });

@@ -28,6 +28,8 @@ export const FIELD_POSITION = 1;
 export type ColorChannels = 1 | 3 | 4;
 export type Dtype = 'float32' | 'uint8';
 export type Interpolation = 'nearest' | 'bilinear' | 'bicubic' | 'lanczos3';
+/** The decoder a worker uses for JPEGs: the libjpeg-turbo fast path (falling back to sharp per file) or sharp. */
+export type JpegDecoder = 'jpeg-turbo' | 'sharp';
 
 /** Per-channel affine map applied on the way to float32: `value * scale[c] + offset[c]`. */
 export interface Normalization {
@@ -46,6 +48,7 @@ export interface DecodeSpec {
   interpolation: Interpolation;
   cropToAspectRatio: boolean;
   maxPixels: number;
+  decoder: JpegDecoder;
 }
 
 /** `workerData` of every decode worker. Shared buffers are shared, not copied. */

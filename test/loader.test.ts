@@ -43,6 +43,8 @@ describe('pixels', () => {
         imageSize: [24, 20],
         colorMode,
         dtype: 'uint8',
+        // Bit-exact against sharp: the sharp path (the JPEG fast path is held to MAD <= 2 in jpeg-turbo.test).
+        decoder: 'sharp',
         shuffle: false,
         batchSize: 8,
         workers: 2,
@@ -67,6 +69,7 @@ describe('pixels', () => {
     const loader = new ImageLoader(fromList(files.slice(0, 5)), {
       imageSize: [16, 16],
       cropToAspectRatio: true,
+      decoder: 'sharp',
       labelMode: null,
       dtype: 'uint8',
       shuffle: false,
@@ -323,7 +326,7 @@ describe('odd images', () => {
     const g = await writeImage(path.join(dir, 'gray.jpg'), { width: 30, height: 20, seed: 4, channels: 1 });
     const w = await writeImage(path.join(dir, 'pic.webp'), { width: 30, height: 20, seed: 5 });
     for (const colorMode of ['rgb', 'grayscale', 'rgba'] as const) {
-      const [b] = await collect(new ImageLoader(fromList([a, g, w]), { imageSize: [6, 9], colorMode, labelMode: null, dtype: 'uint8', shuffle: false }));
+      const [b] = await collect(new ImageLoader(fromList([a, g, w]), { imageSize: [6, 9], colorMode, labelMode: null, dtype: 'uint8', shuffle: false, decoder: 'sharp' }));
       const per = 6 * 9 * b.shape[3];
       for (const [i, f] of [a, g, w].entries()) {
         const ref = await referenceDecode(f, 6, 9, colorMode);

@@ -1,5 +1,6 @@
 /**
- * The decode worker: for each epoch position of a slice, read the file, decode it with sharp (shrink-on-load
+ * The decode worker: for each epoch position of a slice, read the file, decode it (JPEGs through the
+ * libjpeg-turbo fast path of `jpeg-turbo.ts` when it takes them, everything else with sharp, shrink-on-load
  * resize, EXIF orientation, colour mode), convert to the output dtype and write it straight into the
  * position's ring slot, then flip the slot's state with `Atomics` so the consumer can take it.
  * Only the slice's integers come in; only failures (rare) go back as text.
@@ -10,8 +11,9 @@ import { workerData } from 'piscina';
 import sharp from 'sharp';
 import type { ErrorCode } from '../src/errors.js';
 import { readPackedPath } from '../src/file-index.js';
-import { applySharpStage, drawAugmentation, writeAugmented, type AugmentDraw } from './augment.js';
+import { applySharpStage, drawAugmentation, resolveCrop, stageSize, writeAugmented, type AugmentDraw } from './augment.js';
 import { writeConverted } from './convert.js';
+import { fastPathAccepts, jpegFastPath, orientedSize, readJpegHeader } from './jpeg-turbo.js';
 import {
   FIELD_POSITION,
   FIELD_STATE,
@@ -36,6 +38,34 @@ const samplesPerSlot = spec.height * spec.width * spec.channels;
 // and its operation cache would only hold pixels we never ask for twice.
 sharp.concurrency(1);
 sharp.cache(false);
+
+const fastPath = jpegFastPath(spec);
+const augment = init.augment;
+/** The fast path's 8-bit stage image for augmentation's pass; reused, and only used between two awaits. */
+let stagePixels = new Uint8Array(0);
+
+/**
+ * The JPEG fast path, when it takes the file: straight into the slot, or with augmentation, the drawn crop
+ * resized to the stage size into a scratch image, then augmentation's pixel pass into the slot. Blur is
+ * sharp's, so a blurred draw stays with sharp.
+ */
+function decodeFast(data: Buffer, out: Float32Array | Uint8Array, draw: AugmentDraw | null): boolean {
+  if (fastPath === null) return false;
+  if (draw === null || augment === null) return fastPath(data, out);
+  if (draw.blurSigma >= 0.3) return false;
+  const header = readJpegHeader(data);
+  if (!fastPathAccepts(header, spec.maxPixels)) return false;
+  const source = orientedSize(header);
+  let region = draw.cropTrials === null ? null : resolveCrop(draw, augment, source.width, source.height);
+  if (region !== null && region.width === source.width && region.height === source.height) region = null;
+  const stage = stageSize(augment, spec);
+  const length = stage.width * stage.height * spec.channels;
+  if (stagePixels.length < length) stagePixels = new Uint8Array(length);
+  const pixels = stagePixels.subarray(0, length);
+  if (!fastPath(data, pixels, { ...stage, region })) return false;
+  writeAugmented(out, pixels, stage.width, stage.height, draw, augment, spec);
+  return true;
+}
 
 const KERNEL = { nearest: 'nearest', bilinear: 'linear', bicubic: 'cubic', lanczos3: 'lanczos3' } as const;
 
@@ -71,8 +101,8 @@ async function decode(data: Buffer, draw: AugmentDraw | null): Promise<{ pixels:
   let image = sharp(data, { failOn: 'warning', limitInputPixels: spec.maxPixels, sequentialRead: true }).autoOrient();
   const resize = { fit: spec.cropToAspectRatio ? 'cover' : 'fill', position: 'centre', kernel: KERNEL[spec.interpolation] } as const;
   let size: { width: number; height: number } = spec;
-  if (draw === null || init.augment === null) image = image.resize(spec.width, spec.height, resize);
-  else size = await applySharpStage(image, draw, init.augment, spec, resize);
+  if (draw === null || augment === null) image = image.resize(spec.width, spec.height, resize);
+  else size = await applySharpStage(image, draw, augment, spec, resize);
   if (spec.channels === 1) image = image.flatten({ background: '#000000' }).toColourspace('b-w');
   else if (spec.channels === 3) image = image.flatten({ background: '#000000' }).toColourspace('srgb');
   else image = image.ensureAlpha().toColourspace('srgb');
@@ -127,15 +157,18 @@ export default async function decodeSlice(task: DecodeTask): Promise<DecodeResul
     injectFault(files[i]);
     try {
       const data = await readAt(i);
-      const draw = init.augment === null ? null : drawAugmentation(init.augment, spec, init.seed, task.epoch, task.samples[i]);
-      let decoded: Awaited<ReturnType<typeof decode>>;
-      try {
-        decoded = await decode(data, draw);
-      } catch (err) {
-        throw err instanceof SampleError ? err : classifySharpError(err);
+      const out = slotView(slot);
+      const draw = augment === null ? null : drawAugmentation(augment, spec, init.seed, task.epoch, task.samples[i]);
+      if (!decodeFast(data, out, draw)) {
+        let decoded: Awaited<ReturnType<typeof decode>>;
+        try {
+          decoded = await decode(data, draw);
+        } catch (err) {
+          throw err instanceof SampleError ? err : classifySharpError(err);
+        }
+        if (draw === null || augment === null) writeConverted(out, decoded.pixels, spec);
+        else writeAugmented(out, decoded.pixels, decoded.width, decoded.height, draw, augment, spec);
       }
-      if (draw === null || init.augment === null) writeConverted(slotView(slot), decoded.pixels, spec);
-      else writeAugmented(slotView(slot), decoded.pixels, decoded.width, decoded.height, draw, init.augment, spec);
       publish(slot, position, SlotState.READY);
     } catch (err) {
       const e = err instanceof SampleError ? err : new SampleError('ERR_DECODE', String(err));

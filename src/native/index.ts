@@ -1,0 +1,89 @@
+/**
+ * The optional native JPEG decoder (`src/native/jpeg_turbo.c`, libjpeg-turbo through its TurboJPEG API),
+ * built at install time when a compiler and the library are there. Loaded lazily, once per thread; when it
+ * is missing, or `IMGSTREAM_JPEG_BACKEND=sharp` turns it off, every file goes through sharp.
+ */
+import { createRequire } from 'node:module';
+import { Errors } from '../errors.js';
+
+export interface JpegTurboAddon {
+  /**
+   * Decodes `jpeg` into `out` (`width` x `height` x `channels`, NHWC): DCT-scaled decode, EXIF `orientation`
+   * (1-8), centre `crop` (0/1), `interpolation` (0 nearest, 1 bilinear), and for float32 output
+   * `value * scale[c] + offset[c]` when `scale` is given. With a region (pixels of the oriented full-size
+   * image), that window is resized to the output instead, enlarging included. Returns 0 on success; anything else leaves `out`
+   * unspecified and the file to sharp.
+   */
+  decode(
+    jpeg: Uint8Array,
+    out: Uint8Array | Float32Array,
+    width: number,
+    height: number,
+    channels: number,
+    orientation: number,
+    crop: number,
+    interpolation: number,
+    scale: Float32Array | null,
+    offset: Float32Array | null,
+    regionLeft?: number,
+    regionTop?: number,
+    regionWidth?: number,
+    regionHeight?: number,
+  ): number;
+  /** The libjpeg-turbo version the addon was built against. */
+  version(): string;
+}
+
+/** Environment switch: `sharp` turns the fast path off, `native` makes a missing addon an error. */
+export const BACKEND_ENV = 'IMGSTREAM_JPEG_BACKEND';
+
+// Sources run from `src/native/`, the built package from `dist/src/native/`; the addon is built next to the sources.
+const CANDIDATES = ['./build/Release/jpeg_turbo.node', '../../../src/native/build/Release/jpeg_turbo.node'];
+
+let cached: { addon: JpegTurboAddon | null; error: string | null } | undefined;
+
+function load(): { addon: JpegTurboAddon | null; error: string | null } {
+  const require = createRequire(import.meta.url);
+  let error = 'not built (no C compiler or no libturbojpeg headers at install time)';
+  for (const candidate of CANDIDATES) {
+    try {
+      return { addon: require(candidate) as JpegTurboAddon, error: null };
+    } catch (err) {
+      const e = err as NodeJS.ErrnoException;
+      if (e.code !== 'MODULE_NOT_FOUND') error = e.message;
+    }
+  }
+  return { addon: null, error };
+}
+
+/** The native addon, or `null` when it is not built, cannot load, or is turned off. */
+export function jpegTurboAddon(): JpegTurboAddon | null {
+  if (process.env[BACKEND_ENV] === 'sharp') return null;
+  cached ??= load();
+  return cached.addon;
+}
+
+/** Why {@link jpegTurboAddon} returned `null` (for messages), or `null` when it is available. */
+export function jpegTurboUnavailableReason(): string | null {
+  if (process.env[BACKEND_ENV] === 'sharp') return `disabled by ${BACKEND_ENV}=sharp`;
+  cached ??= load();
+  return cached.error;
+}
+
+/** The `decoder` option. */
+export type Decoder = 'auto' | 'sharp' | 'jpeg-turbo';
+
+/**
+ * The JPEG decoder a loader runs with. `'auto'` takes the fast path when the addon loads here (the workers
+ * load the same file); `'jpeg-turbo'`, or `IMGSTREAM_JPEG_BACKEND=native`, makes its absence an error.
+ */
+export function resolveDecoder(requested: Decoder): 'sharp' | 'jpeg-turbo' {
+  if (requested === 'sharp') return 'sharp';
+  const required = requested === 'jpeg-turbo' || process.env[BACKEND_ENV] === 'native';
+  if (jpegTurboAddon() !== null) return 'jpeg-turbo';
+  if (!required) return 'sharp';
+  throw Errors.optionConflict(
+    `Expected the native libjpeg-turbo decoder for decoder '${requested}'` +
+      `${process.env[BACKEND_ENV] === 'native' ? ` (${BACKEND_ENV}=native)` : ''} but it is unavailable: ${jpegTurboUnavailableReason()}`,
+  );
+}

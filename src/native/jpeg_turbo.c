@@ -1,0 +1,435 @@
+/*
+ * imgstream's native JPEG fast path: one call decodes a JPEG with libjpeg-turbo (TurboJPEG API) at the
+ * DCT scale the target allows (1/2, 1/4, 1/8), then resamples, orients, crops, converts the colour and
+ * the dtype in one pass that writes straight into the caller's typed array (a ring slot, usually a view
+ * on a SharedArrayBuffer). The only intermediate buffers are the decoded (already shrunk) image and one
+ * row of floats; both are kept per thread and reused.
+ *
+ * decode(jpeg, out, width, height, channels, orientation, crop, interpolation, scale, offset[, left, top,
+ *        regionWidth, regionHeight]) -> status
+ *   With a region (in pixels of the oriented, full-size image), that window is resized to the output
+ *   (augmentation's random crops), enlarging included, and `crop` is ignored.
+ *   status 0: `out` holds the pixels; any other status: the file is left to the general decoder.
+ */
+#include <math.h>
+#include <node_api.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <turbojpeg.h>
+#if defined(__has_include)
+#if __has_include(<jconfig.h>)
+#include <jconfig.h>
+#endif
+#endif
+
+enum { OK = 0, ERR_ARGS = 1, ERR_HEADER = 2, ERR_COLORSPACE = 3, ERR_DECODE = 4, ERR_MEMORY = 5, ERR_ENLARGE = 6, ERR_RESIDUAL = 7 };
+enum { INTERP_NEAREST = 0, INTERP_BILINEAR = 1 };
+#define ENCODE_STEPS 16384
+#define KEEP_PIXELS_BYTES (16u << 20)
+
+typedef float v4f __attribute__((vector_size(16)));
+
+typedef struct {
+  tjhandle tj;
+  unsigned char *pixels;
+  size_t pixels_cap;
+  float *scratch;
+  size_t scratch_cap;
+  float to_linear[256];
+  unsigned char from_linear[ENCODE_STEPS + 1];
+} State;
+
+/* One axis of the resampling: for each output index, the first source index, the tap count and weights. */
+typedef struct {
+  int *start;
+  int *count;
+  float *weights;
+  int max_taps;
+} Axis;
+
+static double srgb_to_linear(double v) { return v <= 0.04045 ? v / 12.92 : pow((v + 0.055) / 1.055, 2.4); }
+static double linear_to_srgb(double l) { return l <= 0.0031308 ? l * 12.92 : 1.055 * pow(l, 1 / 2.4) - 0.055; }
+
+static void state_free(napi_env env, void *data, void *hint) {
+  (void)env;
+  (void)hint;
+  State *s = data;
+  if (s->tj) tjDestroy(s->tj);
+  free(s->pixels);
+  free(s->scratch);
+  free(s);
+}
+
+/* The decode buffer is kept for the next file, unless a rare huge one grew it: memory stays bounded. */
+static void release_if_large(State *s) {
+  if (s->pixels_cap <= KEEP_PIXELS_BYTES) return;
+  free(s->pixels);
+  s->pixels = NULL;
+  s->pixels_cap = 0;
+}
+
+static int grow(void **buf, size_t *cap, size_t bytes) {
+  if (*cap >= bytes) return 1;
+  void *next = realloc(*buf, bytes);
+  if (!next) return 0;
+  *buf = next;
+  *cap = bytes;
+  return 1;
+}
+
+/*
+ * The weights of one output pixel along one axis, as libvips' resize computes them with the linear kernel:
+ * when shrinking by more than 2, a box average over blocks of k = floor(shrink / 2) pixels first (the last
+ * block partial), then a triangle whose radius is the remaining shrink (bilinear when enlarging, antialiased
+ * when shrinking), centre-aligned, taps outside the image dropped and the rest renormalised. Both steps are
+ * folded into one set of taps over the source pixels, so the image is only read once.
+ */
+static void axis_taps(Axis *a, int out_len, int src_len, double scale, double offset, int interp) {
+  int box = interp == INTERP_NEAREST || scale <= 2 ? 1 : (int)floor(scale / 2);
+  double rest = scale / box;
+  int boxed_len = (src_len + box - 1) / box;
+  double support = rest > 1 ? rest : 1;
+  for (int i = 0; i < out_len; i++) {
+    double centre = (i + offset + 0.5) * scale;
+    float *w = a->weights + (size_t)i * a->max_taps;
+    if (interp == INTERP_NEAREST) {
+      int j = (int)floor(centre);
+      a->start[i] = j < 0 ? 0 : j >= src_len ? src_len - 1 : j;
+      a->count[i] = 1;
+      w[0] = 1;
+      continue;
+    }
+    double c = centre / box;
+    int lo = (int)floor(c - support + 0.5);
+    int hi = (int)floor(c + support + 0.5);
+    if (lo < 0) lo = 0;
+    if (hi > boxed_len) hi = boxed_len;
+    if (hi <= lo) {
+      lo = c < 0 ? 0 : boxed_len - 1;
+      hi = lo + 1;
+    }
+    int first = lo * box, last = hi * box < src_len ? hi * box : src_len;
+    if (last - first > a->max_taps) last = first + a->max_taps;
+    for (int j = first; j < last; j++) w[j - first] = 0;
+    double sum = 0;
+    for (int j = lo; j < hi; j++) {
+      double d = fabs((j + 0.5 - c) / support);
+      double v = d < 1 ? 1 - d : 0;
+      int b0 = j * box, b1 = b0 + box < src_len ? b0 + box : src_len;
+      for (int k = b0; k < b1 && k < last; k++) w[k - first] += (float)(v / (b1 - b0));
+      sum += v;
+    }
+    if (sum <= 0) {
+      int j = (int)floor(centre);
+      first = j < 0 ? 0 : j >= src_len ? src_len - 1 : j;
+      last = first + 1;
+      w[0] = 1;
+    } else {
+      for (int j = first; j < last; j++) w[j - first] = (float)(w[j - first] / sum);
+    }
+    a->start[i] = first;
+    a->count[i] = last - first;
+  }
+}
+
+/* Taps of the mirrored axis: source index j becomes len - 1 - j, weights in reverse order. */
+static void axis_mirror(Axis *a, int out_len, int src_len) {
+  for (int i = 0; i < out_len; i++) {
+    float *w = a->weights + (size_t)i * a->max_taps;
+    int n = a->count[i];
+    for (int j = 0; j < n / 2; j++) {
+      float t = w[j];
+      w[j] = w[n - 1 - j];
+      w[n - 1 - j] = t;
+    }
+    a->start[i] = src_len - (a->start[i] + n);
+  }
+}
+
+static int axis_alloc(Axis *a, int out_len, double scale) {
+  double support = scale > 1 ? scale : 1;
+  a->max_taps = (int)ceil(support) * 2 + 4;
+  a->start = malloc(sizeof(int) * (size_t)out_len);
+  a->count = malloc(sizeof(int) * (size_t)out_len);
+  a->weights = malloc(sizeof(float) * (size_t)out_len * (size_t)a->max_taps);
+  return a->start && a->count && a->weights;
+}
+
+static void axis_free(Axis *a) {
+  free(a->start);
+  free(a->count);
+  free(a->weights);
+}
+
+static inline int round_u8(float v) {
+  int q = (int)(v + 0.5f);
+  return q < 0 ? 0 : q > 255 ? 255 : q;
+}
+
+/* The vertical pass' inner loop; cloned for AVX2 where the compiler and CPU have it (picked at load time). */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && defined(__GLIBC__)
+__attribute__((target_clones("avx2", "default")))
+#endif
+static void accumulate_row(float *restrict r, const unsigned char *restrict p, float w, size_t n) {
+  for (size_t i = 0; i < n; i++) r[i] += w * p[i];
+}
+
+static napi_value status_value(napi_env env, int status) {
+  napi_value v;
+  napi_create_int32(env, status, &v);
+  return v;
+}
+
+static napi_value decode(napi_env env, napi_callback_info info) {
+  size_t argc = 14;
+  napi_value argv[14];
+  State *s;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 8) return status_value(env, ERR_ARGS);
+  if (napi_get_instance_data(env, (void **)&s) != napi_ok || s == NULL) return status_value(env, ERR_ARGS);
+
+  napi_typedarray_type in_type, out_type;
+  size_t in_len, out_len;
+  void *in_data, *out_data;
+  if (napi_get_typedarray_info(env, argv[0], &in_type, &in_len, &in_data, NULL, NULL) != napi_ok ||
+      in_type != napi_uint8_array)
+    return status_value(env, ERR_ARGS);
+  if (napi_get_typedarray_info(env, argv[1], &out_type, &out_len, &out_data, NULL, NULL) != napi_ok ||
+      (out_type != napi_uint8_array && out_type != napi_float32_array))
+    return status_value(env, ERR_ARGS);
+  int32_t out_w = 0, out_h = 0, out_c = 0, orientation = 1, crop = 0, interp = 1;
+  napi_get_value_int32(env, argv[2], &out_w);
+  napi_get_value_int32(env, argv[3], &out_h);
+  napi_get_value_int32(env, argv[4], &out_c);
+  napi_get_value_int32(env, argv[5], &orientation);
+  napi_get_value_int32(env, argv[6], &crop);
+  napi_get_value_int32(env, argv[7], &interp);
+  if (out_w < 1 || out_h < 1 || (out_c != 1 && out_c != 3 && out_c != 4) || (size_t)out_w * out_h * out_c != out_len)
+    return status_value(env, ERR_ARGS);
+  if (orientation < 1 || orientation > 8) orientation = 1;
+  float *norm_scale = NULL, *norm_offset = NULL;
+  if (argc >= 10 && out_type == napi_float32_array) {
+    napi_valuetype t;
+    napi_typeof(env, argv[8], &t);
+    if (t == napi_object) {
+      size_t n1, n2;
+      napi_typedarray_type t1, t2;
+      void *d1, *d2;
+      if (napi_get_typedarray_info(env, argv[8], &t1, &n1, &d1, NULL, NULL) != napi_ok ||
+          napi_get_typedarray_info(env, argv[9], &t2, &n2, &d2, NULL, NULL) != napi_ok || t1 != napi_float32_array ||
+          t2 != napi_float32_array || n1 < (size_t)out_c || n2 < (size_t)out_c)
+        return status_value(env, ERR_ARGS);
+      norm_scale = d1;
+      norm_offset = d2;
+    }
+  }
+
+  int32_t region[4] = {-1, -1, -1, -1};
+  if (argc >= 14)
+    for (int i = 0; i < 4; i++) napi_get_value_int32(env, argv[10 + i], &region[i]);
+  int has_region = region[0] >= 0 && region[1] >= 0 && region[2] > 0 && region[3] > 0;
+
+  int w, h, subsamp, colorspace;
+  if (tjDecompressHeader3(s->tj, in_data, (unsigned long)in_len, &w, &h, &subsamp, &colorspace) != 0)
+    return status_value(env, ERR_HEADER);
+  if (colorspace == TJCS_CMYK || colorspace == TJCS_YCCK) return status_value(env, ERR_COLORSPACE);
+  int src_c = colorspace == TJCS_GRAY ? 1 : 3;
+  int transposed = orientation >= 5;
+  int ow = transposed ? h : w, oh = transposed ? w : h; /* stored size, oriented */
+
+  /* Enlarging: libvips upsamples with its own interpolator, which this pass does not reproduce; sharp
+   * keeps those (rare, small) files. */
+  if (has_region && (region[0] + region[2] > ow || region[1] + region[3] > oh)) return status_value(env, ERR_ARGS);
+  double shrink_x = (double)(has_region ? region[2] : ow) / out_w, shrink_y = (double)(has_region ? region[3] : oh) / out_h;
+  /* A random crop is resized to the output whatever its size: there it is augmentation, not a match for sharp. */
+  if (!has_region && (crop ? fmax(shrink_x, shrink_y) < 1 : fmin(shrink_x, shrink_y) < 1)) return status_value(env, ERR_ENLARGE);
+  /* DCT-domain scaling (libjpeg's scale_denom) as libvips' shrink-on-load picks it: 1/8, 1/4 or 1/2 while
+   * that leaves at least a factor of two to the resampling on the axis that shrinks least. */
+  double shrink = fmin(shrink_x, shrink_y);
+  int denom = shrink >= 16 ? 8 : shrink >= 8 ? 4 : shrink >= 4 ? 2 : 1;
+  tjscalingfactor sf = {1, denom};
+  int sw = TJSCALED(w, sf), sh = TJSCALED(h, sf);
+  size_t stride = (size_t)sw * src_c;
+
+  /* The oriented image as strides over the stored one: pixel (u, v) is at origin + u*du + v*dv. */
+  ptrdiff_t C = src_c, S = (ptrdiff_t)stride, X = (ptrdiff_t)(sw - 1) * C, Y = (ptrdiff_t)(sh - 1) * S;
+  ptrdiff_t origin, du, dv;
+  /* Orientations 2 and 3 mirror the rows: read them forwards and mirror the horizontal taps instead, so
+   * that the vertical pass below runs over contiguous bytes (and vectorises). */
+  int mirror_x = orientation == 2 || orientation == 3;
+  switch (orientation) {
+    case 2: origin = 0; du = C; dv = S; break;
+    case 3: origin = Y; du = C; dv = -S; break;
+    case 4: origin = Y; du = C; dv = -S; break;
+    case 5: origin = 0; du = S; dv = C; break;
+    case 6: origin = Y; du = -S; dv = C; break;
+    case 7: origin = X + Y; du = -S; dv = -C; break;
+    case 8: origin = X; du = S; dv = -C; break;
+    default: origin = 0; du = C; dv = S; break;
+  }
+  int vw = transposed ? sh : sw, vh = transposed ? sw : sh;
+
+  double scale_x, scale_y;
+  double off_x = 0, off_y = 0;
+  if (has_region) {
+    /* The window in the DCT-scaled image; offsets in output pixels, as the taps take them. */
+    double kx = (double)vw / ow, ky = (double)vh / oh;
+    scale_x = region[2] * kx / out_w;
+    scale_y = region[3] * ky / out_h;
+    off_x = region[0] * kx / scale_x;
+    off_y = region[1] * ky / scale_y;
+  } else if (crop) {
+    /* sharp's fit 'cover' + centre gravity: resize to cover the target, then cut the middle out. */
+    double sc = fmin((double)vw / out_w, (double)vh / out_h);
+    int rw = (int)lround(vw / sc), rh = (int)lround(vh / sc);
+    if (rw < out_w) rw = out_w;
+    if (rh < out_h) rh = out_h;
+    off_x = (rw - out_w + 1) / 2;
+    off_y = (rh - out_h + 1) / 2;
+    scale_x = scale_y = sc;
+  } else {
+    scale_x = (double)vw / out_w;
+    scale_y = (double)vh / out_h;
+  }
+
+  /* Past a residual shrink of 4, libvips box-shrinks before its reduce in a way this filter does not match
+   * closely enough; sharp keeps those (strongly anisotropic) resizes. */
+  if (interp != INTERP_NEAREST && (scale_x >= 4 || scale_y >= 4)) return status_value(env, ERR_RESIDUAL);
+
+  /* Decode only once the file is known to be taken. */
+  if (!grow((void **)&s->pixels, &s->pixels_cap, stride * sh)) return status_value(env, ERR_MEMORY);
+  if (tjDecompress2(s->tj, in_data, (unsigned long)in_len, s->pixels, sw, 0, sh, src_c == 1 ? TJPF_GRAY : TJPF_RGB,
+                    TJFLAG_STOPONWARNING) != 0) {
+    release_if_large(s);
+    return status_value(env, ERR_DECODE);
+  }
+
+  Axis ax = {0}, ay = {0};
+  if (!axis_alloc(&ax, out_w, scale_x) || !axis_alloc(&ay, out_h, scale_y)) {
+    axis_free(&ax);
+    axis_free(&ay);
+    return status_value(env, ERR_MEMORY);
+  }
+  axis_taps(&ax, out_w, vw, scale_x, off_x, interp);
+  axis_taps(&ay, out_h, vh, scale_y, off_y, interp);
+  if (mirror_x) axis_mirror(&ax, out_w, vw);
+  int u_lo = ax.start[0], u_hi = ax.start[out_w - 1] + ax.count[out_w - 1];
+  for (int x = 0; x < out_w; x++) {
+    if (ax.start[x] < u_lo) u_lo = ax.start[x];
+    if (ax.start[x] + ax.count[x] > u_hi) u_hi = ax.start[x] + ax.count[x];
+  }
+  if (!grow((void **)&s->scratch, &s->scratch_cap, sizeof(float) * ((size_t)vw * src_c + 4))) {
+    axis_free(&ax);
+    axis_free(&ay);
+    return status_value(env, ERR_MEMORY);
+  }
+
+  const unsigned char *px = s->pixels;
+  float *row = s->scratch;
+  memset(row + (size_t)vw * src_c, 0, sizeof(float) * 4);
+  unsigned char *out8 = out_type == napi_uint8_array ? out_data : NULL;
+  float *out32 = out_type == napi_float32_array ? out_data : NULL;
+  int to_gray = out_c == 1 && src_c == 3;
+  for (int y = 0; y < out_h; y++) {
+    /* Vertical pass: one row of the oriented image, weighted over the output row's taps. */
+    const float *wy = ay.weights + (size_t)y * ay.max_taps;
+    memset(row + (size_t)u_lo * src_c, 0, sizeof(float) * (size_t)(u_hi - u_lo) * src_c);
+    for (int k = 0; k < ay.count[y]; k++) {
+      const unsigned char *line = px + origin + (ptrdiff_t)(ay.start[y] + k) * dv;
+      float wk = wy[k];
+      if (du == C) {
+        /* Rows in storage order: one contiguous run of bytes. */
+        accumulate_row(row + (size_t)u_lo * src_c, line + (ptrdiff_t)u_lo * C, wk, (size_t)(u_hi - u_lo) * src_c);
+      } else if (src_c == 3) {
+        for (int u = u_lo; u < u_hi; u++) {
+          const unsigned char *p = line + u * du;
+          float *r = row + (size_t)u * 3;
+          r[0] += wk * p[0];
+          r[1] += wk * p[1];
+          r[2] += wk * p[2];
+        }
+      } else {
+        for (int u = u_lo; u < u_hi; u++) row[u] += wk * line[u * du];
+      }
+    }
+    /* Horizontal pass, colour and dtype conversion, straight into the output. */
+    size_t o = (size_t)y * out_w * out_c;
+    for (int x = 0; x < out_w; x++, o += out_c) {
+      const float *wx = ax.weights + (size_t)x * ax.max_taps;
+      const float *r = row + (size_t)ax.start[x] * src_c;
+      int q[4];
+      if (src_c == 3) {
+        /* One 4-lane load per tap (R, G, B and the next pixel's R, ignored); the row has a float of slack. */
+        v4f acc = {0, 0, 0, 0};
+        for (int j = 0; j < ax.count[x]; j++, r += 3) {
+          v4f v;
+          memcpy(&v, r, sizeof v);
+          acc += v * wx[j];
+        }
+        q[0] = round_u8(acc[0]);
+        q[1] = round_u8(acc[1]);
+        q[2] = round_u8(acc[2]);
+        if (to_gray) {
+          /* libvips' sRGB -> b-w: Rec. 709 luminance in linear light, re-encoded. */
+          double l = 0.2126 * s->to_linear[q[0]] + 0.7152 * s->to_linear[q[1]] + 0.0722 * s->to_linear[q[2]];
+          int i = (int)(l * ENCODE_STEPS + 0.5);
+          q[0] = s->from_linear[i < 0 ? 0 : i > ENCODE_STEPS ? ENCODE_STEPS : i];
+        }
+      } else {
+        float a0 = 0;
+        for (int j = 0; j < ax.count[x]; j++) a0 += wx[j] * r[j];
+        q[0] = q[1] = q[2] = round_u8(a0);
+      }
+      q[3] = 255;
+      if (out8) {
+        for (int c = 0; c < out_c; c++) out8[o + c] = (unsigned char)q[c];
+      } else if (norm_scale) {
+        for (int c = 0; c < out_c; c++) out32[o + c] = q[c] * norm_scale[c] + norm_offset[c];
+      } else {
+        for (int c = 0; c < out_c; c++) out32[o + c] = (float)q[c];
+      }
+    }
+  }
+  axis_free(&ax);
+  axis_free(&ay);
+  release_if_large(s);
+  return status_value(env, OK);
+}
+
+/* The version of libjpeg-turbo this addon was built against, for `decoderInfo`. */
+static napi_value version(napi_env env, napi_callback_info info) {
+  (void)info;
+  napi_value v;
+#ifdef LIBJPEG_TURBO_VERSION
+#define STR2(x) #x
+#define STR(x) STR2(x)
+  napi_create_string_utf8(env, STR(LIBJPEG_TURBO_VERSION), NAPI_AUTO_LENGTH, &v);
+#else
+  napi_create_string_utf8(env, "libjpeg-turbo", NAPI_AUTO_LENGTH, &v);
+#endif
+  return v;
+}
+
+NAPI_MODULE_INIT() {
+  State *s = calloc(1, sizeof(State));
+  if (!s) return NULL;
+  s->tj = tjInitDecompress();
+  if (!s->tj) {
+    free(s);
+    napi_throw_error(env, NULL, "tjInitDecompress failed");
+    return NULL;
+  }
+  for (int i = 0; i < 256; i++) s->to_linear[i] = (float)srgb_to_linear(i / 255.0);
+  for (int i = 0; i <= ENCODE_STEPS; i++) {
+    double v = linear_to_srgb((double)i / ENCODE_STEPS) * 255 + 0.5;
+    s->from_linear[i] = (unsigned char)(v > 255 ? 255 : v);
+  }
+  napi_set_instance_data(env, s, state_free, NULL);
+  napi_value fn;
+  napi_create_function(env, "decode", NAPI_AUTO_LENGTH, decode, NULL, &fn);
+  napi_set_named_property(env, exports, "decode", fn);
+  napi_create_function(env, "version", NAPI_AUTO_LENGTH, version, NULL, &fn);
+  napi_set_named_property(env, exports, "version", fn);
+  return exports;
+}

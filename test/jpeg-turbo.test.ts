@@ -1,0 +1,275 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import sharp from 'sharp';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ImageLoader, fromList, type Batch } from '../src/index.js';
+import { BACKEND_ENV, jpegTurboAddon } from '../src/native/index.js';
+import type { DecodeSpec } from '../src/protocol.js';
+import { fastPathAccepts, jpegFastPath, readJpegHeader } from '../workers/jpeg-turbo.js';
+import { removeDir, tempDir } from './fixtures/images.js';
+import { cjpeg, hasCjpeg, photoJpeg } from './fixtures/jpegs.js';
+
+const native = jpegTurboAddon() !== null;
+let root: string;
+beforeAll(() => {
+  root = tempDir();
+});
+afterAll(() => removeDir(root));
+
+function spec(over: Partial<DecodeSpec> = {}): DecodeSpec {
+  return {
+    width: 224,
+    height: 224,
+    channels: 3,
+    dtype: 'uint8',
+    normalization: null,
+    interpolation: 'bilinear',
+    cropToAspectRatio: false,
+    maxPixels: 89_478_485,
+    decoder: 'jpeg-turbo',
+    ...over,
+  };
+}
+
+/** What the worker's sharp path produces for the same spec (uint8). */
+async function sharpDecode(data: Buffer, s: DecodeSpec): Promise<Buffer> {
+  const kernel = s.interpolation === 'nearest' ? 'nearest' : 'linear';
+  let image = sharp(data, { failOn: 'warning' })
+    .autoOrient()
+    .resize(s.width, s.height, { fit: s.cropToAspectRatio ? 'cover' : 'fill', kernel });
+  if (s.channels === 1) image = image.flatten({ background: '#000000' }).toColourspace('b-w');
+  else if (s.channels === 3) image = image.flatten({ background: '#000000' }).toColourspace('srgb');
+  else image = image.ensureAlpha().toColourspace('srgb');
+  return image.raw().toBuffer();
+}
+
+function meanAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  expect(a.length).toBe(b.length);
+  let sum = 0;
+  for (let i = 0; i < a.length; i++) sum += Math.abs(a[i] - b[i]);
+  return sum / a.length;
+}
+
+let declined = 0;
+let handled = 0;
+/** MAD of the fast path against sharp; a declined file (sharp decodes it, identically) counts as 0. */
+async function fastVsSharp(data: Buffer, s: DecodeSpec): Promise<number> {
+  const out = new Uint8Array(s.width * s.height * s.channels);
+  if (!jpegFastPath(s)!(data, out)) {
+    declined++;
+    return 0;
+  }
+  handled++;
+  return meanAbsDiff(out, await sharpDecode(data, s));
+}
+
+describe('JPEG header scan', () => {
+  it('reads size, frame type, precision, components and the EXIF orientation', async () => {
+    const h = readJpegHeader(await photoJpeg(45, 31, 1, { orientation: 6 }));
+    expect(h).toMatchObject({ width: 45, height: 31, precision: 8, components: 3, frame: 0xc0, orientation: 6 });
+    expect(readJpegHeader(await photoJpeg(45, 31, 1, { progressive: true }))).toMatchObject({ frame: 0xc2, orientation: 1 });
+    expect(readJpegHeader(await photoJpeg(45, 31, 1, { grayscale: true }))).toMatchObject({ components: 1 });
+  });
+
+  it('declines what sharp must decode: not a JPEG, CMYK, 12-bit, over maxPixels, truncated headers', async () => {
+    const png = await sharp({ create: { width: 8, height: 8, channels: 3, background: '#fff' } }).png().toBuffer();
+    expect(readJpegHeader(png)).toBeNull();
+    const cmyk = readJpegHeader(await photoJpeg(40, 30, 2, { cmyk: true }));
+    expect(cmyk?.components).toBe(4);
+    expect(fastPathAccepts(cmyk, 1e9)).toBe(false);
+    const jpeg = await photoJpeg(40, 30, 3);
+    const good = readJpegHeader(jpeg);
+    expect(fastPathAccepts(good, 1e9)).toBe(true);
+    expect(fastPathAccepts(good, 40 * 30 - 1)).toBe(false);
+    expect(fastPathAccepts({ ...good!, precision: 12 }, 1e9)).toBe(false);
+    expect(fastPathAccepts({ ...good!, frame: 0xc9 }, 1e9)).toBe(false);
+    expect(readJpegHeader(jpeg.subarray(0, 20))).toBeNull();
+  });
+
+  it.runIf(hasCjpeg)('declines arithmetic-coded JPEGs', () => {
+    const h = readJpegHeader(cjpeg(40, 30, 4, ['-arithmetic'], path.join(root, 'a.ppm')));
+    expect(h?.frame).toBe(0xc9);
+    expect(fastPathAccepts(h, 1e9)).toBe(false);
+  });
+
+  it('is off for the sharp decoder and for kernels it does not implement', () => {
+    expect(jpegFastPath(spec({ decoder: 'sharp' }))).toBeNull();
+    expect(jpegFastPath(spec({ interpolation: 'lanczos3' }))).toBeNull();
+    expect(jpegFastPath({ ...spec(), augment: { flip: true } } as DecodeSpec)).toBeNull();
+  });
+});
+
+describe.runIf(native)('native fast path pixels against sharp (mean absolute difference <= 2 per file)', () => {
+  const sizes: [number, number][] = [
+    [450, 400],
+    [640, 480],
+    [1000, 300],
+    [333, 517],
+    [224, 224],
+  ];
+  for (const [w, h] of sizes) {
+    it(`${w}x${h}: 4:2:0, 4:4:4, progressive, grayscale; 224x224, 100x80, crop, grey output`, async () => {
+      const files = {
+        '4:2:0': await photoJpeg(w, h, w + h),
+        '4:4:4': await photoJpeg(w, h, w + h, { subsampling: '4:4:4' }),
+        progressive: await photoJpeg(w, h, w + h, { progressive: true }),
+        grayscale: await photoJpeg(w, h, w + h, { grayscale: true }),
+      };
+      for (const [kind, data] of Object.entries(files)) {
+        for (const s of [spec(), spec({ width: 100, height: 80 }), spec({ cropToAspectRatio: true }), spec({ channels: 1, width: 96, height: 96 }), spec({ channels: 4, width: 64, height: 64 })]) {
+          if (s.width > w || s.height > h) continue;
+          expect(await fastVsSharp(data, s), `${kind} -> ${s.width}x${s.height}x${s.channels}${s.cropToAspectRatio ? ' crop' : ''}`).toBeLessThanOrEqual(2);
+        }
+      }
+    });
+  }
+
+  it('takes most of these cases (declines enlarging and residual shrinks of 4x or more)', () => {
+    expect(handled).toBeGreaterThan(2 * declined);
+  });
+
+  it('EXIF orientations 1-8', async () => {
+    for (let orientation = 1; orientation <= 8; orientation++) {
+      const data = await photoJpeg(300, 200, 7, { orientation });
+      for (const s of [spec({ width: 120, height: 90 }), spec({ width: 90, height: 120, cropToAspectRatio: true })]) {
+        expect(await fastVsSharp(data, s), `orientation ${orientation}`).toBeLessThanOrEqual(2);
+      }
+    }
+  });
+
+  it.runIf(hasCjpeg)('4:2:2 and restart markers (cjpeg)', async () => {
+    for (const args of [['-sample', '2x1'], ['-restart', '1'], ['-sample', '2x1', '-restart', '3', '-progressive']]) {
+      const data = cjpeg(450, 400, 11, args, path.join(root, 'c.ppm'));
+      expect(await fastVsSharp(data, spec()), args.join(' ')).toBeLessThanOrEqual(2);
+      expect(await fastVsSharp(data, spec({ width: 100, height: 100 })), args.join(' ')).toBeLessThanOrEqual(2);
+    }
+  });
+
+  it('converts to float32 and normalizes in the same pass', async () => {
+    const data = await photoJpeg(450, 400, 5);
+    const s = spec({ width: 100, height: 80, dtype: 'float32', normalization: { scale: [1 / 255, 2 / 255, 3 / 255], offset: [0, -1, 0.5] } });
+    const u8 = new Uint8Array(100 * 80 * 3);
+    const f32 = new Float32Array(100 * 80 * 3);
+    const raw = new Float32Array(100 * 80 * 3);
+    expect(jpegFastPath(spec({ width: 100, height: 80 }))!(data, u8)).toBe(true);
+    expect(jpegFastPath(s)!(data, f32)).toBe(true);
+    expect(jpegFastPath(spec({ width: 100, height: 80, dtype: 'float32' }))!(data, raw)).toBe(true);
+    for (let i = 0; i < u8.length; i++) {
+      const c = i % 3;
+      expect(f32[i]).toBeCloseTo(u8[i] * s.normalization!.scale[c] + s.normalization!.offset[c], 5);
+      expect(raw[i]).toBe(u8[i]);
+    }
+  });
+
+  it('declines enlarging and a corrupt file (sharp takes them)', async () => {
+    const out = new Uint8Array(224 * 224 * 3);
+    expect(jpegFastPath(spec())!(await photoJpeg(100, 300, 1), out)).toBe(false);
+    const data = await photoJpeg(450, 400, 3);
+    expect(jpegFastPath(spec())!(data.subarray(0, data.length >> 1), out)).toBe(false);
+    const garbled = Buffer.from(data);
+    garbled.fill(0x55, 2000, 2600);
+    expect(jpegFastPath(spec())!(garbled, out)).toBe(false);
+  });
+});
+
+describe('loader decoder option', () => {
+  async function collect(loader: ImageLoader): Promise<Batch[]> {
+    const out: Batch[] = [];
+    for await (const b of loader) out.push(b);
+    await loader.close();
+    return out;
+  }
+
+  it('rejects an unknown decoder', () => {
+    expect(() => new ImageLoader(fromList(['x.jpg']), { decoder: 'libjpeg' as never, labelMode: null })).toThrow(
+      /Expected one of 'auto', 'sharp', 'jpeg-turbo' for decoder but received 'libjpeg'/,
+    );
+  });
+
+  it(`'auto' uses the fast path when it is built, and ${BACKEND_ENV}=sharp turns it off`, () => {
+    const list = fromList(['x.jpg']);
+    expect(new ImageLoader(list, { labelMode: null }).options.decoder).toBe(native ? 'jpeg-turbo' : 'sharp');
+    const before = process.env[BACKEND_ENV];
+    process.env[BACKEND_ENV] = 'sharp';
+    try {
+      expect(new ImageLoader(list, { labelMode: null }).options.decoder).toBe('sharp');
+      expect(() => new ImageLoader(list, { labelMode: null, decoder: 'jpeg-turbo' })).toThrow(/unavailable: disabled by/);
+    } finally {
+      if (before === undefined) delete process.env[BACKEND_ENV];
+      else process.env[BACKEND_ENV] = before;
+    }
+  });
+
+  it.runIf(native)('every fallback reaches sharp: same pixels, same skips, same codes as decoder sharp', async () => {
+    const dir = path.join(root, 'mixed');
+    mkdirSync(dir, { recursive: true });
+    const truncated = Buffer.from(await photoJpeg(64, 64, 9));
+    const bad = { truncated: path.join(dir, 'truncated.jpg'), empty: path.join(dir, 'empty.jpg'), notImage: path.join(dir, 'text.jpg') };
+    writeFileSync(bad.truncated, truncated.subarray(0, truncated.length >> 1));
+    writeFileSync(bad.empty, Buffer.alloc(0));
+    writeFileSync(bad.notImage, 'not an image\n'.repeat(20));
+    const files: string[] = [];
+    const add = (name: string, data: Buffer) => {
+      const file = path.join(dir, name);
+      writeFileSync(file, data);
+      files.push(file);
+    };
+    add('baseline.jpg', await photoJpeg(300, 240, 1));
+    add('cmyk.jpg', await photoJpeg(300, 240, 2, { cmyk: true }));
+    add('small.jpg', await photoJpeg(40, 30, 3));
+    add('png.png', await sharp(await photoJpeg(200, 150, 4)).png().toBuffer());
+    add('webp.webp', await sharp(await photoJpeg(200, 150, 5)).webp().toBuffer());
+    add('oriented.jpg', await photoJpeg(300, 240, 6, { orientation: 8 }));
+    if (hasCjpeg) add('arith.jpg', cjpeg(200, 150, 7, ['-arithmetic'], path.join(dir, 'a.ppm')));
+    const corrupt = Buffer.from(await photoJpeg(300, 240, 8));
+    corrupt.fill(0x55, 1500, 2500);
+    add('corrupt.jpg', corrupt);
+    files.push(bad.truncated, bad.empty, bad.notImage);
+    const opts = { imageSize: [64, 80] as const, labelMode: null, shuffle: false, dtype: 'uint8' as const, batchSize: 4, workers: 2 };
+    const fast = new ImageLoader(fromList(files), { ...opts, decoder: 'jpeg-turbo' });
+    const slow = new ImageLoader(fromList(files), { ...opts, decoder: 'sharp' });
+    const [a, b] = [await collect(fast), await collect(slow)];
+    expect(a.flatMap((x) => x.paths)).toEqual(b.flatMap((x) => x.paths));
+    expect(fast.stats.skipped.map((s) => [s.path, s.code])).toEqual(slow.stats.skipped.map((s) => [s.path, s.code]));
+    expect(fast.stats.skipped.find((s) => s.path === bad.truncated)?.code).toBe('ERR_DECODE');
+    const fastImages = Buffer.concat(a.map((x) => Buffer.from(x.images)));
+    const slowImages = Buffer.concat(b.map((x) => Buffer.from(x.images)));
+    const per = 64 * 80 * 3;
+    a.flatMap((x) => x.paths).forEach((p, i) => {
+      const mad = meanAbsDiff(fastImages.subarray(i * per, (i + 1) * per), slowImages.subarray(i * per, (i + 1) * per));
+      // Files the fast path declines come from sharp: identical; the others agree within 2 levels.
+      if (/cmyk|small|png|webp|arith/.test(p)) expect(mad, p).toBe(0);
+      else expect(mad, p).toBeLessThanOrEqual(2);
+    });
+  }, 30_000);
+
+  it.runIf(native)('augments on the fast path as on sharp: same draws, the crop window resized in one pass', async () => {
+    const dir = path.join(root, 'augmented');
+    mkdirSync(dir, { recursive: true });
+    const files: string[] = [];
+    for (let i = 0; i < 12; i++) {
+      const file = path.join(dir, `p${i}.jpg`);
+      writeFileSync(file, await photoJpeg(360 + 20 * (i % 4), 300 - 10 * (i % 3), 20 + i, { orientation: 1 + (i % 8) }));
+      files.push(file);
+    }
+    const augment = { randomResizedCrop: { scale: [0.08, 1] as [number, number] }, horizontalFlip: 0.5, colorJitter: { brightness: 0.3, saturation: 0.3 } };
+    const opts = { imageSize: [96, 112] as const, labelMode: null, shuffle: false, dtype: 'uint8' as const, batchSize: 6, workers: 2, augment, seed: 5 };
+    const fast = new ImageLoader(fromList(files), { ...opts, decoder: 'jpeg-turbo' });
+    const slow = new ImageLoader(fromList(files), { ...opts, decoder: 'sharp' });
+    const [a, b] = [await collect(fast), await collect(slow)];
+    const per = 96 * 112 * 3;
+    const fastImages = Buffer.concat(a.map((x) => Buffer.from(x.images)));
+    const slowImages = Buffer.concat(b.map((x) => Buffer.from(x.images)));
+    expect(fastImages.length).toBe(files.length * per);
+    const mads: number[] = [];
+    for (let i = 0; i < files.length; i++) {
+      // Crops smaller than the output are enlarged: the fast path's triangle filter and libvips' bilinear
+      // interpolator differ by a level or two there, never by a different crop or flip.
+      const mad = meanAbsDiff(fastImages.subarray(i * per, (i + 1) * per), slowImages.subarray(i * per, (i + 1) * per));
+      expect(mad, files[i]).toBeLessThanOrEqual(3);
+      mads.push(mad);
+    }
+    // Pixels identical to sharp's everywhere would mean the fast path declined every file.
+    expect(mads.filter((m) => m > 0).length).toBe(files.length);
+  }, 30_000);
+});
