@@ -63,9 +63,8 @@ export function lineChart(chart: Chart): string {
   const xHi = xs.length ? Math.max(...xs) : 1;
   const yTicks = niceTicks(0, ys.length ? Math.max(...ys) : 1);
   const yHi = yTicks[yTicks.length - 1] || 1;
-  const xTicks = chart.xLog
-    ? Array.from({ length: Math.floor(xHi) - Math.ceil(xLo) + 1 }, (_, i) => Math.ceil(xLo) + i)
-    : niceTicks(xLo, xHi).filter((t) => t >= xLo && t <= xHi);
+  // A log axis is ticked at the data's own x values (sizes, budgets), which read better than powers of two.
+  const xTicks = chart.xLog ? [...new Set(xs)].sort((a, b) => a - b) : niceTicks(xLo, xHi).filter((t) => t >= xLo && t <= xHi);
   const plotW = WIDTH - MARGIN.left - MARGIN.right;
   const plotH = HEIGHT - MARGIN.top - MARGIN.bottom;
   const px = (x: number) => MARGIN.left + (xHi === xLo ? plotW / 2 : (((chart.xLog ? Math.log2(x) : x) - xLo) / (xHi - xLo)) * plotW);

@@ -179,10 +179,10 @@ function table(header: string[], rows: string[][]): string {
 
 export function machineLine(report: Report): string {
   const m = report.machine;
-  const load = m.loadAverageAtStart.map((l) => l.toFixed(1)).join(' ');
+  const load = `${m.loadAverageAtStart[0]?.toFixed(1) ?? '?'} at start, ${m.loadAverageAtEnd[0]?.toFixed(1) ?? '?'} at end`;
   return (
     `${m.cores} cores (${m.cpu}), ${fmtBytes(m.memoryBytes)} RAM, ${m.platform}, Node ${m.node}, sharp ${m.sharp} / libvips ${m.libvips} (${m.jpeg})` +
-    `${m.torch ? `, ${m.torch.replace(/ \(.*\)$/, '')}` : ''}${m.pil ? `, ${m.pil}` : ''}; load average at start ${load}`
+    `${m.torch ? `, ${m.torch.replace(/ \(.*\)$/, '')}` : ''}${m.pil ? `, ${m.pil}` : ''}; load average ${load}`
   );
 }
 
@@ -198,11 +198,18 @@ export function markdown(report: Report, d: Derived, level = 3): string {
       `Data: ${report.dataset.dir}: ${report.dataset.files} files (${formats}), ${fmtBytes(report.dataset.meanBytes)} mean; output ${s.imageSize[0]}x${s.imageSize[1]}x3, batch ${s.batchSize}; ` +
       `median of ${s.repeats} interleaved run${s.repeats > 1 ? 's' : ''}, each in its own process.`,
   );
+  const busiest = Math.max(report.machine.loadAverageAtStart[0] ?? 0, report.machine.loadAverageAtEnd[0] ?? 0);
+  if (busiest > 0.75 * report.machine.cores) {
+    out.push(
+      `\n**The machine was busy** (load average up to ${busiest.toFixed(1)} on ${report.machine.cores} cores): other processes took CPU time during ` +
+        'the runs, so absolute figures are low and noisy; the ratios within this run (interleaved, same conditions) are what to read.\n',
+    );
+  }
   if (d.rows.length) {
     out.push(`${h} Loaders compared\n`);
     out.push(
       'images/s over one epoch from the loader\'s creation (folder scan and worker start included); peak memory is the process\'s `maxRSS` ' +
-        '(PyTorch: PSS summed over its processes); consumer stall is the share of the time after the first batch the consumer waited.\n',
+        '(PyTorch: PSS summed over its processes); consumer stall is the share of the time after the first batch the consumer waited (with no model step, a consumer does nothing but wait, so 100% is expected here; see the model-step sweep).\n',
     );
     out.push(
       table(

@@ -93,6 +93,7 @@ export interface Settings {
   pytorch: boolean;
   out: string;
   writeReadme: string | null;
+  reportFrom: string | null;
   progress: boolean;
   timeoutSeconds: number;
 }
@@ -153,6 +154,7 @@ export function buildCommand(): Command {
     .option('--no-pytorch', 'skip the PyTorch rows')
     .option('--out <folder>', 'results folder', 'bench/results')
     .option('--write-readme [file]', "replace the Performance section of the README (between the <!-- PERFORMANCE --> markers) with this run's table")
+    .option('--report-from <json>', 'run nothing: write the report (and README section) again from a saved results JSON')
     .option('--no-progress', 'no progress bars')
     .option('--timeout <seconds>', 'longest a single run may take', positive, 1800)
     .exitOverride()
@@ -190,6 +192,7 @@ export function resolveSettings(opts: Record<string, unknown>): Settings {
     pytorch: opts.pytorch !== false,
     out: opts.out as string,
     writeReadme: readme === undefined || readme === false ? null : readme === true ? 'README.md' : String(readme),
+    reportFrom: (opts.reportFrom as string | undefined) ?? null,
     progress: opts.progress !== false,
     timeoutSeconds: opts.timeout as number,
   };
@@ -399,6 +402,14 @@ export async function runBench(argv: string[]): Promise<number> {
   } catch (err) {
     process.stderr.write(`error: ${(err as Error).message}\n`);
     return 1;
+  }
+  if (settings.reportFrom !== null) {
+    const saved = JSON.parse(readFileSync(settings.reportFrom, 'utf8')) as Report & { derived?: unknown };
+    delete saved.derived;
+    const written = await writeReport(saved, { ...saved.settings, out: settings.out, writeReadme: settings.writeReadme });
+    process.stdout.write(`${written.markdown}\n`);
+    process.stderr.write(`\nwrote ${written.files.join(', ')}\n`);
+    return 0;
   }
   const startedAt = new Date();
   const cores = Math.max(1, os.availableParallelism());
