@@ -135,7 +135,7 @@ export function buildCommand(): Command {
     .option('--dir <folder>', 'run on your own images (one sub-folder per class) instead of the generated set')
     .option('--cache-dir <folder>', 'where generated datasets are cached', '.cache/bench-data')
     .option('--size <n>', 'images in the generated main dataset (default 2000; quick 400)', positive)
-    .option('--sizes <list>', 'dataset sizes of the memory sweep (default 1000,10000,50000; quick 100,800)', intList)
+    .option('--sizes <list>', 'dataset sizes of the memory sweep (default 1000,10000,50000; quick 200,800)', intList)
     .option('--repeats <n>', 'runs of each scenario, interleaved; medians are reported (default 3; quick 1)', positive)
     .option('--image-size <h,w>', 'output size', intList, [224, 224])
     .option('--batch-size <n>', 'batch size', positive, 32)
@@ -173,7 +173,7 @@ export function resolveSettings(opts: Record<string, unknown>): Settings {
     dir: (opts.dir as string | undefined) ?? null,
     cacheDir: opts.cacheDir as string,
     size: (opts.size as number | undefined) ?? (quick ? 400 : 2000),
-    sizes: (opts.sizes as number[] | undefined) ?? (quick ? [100, 800] : [1000, 10_000, 50_000]),
+    sizes: (opts.sizes as number[] | undefined) ?? (quick ? [200, 800] : [1000, 10_000, 50_000]),
     repeats: (opts.repeats as number | undefined) ?? (quick ? 1 : 3),
     imageSize: [imageSize[0], imageSize[1]],
     batchSize: opts.batchSize as number,

@@ -48,7 +48,7 @@ await runScenario(async (config) => {
     ['full-size decoded pixels in and out (no decode)', (b) => fromRaw(b).raw().toBuffer()],
     ['resize of decoded pixels (no decode)', (b) => fromRaw(b).resize(width, height, fill).raw().toBuffer()],
     ['full-size decode to raw', (b) => sharp(b).raw().toBuffer()],
-    ['decode at 1/2 scale (JPEG shrink-on-load)', half],
+    ['decode + resize to exactly 1/2 size', half],
     ['decode + resize (shrink-on-load off)', (b) => sharp(b).resize(width, height, { ...fill, fastShrinkOnLoad: false }).raw().toBuffer()],
     ['decode + resize (bare call)', (b) => sharp(b).resize(width, height, fill).raw().toBuffer()],
     ['  + sequentialRead', (b) => sharp(b, { sequentialRead: true }).resize(width, height, fill).raw().toBuffer()],
