@@ -1,0 +1,323 @@
+/**
+ * The benchmark's report: derived figures (ratios to the ceiling, targets), a markdown table, the JSON of
+ * every figure, SVG plots, and the README's Performance section.
+ */
+import { promises as fsp } from 'node:fs';
+import path from 'node:path';
+import bytes from 'bytes';
+import { lineChart, type Series } from './plot.js';
+import type { Machine, RunRecord, Settings } from './run.js';
+import type { Dtype } from './scenarios/common.js';
+
+export interface Report {
+  version: 1;
+  startedAt: string;
+  finishedAt: string;
+  command: string;
+  machine: Machine;
+  settings: Settings;
+  dataset: { dir: string; files: number; meanBytes: number; formats: Record<string, number> };
+  notes: string[];
+  records: RunRecord[];
+}
+
+export interface Row {
+  label: string;
+  dtype: Dtype;
+  imagesPerSecond: number | null;
+  ratioToCeiling: number | null;
+  peakMemoryBytes: number | null;
+  timeToFirstBatchMs: number | null;
+  stallShare: number | null;
+  note: string;
+}
+
+export interface Target {
+  target: string;
+  measured: string;
+  met: boolean | null;
+}
+
+export interface Derived {
+  ceiling: Partial<Record<Dtype, { imagesPerSecond: number; label: string }>>;
+  rows: Row[];
+  workers: { workers: number; imgstream: number | null; imgstreamPeak: number | null; pytorch: number | null; pytorchPeak: number | null }[];
+  budget: { budgetBytes: number; imagesPerSecond: number | null; peakMemoryBytes: number | null }[];
+  steps: { stepMs: number; stallShare: number | null; imagesPerSecond: number | null }[];
+  sizes: { size: number; imgstreamPeak: number | null; imgstreamFirstBatchMs: number | null; naivePeak: number | null; naiveNote: string }[];
+  breakdown: { step: string; msPerImage: number }[];
+  targets: Target[];
+}
+
+const MIB = 1024 * 1024;
+const fmtBytes = (n: number | null): string => (n === null ? '—' : (bytes.format(n, { unitSeparator: ' ', decimalPlaces: Math.abs(n) >= 1024 ** 3 ? 2 : 0 }) ?? '—'));
+const fmtIps = (n: number | null) => (n === null ? '—' : n.toFixed(0));
+const fmtPct = (n: number | null) => (n === null ? '—' : `${(n * 100).toFixed(0)}%`);
+const fmtMs = (n: number | null) => (n === null ? '—' : n >= 1000 ? `${(n / 1000).toFixed(2)} s` : `${n.toFixed(0)} ms`);
+
+function failureNote(record: RunRecord): string {
+  const failed = record.attempts.find((a) => !a.ok);
+  if (!failed) return '';
+  if (failed.killedAtCap) return `killed at the ${fmtBytes(record.spec.capBytes ?? 0)} cap after ${failed.loadedAtKill ?? 0} images`;
+  return failed.error === 'not available' ? 'not available' : `failed: ${failed.error ?? ''}`.slice(0, 120);
+}
+
+/** Everything the tables and plots show, computed from the raw runs. */
+export function derive(report: Report): Derived {
+  const { records, settings } = report;
+  const group = (g: string) => records.filter((r) => r.spec.group === g);
+  const ceiling: Derived['ceiling'] = {};
+  for (const r of group('main').filter((r) => r.spec.scenario === 'ceiling')) {
+    const ips = r.median?.imagesPerSecond ?? 0;
+    const dtype = r.spec.config.dtype;
+    if (ips > (ceiling[dtype]?.imagesPerSecond ?? 0)) ceiling[dtype] = { imagesPerSecond: ips, label: r.spec.label };
+  }
+  const rows: Row[] = [];
+  for (const dtype of settings.dtypes) {
+    const best = ceiling[dtype];
+    if (best) {
+      const rec = group('main').find((r) => r.spec.scenario === 'ceiling' && r.spec.config.dtype === dtype && r.spec.label === best.label);
+      const m = rec?.median ?? null;
+      const tried = group('main').filter((r) => r.spec.scenario === 'ceiling' && r.spec.config.dtype === dtype).length;
+      rows.push({ label: `${best.label}, best of ${tried}`, dtype, imagesPerSecond: best.imagesPerSecond, ratioToCeiling: 1, peakMemoryBytes: m?.peakMemoryBytes ?? null, timeToFirstBatchMs: m?.timeToFirstBatchMs ?? null, stallShare: null, note: 'no ring, no batches' });
+    }
+    for (const r of group('main').filter((r) => r.spec.scenario !== 'ceiling' && r.spec.config.dtype === dtype)) {
+      const m = r.median;
+      rows.push({
+        label: r.spec.label,
+        dtype,
+        imagesPerSecond: m?.imagesPerSecond ?? null,
+        ratioToCeiling: m && best ? m.imagesPerSecond / best.imagesPerSecond : null,
+        peakMemoryBytes: m?.peakMemoryBytes ?? null,
+        timeToFirstBatchMs: m?.timeToFirstBatchMs ?? null,
+        stallShare: m?.stallShare ?? null,
+        note: [r.spec.scenario === 'pytorch' ? 'peak = PSS of the process tree' : '', failureNote(r)].filter(Boolean).join('; '),
+      });
+    }
+  }
+  const xs = [...new Set(group('workers').map((r) => r.spec.x as number))].sort((a, b) => a - b);
+  const workers = xs.map((w) => {
+    const i = group('workers').find((r) => r.spec.series === 'imgstream' && r.spec.x === w)?.median ?? null;
+    const p = group('workers').find((r) => r.spec.series !== 'imgstream' && r.spec.x === w)?.median ?? null;
+    return { workers: w, imgstream: i?.imagesPerSecond ?? null, imgstreamPeak: i?.peakMemoryBytes ?? null, pytorch: p?.imagesPerSecond ?? null, pytorchPeak: p?.peakMemoryBytes ?? null };
+  });
+  const budget = group('budget').map((r) => ({ budgetBytes: Number(r.spec.config.options.memoryBudget), imagesPerSecond: r.median?.imagesPerSecond ?? null, peakMemoryBytes: r.median?.peakMemoryBytes ?? null }));
+  const steps = group('steps').map((r) => ({ stepMs: r.spec.config.stepMs, stallShare: r.median?.stallShare ?? null, imagesPerSecond: r.median?.imagesPerSecond ?? null }));
+  const sizeXs = [...new Set(group('sizes').map((r) => r.spec.x as number))].sort((a, b) => a - b);
+  const sizes = sizeXs.map((size) => {
+    const i = group('sizes').find((r) => r.spec.series === 'imgstream' && r.spec.x === size);
+    const n = group('sizes').find((r) => r.spec.series !== 'imgstream' && r.spec.x === size);
+    return {
+      size,
+      imgstreamPeak: i?.median?.peakMemoryBytes ?? null,
+      imgstreamFirstBatchMs: i?.median?.timeToFirstBatchMs ?? null,
+      naivePeak: n?.median?.peakMemoryBytes ?? null,
+      naiveNote: n ? failureNote(n) : '',
+    };
+  });
+  const breakdown = records
+    .filter((r) => r.spec.group === 'breakdown')
+    .flatMap((r) => {
+      const a = r.attempts.find((x) => x.ok);
+      const steps = (a?.result?.extra?.steps ?? (a?.result as unknown as { steps?: unknown })?.steps ?? []) as { step: string; msPerImage: number }[];
+      return steps;
+    });
+  return { ceiling, rows, workers, budget, steps, sizes, breakdown, targets: targets(report, ceiling, rows, workers, budget, sizes) };
+}
+
+function targets(
+  report: Report,
+  ceiling: Derived['ceiling'],
+  rows: Row[],
+  workers: Derived['workers'],
+  budget: Derived['budget'],
+  sizes: Derived['sizes'],
+): Target[] {
+  const out: Target[] = [];
+  const defaultName = report.settings.variants[0]?.name ?? 'imgstream';
+  for (const dtype of report.settings.dtypes) {
+    const row = rows.find((r) => r.label === defaultName && r.dtype === dtype);
+    if (row?.ratioToCeiling != null && ceiling[dtype]) {
+      out.push({ target: `imgstream defaults >= 90% of the decode ceiling (${dtype})`, measured: `${fmtIps(row.imagesPerSecond)} vs ${fmtIps(ceiling[dtype]?.imagesPerSecond ?? null)} img/s = ${fmtPct(row.ratioToCeiling)}`, met: row.ratioToCeiling >= 0.9 });
+    }
+    const torch = rows.find((r) => r.label.startsWith('PyTorch') && r.dtype === dtype);
+    if (row?.imagesPerSecond != null && torch?.imagesPerSecond != null) {
+      out.push({
+        target: `imgstream vs PyTorch DataLoader, same worker count (${dtype})`,
+        measured: `${fmtIps(row.imagesPerSecond)} vs ${fmtIps(torch.imagesPerSecond)} img/s (x${(row.imagesPerSecond / torch.imagesPerSecond).toFixed(2)}); peak ${fmtBytes(row.peakMemoryBytes)} vs ${fmtBytes(torch.peakMemoryBytes)}`,
+        met: null,
+      });
+    }
+    const budgetBytes = 256 * MIB;
+    if (row?.peakMemoryBytes != null) {
+      out.push({ target: `peak RSS <= memoryBudget + 150 MiB (defaults, ${dtype})`, measured: `${fmtBytes(row.peakMemoryBytes)} <= ${fmtBytes(budgetBytes + 150 * MIB)}`, met: row.peakMemoryBytes <= budgetBytes + 150 * MIB });
+    }
+  }
+  for (const b of budget) {
+    if (b.peakMemoryBytes === null) continue;
+    out.push({ target: `peak RSS <= memoryBudget + 150 MiB (budget ${fmtBytes(b.budgetBytes)})`, measured: fmtBytes(b.peakMemoryBytes), met: b.peakMemoryBytes <= b.budgetBytes + 150 * MIB });
+  }
+  const peaks = sizes.map((s) => s.imgstreamPeak).filter((p): p is number => p !== null);
+  if (peaks.length > 1) {
+    const spread = (Math.max(...peaks) - Math.min(...peaks)) / Math.min(...peaks);
+    out.push({ target: 'imgstream peak RSS flat across dataset sizes (within 5%)', measured: `${sizes.map((s) => `${s.size}: ${fmtBytes(s.imgstreamPeak)}`).join(', ')} (spread ${fmtPct(spread)})`, met: spread <= 0.05 });
+  }
+  const largest = sizes[sizes.length - 1];
+  if (largest?.imgstreamFirstBatchMs != null) {
+    out.push({ target: `time to first batch < 1 s (${largest.size} images)`, measured: fmtMs(largest.imgstreamFirstBatchMs), met: largest.imgstreamFirstBatchMs < 1000 });
+  }
+  const w = workers.filter((x) => x.imgstream !== null && x.pytorch !== null);
+  if (w.length) {
+    out.push({ target: 'imgstream vs PyTorch across worker counts (uint8)', measured: w.map((x) => `${x.workers}: ${fmtIps(x.imgstream)} vs ${fmtIps(x.pytorch)}`).join(', '), met: null });
+  }
+  return out;
+}
+
+function table(header: string[], rows: string[][]): string {
+  return [`| ${header.join(' | ')} |`, `| ${header.map(() => '---').join(' | ')} |`, ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n');
+}
+
+export function machineLine(report: Report): string {
+  const m = report.machine;
+  const load = `${m.loadAverageAtStart[0]?.toFixed(1) ?? '?'} at start, ${m.loadAverageAtEnd[0]?.toFixed(1) ?? '?'} at end`;
+  return (
+    `${m.cores} cores (${m.cpu}), ${fmtBytes(m.memoryBytes)} RAM, ${m.platform}, Node ${m.node}, sharp ${m.sharp} / libvips ${m.libvips} (${m.jpeg})` +
+    `${m.torch ? `, ${m.torch.replace(/ \(.*\)$/, '')}` : ''}${m.pil ? `, ${m.pil}` : ''}; load average ${load}`
+  );
+}
+
+/** The tables, as markdown; `level` is the heading level of its sections. */
+export function markdown(report: Report, d: Derived, level = 3): string {
+  const h = '#'.repeat(level);
+  const s = report.settings;
+  const out: string[] = [];
+  const formats = Object.entries(report.dataset.formats).map(([k, v]) => `${v} ${k}`).join(', ');
+  out.push(
+    `Command: \`${report.command}\`  \n` +
+      `Machine: ${machineLine(report)}  \n` +
+      `Data: ${report.dataset.dir}: ${report.dataset.files} files (${formats}), ${fmtBytes(report.dataset.meanBytes)} mean; output ${s.imageSize[0]}x${s.imageSize[1]}x3, batch ${s.batchSize}; ` +
+      `median of ${s.repeats} interleaved run${s.repeats > 1 ? 's' : ''}, each in its own process.`,
+  );
+  const busiest = Math.max(report.machine.loadAverageAtStart[0] ?? 0, report.machine.loadAverageAtEnd[0] ?? 0);
+  if (busiest > 0.75 * report.machine.cores) {
+    out.push(
+      `\n**The machine was busy** (load average up to ${busiest.toFixed(1)} on ${report.machine.cores} cores): other processes took CPU time during ` +
+        'the runs, so absolute figures are low and noisy; the ratios within this run (interleaved, same conditions) are what to read.\n',
+    );
+  }
+  if (d.rows.length) {
+    out.push(`${h} Loaders compared\n`);
+    out.push(
+      'images/s over one epoch from the loader\'s creation (folder scan and worker start included); peak memory is the process\'s `maxRSS` ' +
+        '(PyTorch: PSS summed over its processes); consumer stall is the share of the time after the first batch the consumer waited (with no model step, a consumer does nothing but wait, so 100% is expected here; see the model-step sweep).\n',
+    );
+    out.push(
+      table(
+        ['loader', 'dtype', 'images/s', 'vs ceiling', 'peak memory', 'first batch', 'consumer stall', 'note'],
+        d.rows.map((r) => [r.label, r.dtype, fmtIps(r.imagesPerSecond), fmtPct(r.ratioToCeiling), fmtBytes(r.peakMemoryBytes), fmtMs(r.timeToFirstBatchMs), fmtPct(r.stallShare), r.note]),
+      ),
+    );
+  }
+  if (d.targets.length) {
+    out.push(`\n${h} Targets\n`);
+    out.push(table(['target', 'measured', 'met'], d.targets.map((t) => [t.target, t.measured, t.met === null ? '(reference)' : t.met ? 'yes' : '**no**'])));
+  }
+  if (d.workers.length) {
+    out.push(`\n${h} Throughput vs workers (uint8)\n`);
+    out.push(table(['workers', 'imgstream images/s', 'imgstream peak', 'PyTorch images/s', 'PyTorch peak (PSS)'], d.workers.map((w) => [String(w.workers), fmtIps(w.imgstream), fmtBytes(w.imgstreamPeak), fmtIps(w.pytorch), fmtBytes(w.pytorchPeak)])));
+  }
+  if (d.budget.length) {
+    out.push(`\n${h} Throughput vs memoryBudget (float32)\n`);
+    out.push(table(['memoryBudget', 'images/s', 'peak RSS', 'peak RSS - budget'], d.budget.map((b) => [fmtBytes(b.budgetBytes), fmtIps(b.imagesPerSecond), fmtBytes(b.peakMemoryBytes), b.peakMemoryBytes === null ? '—' : fmtBytes(b.peakMemoryBytes - b.budgetBytes)])));
+  }
+  if (d.steps.length) {
+    out.push(`\n${h} Consumer stall vs model step time (float32)\n`);
+    out.push(table(['model step per batch', 'consumer stall', 'images/s'], d.steps.map((t) => [`${t.stepMs} ms`, fmtPct(t.stallShare), fmtIps(t.imagesPerSecond)])));
+  }
+  if (d.sizes.length) {
+    out.push(`\n${h} Peak memory vs dataset size (float32; naive killed past ${fmtBytes(s.memoryCap)}; imgstream memoryBudget ${fmtBytes(s.sizesBudget)})\n`);
+    out.push(table(['images', 'imgstream peak RSS', 'imgstream first batch', 'naive load-all peak RSS'], d.sizes.map((z) => [String(z.size), fmtBytes(z.imgstreamPeak), fmtMs(z.imgstreamFirstBatchMs), z.naiveNote || fmtBytes(z.naivePeak)])));
+  }
+  if (d.breakdown.length) {
+    out.push(`\n${h} Where a sharp call's time goes (one JPEG to ${s.imageSize[0]}x${s.imageSize[1]}, one call at a time)\n`);
+    out.push(table(['step', 'ms per image'], d.breakdown.map((b) => [b.step.trim().startsWith('+') ? `&nbsp;&nbsp;${b.step.trim()}` : b.step, b.msPerImage.toFixed(2)])));
+  }
+  if (report.notes.length) out.push(`\n${report.notes.map((n) => `- ${n}`).join('\n')}`);
+  return `${out.join('\n')}\n`;
+}
+
+/** The plots, as `[file suffix, svg]`. */
+export function plots(report: Report, d: Derived): [string, string][] {
+  const out: [string, string][] = [];
+  const pts = (list: [number, number | null][]) => list.filter((p): p is [number, number] => p[1] !== null);
+  if (d.workers.length) {
+    const series: Series[] = [{ name: 'imgstream', points: pts(d.workers.map((w) => [w.workers, w.imgstream])) }];
+    if (d.workers.some((w) => w.pytorch !== null)) series.push({ name: 'PyTorch DataLoader', points: pts(d.workers.map((w) => [w.workers, w.pytorch])) });
+    const c = d.ceiling.uint8;
+    out.push(['workers', lineChart({ title: 'Throughput vs workers (uint8)', xLabel: 'workers (num_workers for PyTorch)', yLabel: 'images/s', series, references: c ? [{ y: c.imagesPerSecond, label: 'decode ceiling' }] : [] })]);
+  }
+  if (d.sizes.length) {
+    const naiveFailed = d.sizes.filter((z) => z.naivePeak === null && z.naiveNote.startsWith('killed')).map((z): [number, number] => [z.size, report.settings.memoryCap / MIB]);
+    out.push([
+      'sizes',
+      lineChart({
+        title: 'Peak memory vs dataset size (float32)',
+        xLabel: 'images in the dataset',
+        yLabel: 'peak RSS (MiB)',
+        xLog: true,
+        series: [
+          { name: 'imgstream', points: pts(d.sizes.map((z) => [z.size, z.imgstreamPeak === null ? null : z.imgstreamPeak / MIB])) },
+          { name: 'naive load-all', points: pts(d.sizes.map((z) => [z.size, z.naivePeak === null ? null : z.naivePeak / MIB])), failed: naiveFailed },
+        ],
+        references: [{ y: report.settings.memoryCap / MIB, label: 'memory cap' }],
+      }),
+    ]);
+  }
+  if (d.budget.length) {
+    out.push(['budget', lineChart({ title: 'Throughput vs memoryBudget (float32)', xLabel: 'memoryBudget (MiB)', yLabel: 'images/s', xLog: true, series: [{ name: 'imgstream', points: pts(d.budget.map((b) => [b.budgetBytes / MIB, b.imagesPerSecond])) }] })]);
+  }
+  if (d.steps.length) {
+    out.push(['steps', lineChart({ title: 'Consumer stall vs model step time', xLabel: 'model step per batch (ms)', yLabel: 'consumer stall (%)', series: [{ name: 'imgstream', points: pts(d.steps.map((t) => [t.stepMs, t.stallShare === null ? null : t.stallShare * 100])) }] })]);
+  }
+  return out;
+}
+
+export const README_START = '<!-- PERFORMANCE -->';
+export const README_END = '<!-- /PERFORMANCE -->';
+
+/**
+ * `readme` with the text between the Performance markers replaced by `section`. With only the start marker,
+ * the end marker is added after the section.
+ */
+export function replaceReadmeSection(readme: string, section: string): string {
+  const start = readme.indexOf(README_START);
+  if (start < 0) throw new Error(`Expected a ${README_START} marker in the README but found none`);
+  const after = start + README_START.length;
+  const end = readme.indexOf(README_END, after);
+  const rest = end < 0 ? readme.slice(after).replace(/^\n/, '') : readme.slice(end + README_END.length);
+  return `${readme.slice(0, after)}\n${section.trim()}\n${README_END}${end < 0 && rest ? '\n' : ''}${rest}`;
+}
+
+/** Writes `<stamp>.json`, `<stamp>.md` and `<stamp>-<plot>.svg` to the results folder, and the README section. */
+export async function writeReport(report: Report, settings: Settings): Promise<{ markdown: string; files: string[] }> {
+  const d = derive(report);
+  const stamp = report.startedAt.replace(/[:.]/g, '-');
+  await fsp.mkdir(settings.out, { recursive: true });
+  const files: string[] = [];
+  const write = async (name: string, text: string) => {
+    const file = path.join(settings.out, name);
+    await fsp.writeFile(file, text);
+    files.push(file);
+  };
+  const md = markdown(report, d);
+  const svgs = plots(report, d);
+  await write(`${stamp}.json`, `${JSON.stringify({ ...report, derived: d }, null, 2)}\n`);
+  await write(`${stamp}.md`, `# imgstream benchmark, ${report.startedAt}\n\n${md}${svgs.map(([n]) => `\n![${n}](${stamp}-${n}.svg)`).join('')}\n`);
+  for (const [name, svg] of svgs) await write(`${stamp}-${name}.svg`, svg);
+  if (settings.writeReadme !== null) {
+    const readme = await fsp.readFile(settings.writeReadme, 'utf8');
+    await fsp.writeFile(settings.writeReadme, replaceReadmeSection(readme, `## Performance\n\n${markdown(report, d, 3)}`));
+    files.push(settings.writeReadme);
+  }
+  return { markdown: md, files };
+}

@@ -1,0 +1,24 @@
+/**
+ * The imgstream rows of the comparison, in one place: a name and the loader options it adds to the
+ * benchmark's image size, dtype and batch size. A new variant (another decoder, augmentation on) is one
+ * line here, or `--variant 'name={"option":"value"}'` on the command line.
+ */
+export interface Variant {
+  name: string;
+  options: Record<string, unknown>;
+}
+
+export const IMGSTREAM_VARIANTS: readonly Variant[] = [
+  { name: 'imgstream', options: {} },
+];
+
+/** Parses `name={"json":"options"}` (the `--variant` argument). */
+export function parseVariant(text: string): Variant {
+  const eq = text.indexOf('=');
+  if (eq <= 0) throw new Error(`Expected name={json options} for --variant but received ${JSON.stringify(text)}`);
+  const options = JSON.parse(text.slice(eq + 1)) as unknown;
+  if (options === null || typeof options !== 'object' || Array.isArray(options)) {
+    throw new Error(`Expected a JSON object of loader options for --variant but received ${JSON.stringify(text.slice(eq + 1))}`);
+  }
+  return { name: text.slice(0, eq), options: options as Record<string, unknown> };
+}

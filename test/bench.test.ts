@@ -1,0 +1,82 @@
+/**
+ * Smoke run of the benchmark harness (built, as `imgstream bench`): a tiny generated dataset, one repeat, a
+ * few scenarios; checks the report's structure and that its files are written. No timing is asserted.
+ */
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { removeDir, tempDir } from './fixtures/images.js';
+
+const repo = fileURLToPath(new URL('..', import.meta.url));
+const bin = path.join(repo, 'dist/src/cli.js');
+let root: string;
+let run: { code: number | null; stdout: string; stderr: string };
+
+beforeAll(async () => {
+  root = tempDir('imgstream-bench-');
+  writeFileSync(path.join(root, 'README.md'), '# x\n\nintro\n\n<!-- PERFORMANCE -->\n');
+  const args = [
+    bin, 'bench', '--cache-dir', path.join(root, 'cache'), '--out', path.join(root, 'results'), '--size', '24', '--sizes', '12,24',
+    '--repeats', '1', '--only', 'breakdown', 'main', 'workers', 'sizes', '--dtype', 'uint8', '--workers', '1', '--ceiling-concurrency', '2',
+    '--memory-cap', '2GiB', '--breakdown-files', '6', '--no-pytorch', '--no-progress', '--write-readme', path.join(root, 'README.md'),
+  ];
+  run = await new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, args, { cwd: repo, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d));
+    child.stderr.on('data', (d: Buffer) => (stderr += d));
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`bench did not finish within 100 s; stderr: ${stderr}`));
+    }, 100_000);
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}, 110_000);
+afterAll(() => removeDir(root));
+
+describe('imgstream bench (smoke)', () => {
+  it('exits 0 and prints the table', () => {
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stdout).toContain('| loader | dtype | images/s |');
+  });
+
+  it('writes a JSON report with the machine, every run and the derived rows', () => {
+    const files = readdirSync(path.join(root, 'results'));
+    const json = files.find((f) => f.endsWith('.json')) as string;
+    expect(json).toBeDefined();
+    const report = JSON.parse(readFileSync(path.join(root, 'results', json), 'utf8'));
+    expect(report.machine).toMatchObject({ cores: expect.any(Number), node: process.version, libvips: expect.any(String) });
+    expect(report.dataset.files).toBe(24);
+    const groups = new Set(report.records.map((r: { spec: { group: string } }) => r.spec.group));
+    expect([...groups].sort()).toEqual(['breakdown', 'main', 'sizes', 'workers']);
+    for (const r of report.records.filter((x: { spec: { group: string } }) => x.spec.group !== 'breakdown')) {
+      expect(r.attempts).toHaveLength(1);
+      expect(r.median, `${r.spec.label}: ${r.attempts[0].error}`).toMatchObject({ imagesPerSecond: expect.any(Number), peakMemoryBytes: expect.any(Number), images: 24 - (r.spec.x === 12 ? 12 : 0) });
+    }
+    const labels = report.derived.rows.map((r: { label: string }) => r.label);
+    expect(labels.some((l: string) => l.startsWith('decode ceiling'))).toBe(true);
+    expect(labels).toEqual(expect.arrayContaining(['imgstream', 'one-at-a-time generator', 'naive load-all']));
+    expect(report.derived.breakdown.length).toBeGreaterThan(5);
+    expect(report.derived.sizes.map((s: { size: number }) => s.size)).toEqual([12, 24]);
+    expect(report.derived.targets.length).toBeGreaterThan(0);
+  });
+
+  it('writes the markdown, the SVG plots and the README section', () => {
+    const files = readdirSync(path.join(root, 'results'));
+    expect(files.some((f) => f.endsWith('.md'))).toBe(true);
+    for (const plot of ['workers', 'sizes']) {
+      const svg = files.find((f) => f.endsWith(`-${plot}.svg`)) as string;
+      expect(svg, plot).toBeDefined();
+      expect(readFileSync(path.join(root, 'results', svg), 'utf8')).toMatch(/^<svg[\s\S]*<\/svg>\n$/);
+    }
+    const readme = readFileSync(path.join(root, 'README.md'), 'utf8');
+    expect(readme).toMatch(/^# x\n\nintro\n\n<!-- PERFORMANCE -->\n## Performance\n[\s\S]*\| loader \|[\s\S]*<!-- \/PERFORMANCE -->\n?$/);
+    expect(existsSync(path.join(root, 'cache', 'set-24', '.complete.json'))).toBe(true);
+  });
+});
