@@ -3,6 +3,8 @@
  * benchmark's image size, dtype and batch size. A new variant (another decoder, augmentation on) is one
  * line here, or `--variant 'name={"option":"value"}'` on the command line.
  */
+import { TYPICAL_AUGMENT } from '../src/augment-options.js';
+
 export interface Variant {
   name: string;
   options: Record<string, unknown>;
@@ -10,6 +12,10 @@ export interface Variant {
 
 export const IMGSTREAM_VARIANTS: readonly Variant[] = [
   { name: 'imgstream', options: {} },
+  // The same loader without the native JPEG fast path: what sharp alone gives.
+  { name: 'imgstream decoder=sharp', options: { decoder: 'sharp' } },
+  // A typical training recipe: random resized crop + horizontal flip + colour jitter.
+  { name: 'imgstream + augmentation', options: { augment: TYPICAL_AUGMENT } },
 ];
 
 /** Parses `name={"json":"options"}` (the `--variant` argument). */
