@@ -5,7 +5,7 @@
  */
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import sharp, { type OverlayOptions } from 'sharp';
+import type { OverlayOptions } from 'sharp';
 import type { AugmentOptions } from './augment-options.js';
 import { Errors } from './errors.js';
 import { fromDirectory, fromList, type FileIndex } from './file-index.js';
@@ -113,6 +113,8 @@ export async function previewAugmentation(
     }
   });
   mkdirSync(path.dirname(path.resolve(options.out)), { recursive: true });
+  // Loaded here, not at import: a training process that never previews keeps libvips out of its main thread.
+  const { default: sharp } = await import('sharp');
   await sharp({ create: { width, height, channels: 3, background: '#ffffff' } })
     .composite(tiles)
     .png()

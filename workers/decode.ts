@@ -8,7 +8,7 @@
 import { existsSync, promises as fsp, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { workerData } from 'piscina';
-import sharp from 'sharp';
+import type SharpFactory from 'sharp';
 import type { ErrorCode } from '../src/errors.js';
 import { readPackedPath } from '../src/file-index.js';
 import { applySharpStage, drawAugmentation, resolveCrop, stageSize, writeAugmented, type AugmentDraw } from './augment.js';
@@ -34,10 +34,20 @@ const states = new Int32Array(init.states);
 const sampleBytes = bytesPerSample(spec);
 const samplesPerSlot = spec.height * spec.width * spec.channels;
 
-// Parallelism comes from the worker threads; a libvips thread pool per call would oversubscribe the cores,
-// and its operation cache would only hold pixels we never ask for twice.
-sharp.concurrency(1);
-sharp.cache(false);
+let sharpLib: typeof SharpFactory | null = null;
+
+/** sharp, loaded on the first file that needs it: with the JPEG fast path, libvips may never be needed here. */
+async function loadSharp(): Promise<typeof SharpFactory> {
+  if (sharpLib === null) {
+    const sharp = (await import('sharp')).default;
+    // Parallelism comes from the worker threads; a libvips thread pool per call would oversubscribe the
+    // cores, and its operation cache would only hold pixels we never ask for twice.
+    sharp.concurrency(1);
+    sharp.cache(false);
+    sharpLib = sharp;
+  }
+  return sharpLib;
+}
 
 const fastPath = jpegFastPath(spec);
 const augment = init.augment;
@@ -98,6 +108,7 @@ function classifySharpError(err: unknown): SampleError {
 }
 
 async function decode(data: Buffer, draw: AugmentDraw | null): Promise<{ pixels: Buffer; width: number; height: number }> {
+  const sharp = await loadSharp();
   let image = sharp(data, { failOn: 'warning', limitInputPixels: spec.maxPixels, sequentialRead: true }).autoOrient();
   const resize = { fit: spec.cropToAspectRatio ? 'cover' : 'fill', position: 'centre', kernel: KERNEL[spec.interpolation] } as const;
   let size: { width: number; height: number } = spec;
