@@ -511,7 +511,8 @@ export async function runBench(argv: string[]): Promise<number> {
   if (has('budget')) {
     const specs: RunSpec[] = settings.budgets.map((b) => ({
       id: `budget-${b}`, group: 'budget' as const, label: `imgstream memoryBudget=${bytes.format(b)}`, scenario: 'imgstream' as const,
-      config: base('float32', { memoryBudget: b }), series: 'imgstream', x: b / (1024 * 1024),
+      // prefetch as deep as the budget allows, so that the sweep shows what a deeper ring buys.
+      config: base('float32', { memoryBudget: b, prefetch: 1 << 20 }), series: 'imgstream', x: b / (1024 * 1024),
     }));
     records.push(...(await runGroup('budget', specs, settings, torchPython, progress)));
   }

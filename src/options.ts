@@ -49,6 +49,13 @@ export interface LoaderOptions {
    * (KB/KiB = 1024 bytes). Default `'256MiB'`.
    */
   memoryBudget?: number | string;
+  /**
+   * Batches decoded ahead of the consumer: the ring's depth, as PyTorch's `prefetch_factor` or FFCV's
+   * `batches_ahead`. `'auto'` keeps 4 batches (and at least 8 samples per worker) ahead, enough to keep every
+   * worker busy while the model takes a batch; a number asks for that many. `memoryBudget` caps it either
+   * way. Default `'auto'`.
+   */
+  prefetch?: number | 'auto';
   /** `'skip'` records an undecodable file in `stats.skipped` and goes on; `'throw'` stops the epoch with it. Default `'skip'`. */
   onError?: OnError;
   /** Drop the last batch when it is short. Default `false`. */
@@ -89,7 +96,8 @@ export interface ResolvedOptions {
   readonly normalize: Normalize;
   readonly workers: number;
   readonly memoryBudget: number;
-  /** Ring slots (samples decoded ahead), derived from `memoryBudget`. */
+  readonly prefetch: number | 'auto';
+  /** Ring slots (samples decoded ahead): `prefetch` batches, capped by `memoryBudget`. */
   readonly capacity: number;
   readonly sampleBytes: number;
   readonly onError: OnError;
@@ -115,6 +123,7 @@ export const DEFAULTS = Object.freeze({
   normalize: 'none' as Normalize,
   workers: 'auto' as const,
   memoryBudget: '256MiB',
+  prefetch: 'auto' as number | 'auto',
   onError: 'skip' as OnError,
   dropRemainder: false,
   maxPixels: 89_478_485,
@@ -250,6 +259,7 @@ export function resolveOptions(
   const workers =
     o.workers === 'auto' ? defaultWorkerCount() : positiveInteger("workers (or 'auto')", o.workers, 256);
   const memoryBudget = parseByteSize('memoryBudget', o.memoryBudget);
+  const prefetch = o.prefetch === 'auto' ? 'auto' : positiveInteger("prefetch (or 'auto')", o.prefetch);
   const onError = oneOf<OnError>('onError', o.onError, ['skip', 'throw']);
   const dropRemainder = boolean('dropRemainder', o.dropRemainder);
   const maxPixels = positiveInteger('maxPixels', o.maxPixels);
@@ -280,8 +290,10 @@ export function resolveOptions(
       o.memoryBudget,
     );
   }
-  // No more slots than the loader has samples (one side of a split may be far smaller than the index).
-  const capacity = Math.min(slots, Math.max(batchSize, sampleCount));
+  // A deeper ring than a few batches buys no throughput (the bench's budget sweep shows it) and costs
+  // memory; no more slots than the loader has samples either (one side of a split may be far smaller).
+  const depth = prefetch === 'auto' ? Math.max(4 * batchSize, 8 * workers) : prefetch * batchSize;
+  const capacity = Math.min(slots, Math.max(batchSize, depth), Math.max(batchSize, sampleCount));
 
   return Object.freeze({
     imageSize,
@@ -298,6 +310,7 @@ export function resolveOptions(
     normalize: o.normalize as Normalize,
     workers,
     memoryBudget,
+    prefetch,
     capacity,
     sampleBytes,
     onError,

@@ -266,7 +266,7 @@ describe('validation split', () => {
   });
 
   it("sizes each side's ring by that side, not by the whole folder", async () => {
-    const opts = { imageSize: [8, 8] as const, validationSplit: 0.25, seed: 1337, batchSize: 2, memoryBudget: '64MiB' };
+    const opts = { imageSize: [8, 8] as const, validationSplit: 0.25, seed: 1337, batchSize: 2, memoryBudget: '64MiB', prefetch: 1000 };
     const [train, val] = await imageDatasetFromDirectory(path.join(root, 'data'), { ...opts, subset: 'both' });
     expect(val.options.capacity).toBe(val.size);
     expect(train.options.capacity).toBe(train.size);

@@ -75,8 +75,17 @@ describe('resolved options', () => {
     });
     const sample = 224 * 224 * 3 * 4;
     expect(big.options.sampleBytes).toBe(sample);
-    expect(big.options.capacity).toBe(Math.floor((256 * 2 ** 20) / sample) - 32);
-    expect((big.options.capacity + 32) * sample).toBeLessThanOrEqual(256 * 2 ** 20);
+    // prefetch 'auto': 4 batches ahead, well within the budget.
+    expect(big.options.capacity).toBe(4 * 32);
+    // prefetch as deep as the budget allows: the ring plus the output batch fill it.
+    const deep = new ImageLoader(big.index, { imageSize: [224, 224], labelMode: null, memoryBudget: '256MiB', prefetch: 1000 });
+    expect(deep.options.capacity).toBe(Math.floor((256 * 2 ** 20) / sample) - 32);
+    expect((deep.options.capacity + 32) * sample).toBeLessThanOrEqual(256 * 2 ** 20);
+    const two = new ImageLoader(big.index, { imageSize: [224, 224], labelMode: null, prefetch: 2, workers: 2 });
+    expect(two.options.capacity).toBe(2 * 32);
+    expect(() => new ImageLoader(big.index, { labelMode: null, prefetch: 0 })).toThrow(
+      /Expected an integer between 1 and \d+ for prefetch \(or 'auto'\) but received 0 of type number/,
+    );
   });
 
   it('parses byte sizes', () => {
