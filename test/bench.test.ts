@@ -2,17 +2,17 @@
  * Smoke run of the benchmark harness (built, as `imgstream bench`): a tiny generated dataset, one repeat, a
  * few scenarios; checks the report's structure and that its files are written. No timing is asserted.
  */
-import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { removeDir, tempDir } from './fixtures/images.js';
+import { runNode, type Ran } from './fixtures/process.js';
 
 const repo = fileURLToPath(new URL('..', import.meta.url));
 const bin = path.join(repo, 'dist/src/cli.js');
 let root: string;
-let run: { code: number | null; stdout: string; stderr: string };
+let run: Ran;
 
 beforeAll(async () => {
   root = tempDir('imgstream-bench-');
@@ -22,21 +22,7 @@ beforeAll(async () => {
     '--repeats', '1', '--only', 'breakdown', 'main', 'workers', 'sizes', '--dtype', 'uint8', '--workers', '1', '--ceiling-concurrency', '2',
     '--memory-cap', '2GiB', '--breakdown-files', '6', '--no-pytorch', '--no-progress', '--write-readme', path.join(root, 'README.md'),
   ];
-  run = await new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, args, { cwd: repo, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d));
-    child.stderr.on('data', (d: Buffer) => (stderr += d));
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`bench did not finish within 100 s; stderr: ${stderr}`));
-    }, 100_000);
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
+  run = await runNode(args, { cwd: repo, timeoutMs: 100_000 });
 }, 110_000);
 afterAll(() => removeDir(root));
 
