@@ -21,19 +21,50 @@ export interface Batch {
   paths: string[];
 }
 
+/** The arrays of a full batch the caller handed back with `loader.recycle(batch)`, to be filled again. */
+export interface BatchArrays {
+  images: Float32Array | Uint8Array;
+  labels: Int32Array | Float32Array | null;
+}
+
+/** Whether `arrays` have exactly the types and lengths of a full batch under `options`. */
+export function fitsFullBatch(arrays: BatchArrays, options: ResolvedOptions): boolean {
+  const n = options.batchSize;
+  const perSample = options.imageSize[0] * options.imageSize[1] * options.channels;
+  const images = options.dtype === 'float32' ? arrays.images instanceof Float32Array : arrays.images instanceof Uint8Array;
+  const mode = options.labelMode;
+  const labels =
+    mode === null
+      ? arrays.labels === null
+      : mode === 'categorical'
+        ? arrays.labels instanceof Float32Array && arrays.labels.length === n * options.numClasses
+        : arrays.labels instanceof Int32Array && arrays.labels.length === n;
+  return images && arrays.images.length === n * perSample && arrays.images.byteOffset === 0 && labels;
+}
+
 class BatchBuilder {
   readonly images: Float32Array | Uint8Array;
   readonly imageBytes: Uint8Array;
   readonly labels: Int32Array | Float32Array | null;
   readonly paths: string[] = [];
 
-  constructor(private readonly options: ResolvedOptions) {
+  constructor(
+    private readonly options: ResolvedOptions,
+    reuse: BatchArrays | null,
+  ) {
     const n = options.batchSize;
     const perSample = options.imageSize[0] * options.imageSize[1] * options.channels;
-    this.images = options.dtype === 'float32' ? new Float32Array(n * perSample) : new Uint8Array(n * perSample);
-    this.imageBytes = new Uint8Array(this.images.buffer);
     const mode = options.labelMode;
-    this.labels = mode === null ? null : mode === 'categorical' ? new Float32Array(n * options.numClasses) : new Int32Array(n);
+    if (reuse !== null) {
+      // Every image byte is overwritten; one-hot rows are not, so they start from zero again.
+      this.images = reuse.images;
+      this.labels = reuse.labels;
+      if (this.labels instanceof Float32Array) this.labels.fill(0);
+    } else {
+      this.images = options.dtype === 'float32' ? new Float32Array(n * perSample) : new Uint8Array(n * perSample);
+      this.labels = mode === null ? null : mode === 'categorical' ? new Float32Array(n * options.numClasses) : new Int32Array(n);
+    }
+    this.imageBytes = new Uint8Array(this.images.buffer, 0, this.images.byteLength);
   }
 
   get count(): number {
@@ -71,6 +102,7 @@ export async function* assembleBatches(
   options: ResolvedOptions,
   stats: LoaderStats,
   startPosition: number,
+  takeRecycled: () => BatchArrays | null = () => null,
 ): AsyncGenerator<Batch, void, undefined> {
   const started = performance.now();
   const labels = index.labels;
@@ -79,7 +111,7 @@ export async function* assembleBatches(
   let position = 0;
   coordinator.pump();
   while (position < coordinator.size) {
-    const batch = new BatchBuilder(options);
+    const batch = new BatchBuilder(options, takeRecycled());
     while (batch.count < options.batchSize && position < coordinator.size) {
       fillSum += coordinator.held / ring.capacity;
       taken += 1;

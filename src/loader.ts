@@ -8,7 +8,7 @@ import { Errors } from './errors.js';
 import { fromDirectory, type FileIndex, type FromDirectoryOptions } from './file-index.js';
 import { Coordinator } from './coordinator.js';
 import { DecodePool } from './decode-pool.js';
-import { assembleBatches, type Batch } from './batches.js';
+import { assembleBatches, fitsFullBatch, type Batch, type BatchArrays } from './batches.js';
 import { resolveOptions, type LoaderOptions, type ResolvedOptions } from './options.js';
 import { epochPlan, numpyLegacyShuffle, shardSize } from './sampler.js';
 import { emptyStats, type LoaderStats } from './stats.js';
@@ -88,6 +88,10 @@ export class ImageLoader implements AsyncIterable<Batch> {
   private closed = false;
   private pool: DecodePool | null = null;
   private current: Coordinator | null = null;
+  /** Arrays of full batches handed back by {@link ImageLoader.recycle}, filled again before new ones are made. */
+  private readonly recycled: BatchArrays[] = [];
+  /** The batch each yielded image array belongs to, so that only that batch, once, can hand it back. */
+  private readonly owners = new WeakMap<object, Batch>();
 
   constructor(index: FileIndex, options: ImageLoaderOptions = {}) {
     const { validationSplit, subset, ...loaderOptions } = options ?? {};
@@ -165,7 +169,11 @@ export class ImageLoader implements AsyncIterable<Batch> {
     this.openEpoch = open;
     this.stats = emptyStats(this.pool.ring.capacity, this.pool.ring.pixels.byteLength, epoch + 1, start);
     try {
-      yield* assembleBatches(coordinator, this.pool.ring, this.index, this.options, this.stats, start);
+      const take = () => this.recycled.pop() ?? null;
+      for await (const batch of assembleBatches(coordinator, this.pool.ring, this.index, this.options, this.stats, start, take)) {
+        this.owners.set(batch.images, batch);
+        yield batch;
+      }
       open.finished = true;
     } finally {
       await coordinator.join();
@@ -173,9 +181,32 @@ export class ImageLoader implements AsyncIterable<Batch> {
     }
   }
 
+  /**
+   * Hands a batch's arrays back, to be filled by a later batch instead of new arrays (FFCV reuses its batch
+   * memory the same way). Call it once nothing reads `batch.images` or `batch.labels` any more. Without it,
+   * dropped batches wait for the garbage collector, which at 224x224 float32 lets several 19 MB batches pile
+   * up on top of the ring. Short last batches are ignored; a batch can be handed back once; two are kept.
+   *
+   * @example
+   * for await (const batch of loader) {
+   *   await step(batch.images, batch.labels); // done with it
+   *   loader.recycle(batch);
+   * }
+   */
+  recycle(batch: Batch): void {
+    if (batch === null || typeof batch !== 'object' || !ArrayBuffer.isView(batch.images)) {
+      throw Errors.invalidOption('batch', 'a batch yielded by this loader', batch === null || typeof batch !== 'object' ? batch : 'an object without images');
+    }
+    if (this.owners.get(batch.images) !== batch) return;
+    this.owners.delete(batch.images);
+    const arrays = { images: batch.images, labels: batch.labels };
+    if (this.recycled.length < 2 && fitsFullBatch(arrays, this.options)) this.recycled.push(arrays);
+  }
+
   /** Stops a running epoch and ends the worker threads. The loader cannot be iterated afterwards. */
   async close(): Promise<void> {
     this.closed = true;
+    this.recycled.length = 0;
     await this.current?.join();
     const pool = this.pool;
     this.pool = null;

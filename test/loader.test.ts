@@ -340,3 +340,32 @@ describe('odd images', () => {
     expect(index.size).toBe(files.length);
   });
 });
+
+describe('recycled batches', () => {
+  it('fill again the arrays handed back, with the same pixels and labels as fresh ones', async () => {
+    const opts = { imageSize: [12, 10] as const, batchSize: 4, shuffle: true, seed: 3, labelMode: 'categorical' as const, workers: 2 };
+    const fresh = new ImageLoader(await fromDirectory(path.join(root, 'data')), opts);
+    const reused = new ImageLoader(await fromDirectory(path.join(root, 'data')), opts);
+    const expected = await collect(fresh);
+    const seen: { images: Float32Array | Uint8Array; labels: Float32Array; paths: string[] }[] = [];
+    const arrays = new Set<object>();
+    for await (const batch of reused) {
+      arrays.add(batch.images);
+      seen.push({ images: batch.images.slice(), labels: (batch.labels as Float32Array).slice(), paths: batch.paths });
+      reused.recycle(batch);
+      reused.recycle(batch); // a second hand-back of the same batch is ignored
+    }
+    await Promise.all([fresh.close(), reused.close()]);
+    expect(seen.map((b) => b.paths)).toEqual(expected.map((b) => b.paths));
+    seen.forEach((b, i) => {
+      expect(Array.from(b.images)).toEqual(Array.from(expected[i].images));
+      // one-hot rows are cleared before a reused label array is filled again
+      expect(Array.from(b.labels)).toEqual(Array.from(expected[i].labels as Float32Array));
+    });
+    // Full batches reuse one pair of arrays; the short last batch is a copy of its own.
+    const full = expected.filter((b) => b.shape[0] === 4).length;
+    expect(full).toBeGreaterThan(2);
+    expect(arrays.size).toBe(expected.length - full + 1);
+    expect(() => reused.recycle({} as Batch)).toThrow(/Expected a batch yielded by this loader for batch/);
+  });
+});

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ImageLoader, fromDirectory, imageDatasetFromDirectory } from '../src/index.js';
+import { ImageLoader, fromDirectory, imageDatasetFromDirectory, type Batch } from '../src/index.js';
 import { fileSystem, predict, tf, toTfDataset, type TensorBatch } from '../src/tf/index.js';
 import type { Tensor } from '@tensorflow/tfjs';
 import { removeDir, tempDir } from './fixtures/images.js';
@@ -16,6 +16,12 @@ beforeAll(async () => {
   ({ files, labels } = await makeBrightnessFolders(path.join(root, 'data'), ['a', 'b', 'c'], 7));
 });
 afterAll(() => removeDir(root));
+
+async function collect(loader: AsyncIterable<Batch>): Promise<Batch[]> {
+  const out: Batch[] = [];
+  for await (const b of loader) out.push(b);
+  return out;
+}
 
 const base = { imageSize: [6, 6] as [number, number], batchSize: 8, workers: 1, shuffle: false, normalize: 'unit' as const };
 
@@ -82,6 +88,31 @@ describe('toTfDataset', () => {
     expect(loader.stats.epochs).toBe(4);
     expect(new Set(tensorsAtEpochEnd.slice(1)).size).toBe(1);
     model.dispose();
+    await loader.close();
+  });
+
+  it('hands the arrays of batches whose tensors are gone back to the loader, and never those of live ones', async () => {
+    const loader = await imageDatasetFromDirectory(path.join(root, 'data'), { ...base, shuffle: false, batchSize: 2 });
+    const handedBack: Batch[] = [];
+    const recycle = loader.recycle.bind(loader);
+    loader.recycle = (batch) => {
+      handedBack.push(batch);
+      recycle(batch);
+    };
+    const kept: TensorBatch[] = [];
+    const iterator = await toTfDataset(loader).iterator();
+    for (let i = 0; i < 3; i++) {
+      const { value } = await iterator.next();
+      // A clone shares the first batch's pixel data and keeps it alive after the original is disposed.
+      if (i === 0) kept.push({ xs: value.xs.clone(), ys: value.ys.clone() });
+      tf.dispose([value.xs, value.ys]);
+    }
+    // The first batch's data lives on in the clone: not handed back. The second's tensors are gone: it is.
+    expect(handedBack).toHaveLength(1);
+    const firstPixels = await kept[0].xs.data();
+    const expected = (await collect(loader))[0].images;
+    expect(Array.from(firstPixels)).toEqual(Array.from(expected));
+    tf.dispose([kept[0].xs, kept[0].ys]);
     await loader.close();
   });
 });

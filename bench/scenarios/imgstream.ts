@@ -14,7 +14,11 @@ await runScenario(async (config) => {
     ...(config.options as ImageDatasetOptions),
   });
   async function* batches(): AsyncGenerator<BatchLike> {
-    for await (const batch of loader) yield { count: batch.shape[0] };
+    for await (const batch of loader) {
+      yield { count: batch.shape[0] };
+      // The consumer is done with it (as a training step is once its tensors are gone; toTfDataset does the same).
+      loader.recycle(batch);
+    }
   }
   const measured = await consume(batches(), config.stepMs, started);
   const { stats, options } = loader;

@@ -10,6 +10,8 @@ import { tf } from './backend.js';
 /** What `toTfDataset` needs from a loader: batches, and the resolved options that describe them. */
 export type BatchSource = AsyncIterable<Batch> & {
   readonly options: Pick<ImageLoader['options'], 'labelMode' | 'numClasses'>;
+  /** When present, batches whose tensors are gone are handed back to be filled again (see `ImageLoader.recycle`). */
+  recycle?: (batch: Batch) => void;
 };
 
 export interface TfDatasetOptions {
@@ -86,19 +88,37 @@ export function toTfDataset(loader: BatchSource, options: TfDatasetOptions = {})
     throw Errors.optionConflict(`Expected labelMode 'int' with oneHot but received labelMode '${labelMode}'`);
   }
   const open = new Set<AsyncIterator<Batch>>();
+  const recycle = typeof loader.recycle === 'function' ? loader.recycle.bind(loader) : null;
+  // Batches whose arrays may back tensors still alive; handed back to the loader once no tensor uses them.
+  const lent: { batch: Batch; tensors: TensorBatch }[] = [];
+  const giveBack = () => {
+    const backend = tf.backend();
+    for (let i = lent.length - 1; i >= 0; i--) {
+      const { batch, tensors: t } = lent[i];
+      // refCount, not isDisposed: a clone of a tensor shares its data and keeps it alive.
+      if (backend.refCount(t.xs.dataId) === 0 && backend.refCount(t.ys.dataId) === 0) {
+        recycle?.(batch);
+        lent.splice(i, 1);
+      }
+    }
+  };
   async function* tensors(): AsyncGenerator<TensorBatch, void, undefined> {
     do {
       const epoch = loader[Symbol.asyncIterator]();
       open.add(epoch);
       try {
         for (;;) {
+          if (recycle !== null) giveBack();
           const next = await epoch.next();
           if (next.done) break;
           if (next.value.shape[0] === 0) continue;
-          yield batchToTensors(next.value, labelMode, numClasses, oneHot);
+          const t = batchToTensors(next.value, labelMode, numClasses, oneHot);
+          if (recycle !== null) lent.push({ batch: next.value, tensors: t });
+          yield t;
         }
       } finally {
         open.delete(epoch);
+        lent.length = 0;
       }
     } while (repeat);
   }
