@@ -194,6 +194,16 @@ export function resolveCrop(draw: AugmentDraw, aug: AugmentSpec, width: number, 
   return { left: Math.floor((width - w) / 2), top: Math.floor((height - h) / 2), width: w, height: h };
 }
 
+/**
+ * The window of a `width` x `height` (oriented) source a decoder resizes: the drawn crop, or `null` when
+ * there is none or it is the whole image (then the plain resize applies).
+ */
+export function cropWindow(draw: AugmentDraw, aug: AugmentSpec, width: number, height: number): Region | null {
+  if (draw.cropTrials === null) return null;
+  const region = resolveCrop(draw, aug, width, height);
+  return region !== null && region.width === width && region.height === height ? null : region;
+}
+
 /** The size the decoder resizes the (cropped) source to: the random crop's stage size, else the output size. */
 export function stageSize(aug: AugmentSpec, spec: DecodeSpec): { width: number; height: number } {
   return aug.crop === null ? { width: spec.width, height: spec.height } : { width: aug.crop.width, height: aug.crop.height };
@@ -221,8 +231,7 @@ export async function applySharpStage(
   if (draw.cropTrials !== null) {
     const meta = await image.metadata();
     source = meta.autoOrient;
-    region = resolveCrop(draw, aug, source.width, source.height);
-    if (region !== null && region.width === source.width && region.height === source.height) region = null;
+    region = cropWindow(draw, aug, source.width, source.height);
   }
   if (region === null) {
     image.resize(stage.width, stage.height, resize);

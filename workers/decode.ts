@@ -11,9 +11,9 @@ import { workerData } from 'piscina';
 import type SharpFactory from 'sharp';
 import type { ErrorCode } from '../src/errors.js';
 import { readPackedPath } from '../src/file-index.js';
-import { applySharpStage, drawAugmentation, resolveCrop, stageSize, writeAugmented, type AugmentDraw } from './augment.js';
+import { applySharpStage, cropWindow, drawAugmentation, stageSize, writeAugmented, type AugmentDraw } from './augment.js';
 import { writeConverted } from './convert.js';
-import { fastPathAccepts, jpegFastPath, orientedSize, readJpegHeader } from './jpeg-turbo.js';
+import { jpegFastPath } from './jpeg-turbo.js';
 import {
   FIELD_POSITION,
   FIELD_STATE,
@@ -63,15 +63,11 @@ function decodeFast(data: Buffer, out: Float32Array | Uint8Array, draw: AugmentD
   if (fastPath === null) return false;
   if (draw === null || augment === null) return fastPath(data, out);
   if (draw.blurSigma >= 0.3) return false;
-  const header = readJpegHeader(data);
-  if (!fastPathAccepts(header, spec.maxPixels)) return false;
-  const source = orientedSize(header);
-  let region = draw.cropTrials === null ? null : resolveCrop(draw, augment, source.width, source.height);
-  if (region !== null && region.width === source.width && region.height === source.height) region = null;
   const stage = stageSize(augment, spec);
   const length = stage.width * stage.height * spec.channels;
   if (stagePixels.length < length) stagePixels = new Uint8Array(length);
   const pixels = stagePixels.subarray(0, length);
+  const region = (source: { width: number; height: number }) => cropWindow(draw, augment, source.width, source.height);
   if (!fastPath(data, pixels, { ...stage, region })) return false;
   writeAugmented(out, pixels, stage.width, stage.height, draw, augment, spec);
   return true;

@@ -116,14 +116,17 @@ const INTERPOLATION = { nearest: 0, bilinear: 1 } as const;
 export interface FastTarget {
   width: number;
   height: number;
-  /** A window of the oriented, full-size source (augmentation's random crop); `null`: the whole image. */
-  region: Region | null;
+  /**
+   * The window of the oriented, full-size source to resize (augmentation's random crop), given that source's
+   * size once the header is read; `null`: the whole image.
+   */
+  region: (source: { width: number; height: number }) => Region | null;
 }
 
 export type FastPath = (data: Uint8Array, out: Uint8Array | Float32Array, target?: FastTarget) => boolean;
 
 /** The oriented size of an accepted JPEG. */
-export function orientedSize(header: JpegHeader): { width: number; height: number } {
+function orientedSize(header: JpegHeader): { width: number; height: number } {
   return header.orientation >= 5 ? { width: header.height, height: header.width } : { width: header.width, height: header.height };
 }
 
@@ -151,7 +154,7 @@ export function jpegFastPath(spec: DecodeSpec): FastPath | null {
     if (target === undefined) {
       return addon.decode(data, out, spec.width, spec.height, spec.channels, header.orientation, crop, interpolation, scale, offset) === 0;
     }
-    const r = target.region;
+    const r = target.region(orientedSize(header));
     const status = r === null
       ? addon.decode(data, out, target.width, target.height, spec.channels, header.orientation, crop, interpolation, null, null)
       : addon.decode(data, out, target.width, target.height, spec.channels, header.orientation, 0, interpolation, null, null, r.left, r.top, r.width, r.height);
