@@ -27,21 +27,6 @@ export interface BatchArrays {
   labels: Int32Array | Float32Array | null;
 }
 
-/** Whether `arrays` have exactly the types and lengths of a full batch under `options`. */
-export function fitsFullBatch(arrays: BatchArrays, options: ResolvedOptions): boolean {
-  const n = options.batchSize;
-  const perSample = options.imageSize[0] * options.imageSize[1] * options.channels;
-  const images = options.dtype === 'float32' ? arrays.images instanceof Float32Array : arrays.images instanceof Uint8Array;
-  const mode = options.labelMode;
-  const labels =
-    mode === null
-      ? arrays.labels === null
-      : mode === 'categorical'
-        ? arrays.labels instanceof Float32Array && arrays.labels.length === n * options.numClasses
-        : arrays.labels instanceof Int32Array && arrays.labels.length === n;
-  return images && arrays.images.length === n * perSample && arrays.images.byteOffset === 0 && labels;
-}
-
 class BatchBuilder {
   readonly images: Float32Array | Uint8Array;
   readonly imageBytes: Uint8Array;

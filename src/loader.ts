@@ -8,7 +8,7 @@ import { Errors } from './errors.js';
 import { fromDirectory, type FileIndex, type FromDirectoryOptions } from './file-index.js';
 import { Coordinator } from './coordinator.js';
 import { DecodePool } from './decode-pool.js';
-import { assembleBatches, fitsFullBatch, type Batch, type BatchArrays } from './batches.js';
+import { assembleBatches, type Batch, type BatchArrays } from './batches.js';
 import { resolveOptions, type LoaderOptions, type ResolvedOptions } from './options.js';
 import { epochPlan, numpyLegacyShuffle, shardSize } from './sampler.js';
 import { emptyStats, type LoaderStats } from './stats.js';
@@ -197,10 +197,12 @@ export class ImageLoader implements AsyncIterable<Batch> {
     if (batch === null || typeof batch !== 'object' || !ArrayBuffer.isView(batch.images)) {
       throw Errors.invalidOption('batch', 'a batch yielded by this loader', batch === null || typeof batch !== 'object' ? batch : 'an object without images');
     }
+    // Only a batch this loader yielded, once: its arrays have the loader's types; a short one is a copy.
     if (this.owners.get(batch.images) !== batch) return;
     this.owners.delete(batch.images);
-    const arrays = { images: batch.images, labels: batch.labels };
-    if (this.recycled.length < 2 && fitsFullBatch(arrays, this.options)) this.recycled.push(arrays);
+    if (this.recycled.length < 2 && batch.shape[0] === this.options.batchSize) {
+      this.recycled.push({ images: batch.images, labels: batch.labels });
+    }
   }
 
   /** Stops a running epoch and ends the worker threads. The loader cannot be iterated afterwards. */
