@@ -3,7 +3,6 @@
  * formats — and a scan that decodes every file (sharp metadata, then a real decode, in parallel) and lists the
  * ones that cannot be loaded, with the same codes the loader gives them.
  */
-import { promises as fsp } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import cliProgress from 'cli-progress';
@@ -12,6 +11,7 @@ import sharp from 'sharp';
 import { DEFAULTS } from './options.js';
 import type { ErrorCode, SkippedSample } from './errors.js';
 import { fromDirectory } from './file-index.js';
+import { classifyDecodeError, readSample, type SampleError } from './read-sample.js';
 
 export interface InspectOptions {
   /** Files decoded at once. Default: twice the number of cores. */
@@ -43,32 +43,25 @@ function summarize(values: number[]): Summary {
   return { min: sorted[0], median: sorted[Math.floor(sorted.length / 2)], max: sorted[sorted.length - 1] };
 }
 
-function classify(err: unknown, maxPixels: number): { code: ErrorCode; message: string } {
-  const message = (err instanceof Error ? err.message : String(err)).split('\n')[0];
-  if (/pixel limit/i.test(message)) return { code: 'ERR_TOO_MANY_PIXELS', message: `${message} (maxPixels ${maxPixels})` };
-  if (/unsupported image format/i.test(message)) return { code: 'ERR_NOT_IMAGE', message };
-  return { code: 'ERR_DECODE', message };
-}
-
 async function scanFile(
   file: string,
   maxPixels: number,
 ): Promise<{ ok: true; width: number; height: number; format: string } | { ok: false; code: ErrorCode; message: string }> {
   let data: Buffer;
   try {
-    data = await fsp.readFile(file);
+    data = await readSample(file);
   } catch (err) {
-    const e = err as NodeJS.ErrnoException;
-    return { ok: false, code: 'ERR_READ', message: `${e.code ?? 'read error'}: ${e.message}` };
+    const e = err as SampleError;
+    return { ok: false, code: e.code, message: e.message };
   }
-  if (data.length === 0) return { ok: false, code: 'ERR_EMPTY_FILE', message: 'file is empty (0 bytes)' };
   try {
     const meta = await sharp(data, { limitInputPixels: maxPixels }).metadata();
     // A full decode: metadata alone reads only the header and misses truncated or corrupt pixel data.
     await sharp(data, { limitInputPixels: maxPixels, failOn: 'warning' }).raw().toBuffer();
     return { ok: true, width: meta.width ?? 0, height: meta.height ?? 0, format: meta.format ?? 'unknown' };
   } catch (err) {
-    return { ok: false, ...classify(err, maxPixels) };
+    const e = classifyDecodeError(err, maxPixels);
+    return { ok: false, code: e.code, message: e.message.split('\n')[0] };
   }
 }
 

@@ -5,12 +5,12 @@
  * position's ring slot, then flip the slot's state with `Atomics` so the consumer can take it.
  * Only the slice's integers come in; only failures (rare) go back as text.
  */
-import { existsSync, promises as fsp, writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { workerData } from 'piscina';
 import type SharpFactory from 'sharp';
-import type { ErrorCode } from '../src/errors.js';
 import { readPackedPath } from '../src/file-index.js';
+import { SampleError, classifyDecodeError, readSample } from '../src/read-sample.js';
 import { applySharpStage, cropWindow, drawAugmentation, stageSize, writeAugmented, type AugmentDraw } from './augment.js';
 import { writeConverted } from './convert.js';
 import { jpegFastPath } from './jpeg-turbo.js';
@@ -75,34 +75,6 @@ function decodeFast(data: Buffer, out: Float32Array | Uint8Array, draw: AugmentD
 
 const KERNEL = { nearest: 'nearest', bilinear: 'linear', bicubic: 'cubic', lanczos3: 'lanczos3' } as const;
 
-class SampleError extends Error {
-  constructor(
-    readonly code: ErrorCode,
-    message: string,
-  ) {
-    super(message);
-  }
-}
-
-async function readFile(file: string): Promise<Buffer> {
-  let data: Buffer;
-  try {
-    data = await fsp.readFile(file);
-  } catch (err) {
-    const e = err as NodeJS.ErrnoException;
-    throw new SampleError('ERR_READ', `${e.code ?? 'read error'}: ${e.message}`);
-  }
-  if (data.length === 0) throw new SampleError('ERR_EMPTY_FILE', 'file is empty (0 bytes)');
-  return data;
-}
-
-function classifySharpError(err: unknown): SampleError {
-  const message = err instanceof Error ? err.message : String(err);
-  if (/pixel limit/i.test(message)) return new SampleError('ERR_TOO_MANY_PIXELS', `${message} (maxPixels ${spec.maxPixels})`);
-  if (/unsupported image format/i.test(message)) return new SampleError('ERR_NOT_IMAGE', message);
-  return new SampleError('ERR_DECODE', message);
-}
-
 async function decode(data: Buffer, draw: AugmentDraw | null): Promise<{ pixels: Buffer; width: number; height: number }> {
   const sharp = await loadSharp();
   let image = sharp(data, { failOn: 'warning', limitInputPixels: spec.maxPixels, sequentialRead: true }).autoOrient();
@@ -155,7 +127,7 @@ export default async function decodeSlice(task: DecodeTask): Promise<DecodeResul
   const files = task.samples.map((s) => readPackedPath(init.pathBytes, offsets, s));
   // Read the next file while this one decodes.
   const reads = files.map(() => null as Promise<Buffer> | null);
-  const readAt = (i: number) => (reads[i] ??= readFile(files[i]));
+  const readAt = (i: number) => (reads[i] ??= readSample(files[i]));
   readAt(0).catch(() => undefined);
   for (let i = 0; i < files.length; i++) {
     const position = task.firstPosition + i;
@@ -171,7 +143,7 @@ export default async function decodeSlice(task: DecodeTask): Promise<DecodeResul
         try {
           decoded = await decode(data, draw);
         } catch (err) {
-          throw err instanceof SampleError ? err : classifySharpError(err);
+          throw classifyDecodeError(err, spec.maxPixels);
         }
         if (draw === null || augment === null) writeConverted(out, decoded.pixels, spec);
         else writeAugmented(out, decoded.pixels, decoded.width, decoded.height, draw, augment, spec);
