@@ -15,6 +15,7 @@ import {
 import type { AugmentSpec } from '../src/augment-options.js';
 import { applySharpStage, drawAugmentation, resolveCrop, writeAugmented, type AugmentDraw } from '../workers/augment.js';
 import { writeConverted } from '../workers/convert.js';
+import { jpegTurboAddon } from '../src/native/index.js';
 import { gradientRaw, identityDraw, rawSpec } from './fixtures/augment.js';
 import { makeClassFolders, removeDir, tempDir } from './fixtures/images.js';
 
@@ -236,6 +237,43 @@ describe('the pixel pass', () => {
         for (let p = 0; p < W * H; p++) expect(Array.from(fast.subarray(p * 3, p * 3 + 3))).toEqual(Array.from(general.subarray(p * 4, p * 4 + 3)));
       }
     }
+  });
+
+  it.runIf(jpegTurboAddon() !== null)('the native RGB pass writes exactly what the JavaScript one does', () => {
+    // A photo-like stage image larger than the output, so crop windows, flips and padding all land inside and outside.
+    const sw = 37;
+    const sh = 29;
+    const src = new Uint8Array(sw * sh * 3);
+    for (let i = 0; i < src.length; i++) src[i] = (i * 2654435761) >>> 24;
+    const size: [number, number] = [23, 31];
+    const options: AugmentOptions = {
+      randomCrop: { size: [sh, sw], padding: 6 },
+      horizontalFlip: 0.5,
+      verticalFlip: 0.5,
+      colorJitter: { brightness: 0.5, contrast: 0.5, saturation: 0.5, hue: 0.2 },
+      channelShift: 30,
+      grayscale: 0.2,
+      randomErasing: { probability: 0.5, value: 77 },
+    };
+    const normalization = { scale: [1 / 58.4, 1 / 57.1, 1 / 57.4], offset: [-2.12, -2.04, -1.8] };
+    let compared = 0;
+    for (const fillMode of ['constant', 'nearest', 'reflect', 'wrap'] as const) {
+      const aug = spec({ ...options, fillMode, fillValue: 90 }, size);
+      for (let entry = 0; entry < 40; entry++) {
+        const draw = drawAugmentation(aug, { height: size[0], width: size[1] }, 7, 1, entry);
+        for (const dtype of ['uint8', 'float32'] as const) {
+          const outSpec = { ...rawSpec(size[1], size[0], 3, dtype), normalization: dtype === 'float32' ? normalization : null };
+          const make = () => (dtype === 'uint8' ? new Uint8Array(size[0] * size[1] * 3) : new Float32Array(size[0] * size[1] * 3));
+          const native = make();
+          const js = make();
+          writeAugmented(native, src, sw, sh, draw, aug, outSpec, 'auto');
+          writeAugmented(js, src, sw, sh, draw, aug, outSpec, 'js');
+          expect(native).toEqual(js);
+          compared++;
+        }
+      }
+    }
+    expect(compared).toBe(320);
   });
 
   it('translation by whole pixels shifts, filling as fillMode says', () => {

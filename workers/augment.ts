@@ -13,6 +13,7 @@ import { xoroshiro128plus, type RandomGenerator } from 'pure-rand';
 import type { ResizeOptions, Sharp } from 'sharp';
 import type { AugmentSpec, FillMode } from '../src/augment-options.js';
 import type { DecodeSpec } from '../src/protocol.js';
+import { jpegTurboAddon } from '../src/native/index.js';
 import { mixSeed } from '../src/sampler.js';
 
 /** A region in pixels. */
@@ -337,8 +338,10 @@ const clamp255 = (v: number) => (v < 0 ? 0 : v > 255 ? 255 : v);
 const brightLut = new Float64Array(256);
 
 /** Mean luminance (ITU-R 601 weights, as torchvision's grayscale) of the image after the shift and the brightness factor. */
-function meanLuminance(src: Uint8Array, channels: number, shift: number, brightness: number): number {
+function meanLuminance(src: Uint8Array, channels: number, shift: number, brightness: number, engine: PixelEngine): number {
   for (let v = 0; v < 256; v++) brightLut[v] = clamp255(clamp255(v + shift) * brightness);
+  const addon = engine === 'auto' ? jpegTurboAddon() : null;
+  if (addon !== null) return addon.meanLuminance(src, channels, brightLut);
   const n = src.length;
   if (channels < 3) {
     let sum = 0;
@@ -357,6 +360,12 @@ function meanLuminance(src: Uint8Array, channels: number, shift: number, brightn
 }
 
 /**
+ * Who runs the RGB crop/flip/colour pass: `'auto'` the native addon when it is loaded (same values as the
+ * JavaScript, which a test checks), `'js'` always the JavaScript.
+ */
+export type PixelEngine = 'auto' | 'js';
+
+/**
  * Writes the decoded stage image (`src`, `srcWidth` x `srcHeight` x `spec.channels`, 8-bit interleaved) into
  * the slot `out` through the draw's geometry and colour ops, converting to the output dtype and normalization
  * in the same pass. No allocation per pixel.
@@ -369,6 +378,7 @@ export function writeAugmented(
   draw: AugmentDraw,
   aug: AugmentSpec,
   spec: DecodeSpec,
+  engine: PixelEngine = 'auto',
 ): void {
   const C = spec.channels;
   const W = spec.width;
@@ -387,11 +397,11 @@ export function writeAugmented(
   // torchvision's adjust_contrast blends with the mean luminance of the (brightness-adjusted) image; it is
   // taken over the decoded stage image.
   const shift = draw.channelShift;
-  const mean = ct === 1 ? 0 : meanLuminance(src, C, shift, b);
+  const mean = ct === 1 ? 0 : meanLuminance(src, C, shift, b, engine);
   const colorOps = shift !== 0 || b !== 1 || ct !== 1 || twist !== null || gray;
   if (C === 3) {
     if (needsWarp(draw)) writeWarpedRgb(out, src, srcWidth, srcHeight, draw, aug, spec, mean, twist);
-    else writeShiftedRgb(out, src, srcWidth, srcHeight, draw, aug, spec, mean, twist);
+    else writeShiftedRgb(out, src, srcWidth, srcHeight, draw, aug, spec, mean, twist, engine);
     return;
   }
 
@@ -480,6 +490,21 @@ export function writeAugmented(
 // Scratch reused across samples (a worker runs its samples one at a time between awaits).
 let columnMap = new Int32Array(0);
 const toneLut = new Float32Array(256);
+const nativeParams = new Float64Array(30);
+
+/** The native pass' parameters, in the order `augment_pass.c` reads them (its `P_*` indices). */
+function shiftedParams(W: number, H: number, mode: number, fill: number, draw: AugmentDraw, aug: AugmentSpec, spec: DecodeSpec, twist: number[] | null): Float64Array {
+  const p = nativeParams;
+  const erase = draw.erase;
+  p.set([W, H, draw.window.left, draw.window.top, +draw.flipH, +draw.flipV, mode, fill, +draw.grayscale]);
+  p.set(erase === null ? [0, 0, 0, 0] : [erase.top, erase.left, erase.height, erase.width], 9);
+  p[13] = aug.erasing?.value ?? 0;
+  p[14] = twist === null ? 0 : 1;
+  p.set(twist ?? [1, 0, 0, 0, 1, 0, 0, 0, 1], 15);
+  p.set(spec.normalization?.scale.slice(0, 3) ?? [1, 1, 1], 24);
+  p.set(spec.normalization?.offset.slice(0, 3) ?? [0, 0, 0], 27);
+  return p;
+}
 
 /**
  * The common case, RGB without rotation/shear/zoom/translation: every output pixel is one stage pixel (crop
@@ -495,6 +520,7 @@ function writeShiftedRgb(
   spec: DecodeSpec,
   mean: number,
   twist: number[] | null,
+  engine: PixelEngine,
 ): void {
   const W = spec.width;
   const H = spec.height;
@@ -510,6 +536,11 @@ function writeShiftedRgb(
   const lut = toneLut;
   for (let v = 0; v < 256; v++) lut[v] = tone(v);
   const fill = tone(aug.fillValue);
+  const addon = engine === 'auto' ? jpegTurboAddon() : null;
+  if (addon !== null) {
+    addon.shiftedRgb(out, src, srcWidth, srcHeight, lut, shiftedParams(W, H, mode, fill, draw, aug, spec, twist));
+    return;
+  }
   if (columnMap.length < W) columnMap = new Int32Array(W);
   const columns = columnMap;
   for (let x = 0; x < W; x++) {

@@ -2,8 +2,8 @@
   "targets": [
     {
       "target_name": "jpeg_turbo",
-      "sources": ["jpeg_turbo.c"],
-      "cflags": ["-O3", "-std=c11"],
+      "sources": ["jpeg_turbo.c", "augment_pass.c"],
+      "cflags": ["-O3", "-std=c11", "-ffp-contract=off"],
       "libraries": ["-lturbojpeg"]
     }
   ]

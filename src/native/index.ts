@@ -32,6 +32,10 @@ export interface JpegTurboAddon {
   ): number;
   /** The libjpeg-turbo version the addon was built against. */
   version(): string;
+  /** Augmentation's RGB crop/flip/colour pass (`writeShiftedRgb` in workers/augment.ts), natively. */
+  shiftedRgb(out: Uint8Array | Float32Array, src: Uint8Array, srcWidth: number, srcHeight: number, tone: Float32Array, params: Float64Array): void;
+  /** Mean luminance of `src` through `lut` (the contrast jitter's mean), natively. */
+  meanLuminance(src: Uint8Array, channels: number, lut: Float64Array): number;
 }
 
 /** Environment switch: `sharp` turns the fast path off, `native` makes a missing addon an error. */

@@ -397,6 +397,10 @@ static napi_value decode(napi_env env, napi_callback_info info) {
   return status_value(env, OK);
 }
 
+/* Augmentation's pixel pass (augment_pass.c). */
+napi_value imgstream_shifted_rgb(napi_env env, napi_callback_info info);
+napi_value imgstream_mean_luminance(napi_env env, napi_callback_info info);
+
 /* The version of libjpeg-turbo this addon was built against, for `decoderInfo`. */
 static napi_value version(napi_env env, napi_callback_info info) {
   (void)info;
@@ -431,5 +435,9 @@ NAPI_MODULE_INIT() {
   napi_set_named_property(env, exports, "decode", fn);
   napi_create_function(env, "version", NAPI_AUTO_LENGTH, version, NULL, &fn);
   napi_set_named_property(env, exports, "version", fn);
+  napi_create_function(env, "shiftedRgb", NAPI_AUTO_LENGTH, imgstream_shifted_rgb, NULL, &fn);
+  napi_set_named_property(env, exports, "shiftedRgb", fn);
+  napi_create_function(env, "meanLuminance", NAPI_AUTO_LENGTH, imgstream_mean_luminance, NULL, &fn);
+  napi_set_named_property(env, exports, "meanLuminance", fn);
   return exports;
 }
