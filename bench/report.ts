@@ -29,6 +29,8 @@ export interface Row {
   peakMemoryBytes: number | null;
   timeToFirstBatchMs: number | null;
   stallShare: number | null;
+  /** CPU ms per image over every thread or process of the loader. */
+  cpuMsPerImage: number | null;
   note: string;
 }
 
@@ -53,6 +55,7 @@ const MIB = 1024 * 1024;
 const fmtBytes = (n: number | null): string => (n === null ? '—' : (bytes.format(n, { unitSeparator: ' ', decimalPlaces: Math.abs(n) >= 1024 ** 3 ? 2 : 0 }) ?? '—'));
 const fmtIps = (n: number | null) => (n === null ? '—' : n.toFixed(0));
 const fmtPct = (n: number | null) => (n === null ? '—' : `${(n * 100).toFixed(0)}%`);
+const fmtCpu = (n: number | null) => (n === null ? '—' : n.toFixed(2));
 const fmtMs = (n: number | null) => (n === null ? '—' : n >= 1000 ? `${(n / 1000).toFixed(2)} s` : `${n.toFixed(0)} ms`);
 
 function failureNote(record: RunRecord): string {
@@ -79,7 +82,7 @@ export function derive(report: Report): Derived {
       const rec = group('main').find((r) => r.spec.scenario === 'ceiling' && r.spec.config.dtype === dtype && r.spec.label === best.label);
       const m = rec?.median ?? null;
       const tried = group('main').filter((r) => r.spec.scenario === 'ceiling' && r.spec.config.dtype === dtype).length;
-      rows.push({ label: `${best.label}, best of ${tried}`, dtype, imagesPerSecond: best.imagesPerSecond, ratioToCeiling: 1, peakMemoryBytes: m?.peakMemoryBytes ?? null, timeToFirstBatchMs: m?.timeToFirstBatchMs ?? null, stallShare: null, note: 'no ring, no batches' });
+      rows.push({ label: `${best.label}, best of ${tried}`, dtype, imagesPerSecond: best.imagesPerSecond, ratioToCeiling: 1, peakMemoryBytes: m?.peakMemoryBytes ?? null, timeToFirstBatchMs: m?.timeToFirstBatchMs ?? null, stallShare: null, cpuMsPerImage: m?.cpuMsPerImage ?? null, note: 'no ring, no batches' });
     }
     for (const r of group('main').filter((r) => r.spec.scenario !== 'ceiling' && r.spec.config.dtype === dtype)) {
       const m = r.median;
@@ -91,6 +94,7 @@ export function derive(report: Report): Derived {
         peakMemoryBytes: m?.peakMemoryBytes ?? null,
         timeToFirstBatchMs: m?.timeToFirstBatchMs ?? null,
         stallShare: m?.stallShare ?? null,
+        cpuMsPerImage: m?.cpuMsPerImage ?? null,
         note: [r.spec.scenario === 'pytorch' ? 'peak = PSS of the process tree' : '', failureNote(r)].filter(Boolean).join('; '),
       });
     }
@@ -145,7 +149,9 @@ function targets(
       const ratio = row.imagesPerSecond / torch.imagesPerSecond;
       out.push({
         target: `imgstream >= 2x PyTorch DataLoader, same worker count (${dtype})`,
-        measured: `${fmtIps(row.imagesPerSecond)} vs ${fmtIps(torch.imagesPerSecond)} img/s (x${ratio.toFixed(2)}); peak ${fmtBytes(row.peakMemoryBytes)} vs ${fmtBytes(torch.peakMemoryBytes)}`,
+        measured:
+          `${fmtIps(row.imagesPerSecond)} vs ${fmtIps(torch.imagesPerSecond)} img/s (x${ratio.toFixed(2)}); ` +
+          `CPU ${fmtCpu(row.cpuMsPerImage)} vs ${fmtCpu(torch.cpuMsPerImage)} ms/image; peak ${fmtBytes(row.peakMemoryBytes)} vs ${fmtBytes(torch.peakMemoryBytes)}`,
         met: ratio >= 2,
       });
     }
@@ -219,12 +225,13 @@ export function markdown(report: Report, d: Derived, level = 3): string {
     out.push(`${h} Loaders compared\n`);
     out.push(
       'images/s over one epoch from the loader\'s creation (folder scan and worker start included); peak memory is the process\'s `maxRSS` ' +
-        '(PyTorch: PSS summed over its processes); consumer stall is the share of the time after the first batch the consumer waited (with no model step, a consumer does nothing but wait, so 100% is expected here; see the model-step sweep).\n',
+        '(PyTorch: PSS summed over its processes); CPU ms/image is the user + system time of every thread (PyTorch: of every process) ' +
+        'from the loader\'s creation to the last batch, per image (other load on the machine cuts images/s more than it adds to this); consumer stall is the share of the time after the first batch the consumer waited (with no model step, a consumer does nothing but wait, so 100% is expected here; see the model-step sweep).\n',
     );
     out.push(
       table(
-        ['loader', 'dtype', 'images/s', 'vs ceiling', 'peak memory', 'first batch', 'consumer stall', 'note'],
-        d.rows.map((r) => [r.label, r.dtype, fmtIps(r.imagesPerSecond), fmtPct(r.ratioToCeiling), fmtBytes(r.peakMemoryBytes), fmtMs(r.timeToFirstBatchMs), fmtPct(r.stallShare), r.note]),
+        ['loader', 'dtype', 'images/s', 'vs ceiling', 'CPU ms/image', 'peak memory', 'first batch', 'consumer stall', 'note'],
+        d.rows.map((r) => [r.label, r.dtype, fmtIps(r.imagesPerSecond), fmtPct(r.ratioToCeiling), fmtCpu(r.cpuMsPerImage), fmtBytes(r.peakMemoryBytes), fmtMs(r.timeToFirstBatchMs), fmtPct(r.stallShare), r.note]),
       ),
     );
   }

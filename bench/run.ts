@@ -61,6 +61,8 @@ export interface Figures {
   stallShare: number;
   peakMemoryBytes: number;
   images: number;
+  /** CPU ms (all threads or processes) per image, when the scenario reports it. */
+  cpuMsPerImage: number | null;
 }
 
 export interface RunRecord {
@@ -295,6 +297,7 @@ export function figuresOf(attempts: Attempt[]): Figures | null {
     stallShare: pick((r) => (r.wallMs > r.timeToFirstBatchMs ? r.stallMs / (r.wallMs - r.timeToFirstBatchMs) : 0)),
     peakMemoryBytes: pick((r) => r.peakMemoryBytes),
     images: pick((r) => r.images),
+    cpuMsPerImage: results.every((r) => r.cpuMs !== undefined && r.images > 0) ? pick((r) => (r.cpuMs ?? 0) / r.images) : null,
   };
 }
 

@@ -45,6 +45,9 @@ describe('imgstream bench (smoke)', () => {
       expect(r.attempts).toHaveLength(1);
       expect(r.median, `${r.spec.label}: ${r.attempts[0].error}`).toMatchObject({ imagesPerSecond: expect.any(Number), peakMemoryBytes: expect.any(Number), images: 24 - (r.spec.x === 12 ? 12 : 0) });
     }
+    // Every loader row reports its CPU time per image (all threads or processes), a positive figure.
+    for (const row of report.derived.rows) expect(row.cpuMsPerImage, row.label).toBeGreaterThan(0);
+    expect(run.stdout).toContain('| CPU ms/image |');
     const labels = report.derived.rows.map((r: { label: string }) => r.label);
     expect(labels.some((l: string) => l.startsWith('decode ceiling'))).toBe(true);
     expect(labels).toEqual(expect.arrayContaining(['imgstream', 'one-at-a-time generator', 'naive load-all']));

@@ -33,6 +33,11 @@ export interface ScenarioResult {
   stallMs: number;
   /** Peak memory of the scenario: `maxRSS` of the process (workers included), or PSS of a process tree. */
   peakMemoryBytes: number;
+  /**
+   * CPU time (user + system, every thread, or every process of the tree) from the loader's creation to the
+   * last batch; module imports before it are not counted.
+   */
+  cpuMs?: number;
   /** Anything else worth keeping (loader stats, the setting found best, ...). */
   extra?: Record<string, unknown>;
 }
@@ -92,6 +97,9 @@ export function toFloat32(pixels: Uint8Array, out: Float32Array): Float32Array {
 /** Runs a scenario as the child's whole life: config from argv, one JSON line out, exit code 0. */
 export async function runScenario(body: (config: ScenarioConfig) => Promise<ScenarioResult>): Promise<void> {
   const config = JSON.parse(process.argv[2] ?? '{}') as ScenarioConfig;
+  const cpu = process.cpuUsage();
   const result = await body(config);
+  const used = process.cpuUsage(cpu);
+  result.cpuMs ??= (used.user + used.system) / 1000;
   process.stdout.write(`${JSON.stringify(result)}\n`);
 }
