@@ -37,6 +37,8 @@ typedef struct {
   size_t pixels_cap;
   float *scratch;
   size_t scratch_cap;
+  float *line; /* one output row of RGB floats before rounding, and the float output's per-value scale and offset */
+  size_t line_cap;
   float to_linear[256];
   unsigned char from_linear[ENCODE_STEPS + 1];
 } State;
@@ -59,6 +61,7 @@ static void state_free(napi_env env, void *data, void *hint) {
   if (s->tj) tjDestroy(s->tj);
   free(s->pixels);
   free(s->scratch);
+  free(s->line);
   free(s);
 }
 
@@ -174,6 +177,28 @@ __attribute__((target_clones("avx2", "default")))
 #endif
 static void accumulate_row(float *restrict r, const unsigned char *restrict p, float w, size_t n) {
   for (size_t i = 0; i < n; i++) r[i] += w * p[i];
+}
+
+/* One row of RGB floats (rounded, clamped to 0..255) into 8-bit output; vectorises. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && defined(__GLIBC__)
+__attribute__((target_clones("avx2", "default")))
+#endif
+static void store_u8(unsigned char *restrict out, const float *restrict v, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    int q = (int)(v[i] + 0.5f);
+    out[i] = (unsigned char)(q < 0 ? 0 : q > 255 ? 255 : q);
+  }
+}
+
+/* The same levels as float32 output, `level * scale[i] + offset[i]` (scale and offset laid out per value). */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && defined(__GLIBC__)
+__attribute__((target_clones("avx2", "default")))
+#endif
+static void store_f32(float *restrict out, const float *restrict v, const float *restrict scale, const float *restrict offset, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    int q = (int)(v[i] + 0.5f);
+    out[i] = (float)(q < 0 ? 0 : q > 255 ? 255 : q) * scale[i] + offset[i];
+  }
 }
 
 static napi_value status_value(napi_env env, int status) {
@@ -325,6 +350,22 @@ static napi_value decode(napi_env env, napi_callback_info info) {
     return status_value(env, ERR_MEMORY);
   }
 
+  /* The common case, RGB in and out: the horizontal pass writes a row of floats, then one vectorised loop
+   * rounds (and scales) it into the output. */
+  int rgb_fast = src_c == 3 && out_c == 3;
+  size_t line_n = (size_t)out_w * 3;
+  if (rgb_fast && !grow((void **)&s->line, &s->line_cap, sizeof(float) * (line_n * 3 + 1))) {
+    axis_free(&ax);
+    axis_free(&ay);
+    return status_value(env, ERR_MEMORY);
+  }
+  float *line = s->line, *line_scale = line + line_n + 1, *line_offset = line_scale + line_n;
+  if (rgb_fast) {
+    for (size_t i = 0; i < line_n; i++) {
+      line_scale[i] = norm_scale ? norm_scale[i % 3] : 1;
+      line_offset[i] = norm_scale ? norm_offset[i % 3] : 0;
+    }
+  }
   const unsigned char *px = s->pixels;
   float *row = s->scratch;
   memset(row + (size_t)vw * src_c, 0, sizeof(float) * 4);
@@ -353,8 +394,34 @@ static napi_value decode(napi_env env, napi_callback_info info) {
         for (int u = u_lo; u < u_hi; u++) row[u] += wk * line[u * du];
       }
     }
-    /* Horizontal pass, colour and dtype conversion, straight into the output. */
     size_t o = (size_t)y * out_w * out_c;
+    if (rgb_fast) {
+      /* Horizontal pass: one 4-lane load per tap (R, G, B and the next pixel's R, ignored; the row has a float
+       * of slack), two accumulators so that consecutive taps do not wait on each other. */
+      for (int x = 0; x < out_w; x++) {
+        const float *wx = ax.weights + (size_t)x * ax.max_taps;
+        const float *r = row + (size_t)ax.start[x] * 3;
+        int n = ax.count[x], j = 0;
+        v4f a0 = {0, 0, 0, 0}, a1 = {0, 0, 0, 0}, v0, v1;
+        for (; j + 1 < n; j += 2, r += 6) {
+          memcpy(&v0, r, sizeof v0);
+          memcpy(&v1, r + 3, sizeof v1);
+          a0 += v0 * wx[j];
+          a1 += v1 * wx[j + 1];
+        }
+        if (j < n) {
+          memcpy(&v0, r, sizeof v0);
+          a0 += v0 * wx[j];
+        }
+        a0 += a1;
+        /* Writes a fourth float past the pixel, overwritten by the next one (the line has a float of slack). */
+        memcpy(line + (size_t)x * 3, &a0, sizeof a0);
+      }
+      if (out8) store_u8(out8 + o, line, line_n);
+      else store_f32(out32 + o, line, line_scale, line_offset, line_n);
+      continue;
+    }
+    /* Horizontal pass, colour and dtype conversion, straight into the output. */
     for (int x = 0; x < out_w; x++, o += out_c) {
       const float *wx = ax.weights + (size_t)x * ax.max_taps;
       const float *r = row + (size_t)ax.start[x] * src_c;
