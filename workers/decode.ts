@@ -10,7 +10,7 @@ import path from 'node:path';
 import { workerData } from 'piscina';
 import type SharpFactory from 'sharp';
 import { readPackedPath } from '../src/file-index.js';
-import { SampleError, classifyDecodeError, readSample } from '../src/read-sample.js';
+import { SampleError, SampleReader, classifyDecodeError } from '../src/read-sample.js';
 import { applySharpStage, cropWindow, drawAugmentation, stageSize, writeAugmented, type AugmentDraw } from './augment.js';
 import { writeConverted } from './convert.js';
 import { jpegFastPath } from './jpeg-turbo.js';
@@ -121,13 +121,32 @@ function injectFault(file: string): void {
   throw new Error(`injected fault on ${file}`);
 }
 
+/**
+ * Readers whose buffers no file holds any more. A file's reader goes back here once its pixels are written;
+ * with two slices at once, each reading one file ahead, a worker keeps about four.
+ */
+const idleReaders: SampleReader[] = [];
+
 export default async function decodeSlice(task: DecodeTask): Promise<DecodeResult> {
   const started = performance.now();
   const failures: SampleFailure[] = [];
   const files = task.samples.map((s) => readPackedPath(init.pathBytes, offsets, s));
   // Read the next file while this one decodes.
+  const readers = files.map(() => null as SampleReader | null);
   const reads = files.map(() => null as Promise<Buffer> | null);
-  const readAt = (i: number) => (reads[i] ??= readSample(files[i]));
+  const readAt = (i: number) => {
+    if (reads[i] === null) {
+      const reader = idleReaders.pop() ?? new SampleReader();
+      readers[i] = reader;
+      reads[i] = reader.read(files[i]);
+    }
+    return reads[i];
+  };
+  const done = (i: number) => {
+    const reader = readers[i];
+    readers[i] = null;
+    if (reader !== null) idleReaders.push(reader);
+  };
   readAt(0).catch(() => undefined);
   for (let i = 0; i < files.length; i++) {
     const position = task.firstPosition + i;
@@ -153,6 +172,8 @@ export default async function decodeSlice(task: DecodeTask): Promise<DecodeResul
       const e = err instanceof SampleError ? err : new SampleError('ERR_DECODE', String(err));
       failures.push({ position, code: e.code, message: e.message });
       publish(slot, position, SlotState.FAILED);
+    } finally {
+      done(i);
     }
   }
   return { failures, busyMs: performance.now() - started };
