@@ -72,15 +72,19 @@ export class Coordinator {
     return this.entries[this.order[position]];
   }
 
-  /** Hands out as many slices as the free slots allow. */
+  /**
+   * Hands out as many whole slices as the free slots allow. A slice waits for its last slot rather than
+   * going out short: freed one at a time, slots would otherwise go out as one-sample tasks, each paying
+   * the pool's per-task cost.
+   */
   pump(): void {
     while (!this.stopping && this.nextPosition < this.size) {
       const free = this.consumed + this.ring.capacity - this.nextPosition;
-      if (free <= 0) {
+      const count = Math.min(this.sliceSize, this.size - this.nextPosition);
+      if (free < count) {
         this.fullSince ??= performance.now();
         return;
       }
-      const count = Math.min(this.sliceSize, free, this.size - this.nextPosition);
       this.dispatch(this.nextPosition, count, 0);
       this.nextPosition += count;
       this.counters.highWater = Math.max(this.counters.highWater, this.nextPosition - this.consumed);
