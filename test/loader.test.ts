@@ -279,14 +279,14 @@ describe('memory', () => {
     const list = fromList(Array.from({ length: 200 }, (_, i) => files[i % files.length]));
     const sampleBytes = 16 * 16 * 3;
     const batchSize = 4;
-    // Budget = ring of 8 slots + one output batch.
+    // Budget = ring of 8 slots + two batches (the one assembled, the one the consumer holds).
     const loader = new ImageLoader(list, {
       imageSize: [16, 16],
       dtype: 'uint8',
       batchSize,
       labelMode: null,
       workers: 3,
-      memoryBudget: (8 + batchSize) * sampleBytes,
+      memoryBudget: (8 + 2 * batchSize) * sampleBytes,
     });
     expect(loader.options.capacity).toBe(8);
     let seen = 0;
