@@ -17,6 +17,7 @@ export class SampleError extends Error {
 
 /** A scratch buffer larger than this is not kept after the read that needed it. */
 const KEEP_AT_MOST = 16 * 1024 * 1024;
+const MIN_SCRATCH = 64 * 1024;
 
 /**
  * Reads files into one buffer it keeps and grows, so that a worker reading thousands of files does not leave
@@ -24,7 +25,17 @@ const KEEP_AT_MOST = 16 * 1024 * 1024;
  * triggers a collection, tens of megabytes later).
  */
 export class SampleReader {
-  private scratch = Buffer.alloc(0);
+  private scratch: Buffer;
+  private readonly reserved: number;
+
+  /**
+   * @param reserve - bytes to allocate at once, uninitialised: only the pages files fill become resident,
+   *   and files up to that size never make the buffer grow (a replaced buffer is garbage until a full GC).
+   */
+  constructor(reserve = 0) {
+    this.reserved = reserve;
+    this.scratch = Buffer.allocUnsafeSlow(reserve);
+  }
 
   /**
    * The file's bytes, in the reader's buffer: valid until its next `read`. `ERR_READ` when the file cannot
@@ -38,7 +49,7 @@ export class SampleReader {
         const { size } = await handle.stat();
         this.reserve(size, 0);
         for (;;) {
-          if (length === this.scratch.length) this.reserve(Math.max(64 * 1024, 2 * length), length);
+          if (length === this.scratch.length) this.reserve(length + 1, length);
           const { bytesRead } = await handle.read(this.scratch, length, this.scratch.length - length, null);
           length += bytesRead;
           // The size from fstat ends a regular file's read in one call; anything else is read to EOF.
@@ -53,14 +64,17 @@ export class SampleReader {
     }
     if (length === 0) throw new SampleError('ERR_EMPTY_FILE', 'file is empty (0 bytes)');
     const data = this.scratch.subarray(0, length);
-    if (this.scratch.length > KEEP_AT_MOST) this.scratch = Buffer.alloc(0);
+    if (this.scratch.length > Math.max(KEEP_AT_MOST, this.reserved)) this.scratch = Buffer.allocUnsafeSlow(this.reserved);
     return data;
   }
 
-  /** Makes room for `bytes`, keeping the first `keep` bytes read so far. */
+  /**
+   * Makes room for `bytes`, keeping the first `keep` bytes read so far. Sizes are powers of two, so that a
+   * run of ever larger files grows the buffer a few times, not once per file (each old buffer is garbage).
+   */
   private reserve(bytes: number, keep: number): void {
     if (bytes <= this.scratch.length) return;
-    const grown = Buffer.allocUnsafeSlow(bytes);
+    const grown = Buffer.allocUnsafeSlow(Math.max(MIN_SCRATCH, 2 ** Math.ceil(Math.log2(bytes))));
     this.scratch.copy(grown, 0, 0, keep);
     this.scratch = grown;
   }

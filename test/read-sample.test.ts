@@ -5,7 +5,11 @@ import { SampleError, SampleReader, readSample } from '../src/read-sample.js';
 import { removeDir, tempDir } from './fixtures/images.js';
 
 let root: string;
-const bytes = (n: number, seed: number) => Buffer.from(Array.from({ length: n }, (_, i) => (i * 31 + seed) & 0xff));
+function bytes(n: number, seed: number): Buffer {
+  const out = Buffer.allocUnsafe(n);
+  for (let i = 0; i < n; i++) out[i] = (i * 31 + seed) & 0xff;
+  return out;
+}
 
 beforeAll(() => {
   root = tempDir();
@@ -38,6 +42,24 @@ describe('SampleReader', () => {
     expect(Buffer.compare(smaller, bytes(10, 3))).toBe(0);
     // No new memory for a file that fits: the same bytes as the larger file's.
     expect(smaller.buffer).toBe(large.buffer);
+  });
+
+  it('reads files up to its reserve without growing, and does not keep a buffer grown past 16 MiB', async () => {
+    const reserved = new SampleReader(512 * 1024);
+    const small = await reserved.read(path.join(root, 'small'));
+    const large = await reserved.read(path.join(root, 'large'));
+    expect(large.buffer).toBe(small.buffer);
+    expect(large.buffer.byteLength).toBe(512 * 1024);
+
+    const huge = path.join(root, 'huge');
+    const hugeBytes = bytes(17 * 1024 * 1024, 4);
+    writeFileSync(huge, hugeBytes);
+    const reader = new SampleReader();
+    const whole = await reader.read(huge);
+    expect(Buffer.compare(whole, hugeBytes)).toBe(0);
+    const after = await reader.read(path.join(root, 'small'));
+    expect(after.buffer).not.toBe(whole.buffer);
+    expect(after.buffer.byteLength).toBeLessThan(1024 * 1024);
   });
 
   it('names why a file cannot be read, and goes on reading after a failure', async () => {

@@ -126,6 +126,8 @@ function injectFault(file: string): void {
  * with two slices at once, each reading one file ahead, a worker keeps about four.
  */
 const idleReaders: SampleReader[] = [];
+/** Files up to this size are read without a reader's buffer ever growing; untouched pages cost no memory. */
+const READER_RESERVE = 4 * 1024 * 1024;
 
 export default async function decodeSlice(task: DecodeTask): Promise<DecodeResult> {
   const started = performance.now();
@@ -136,7 +138,7 @@ export default async function decodeSlice(task: DecodeTask): Promise<DecodeResul
   const reads = files.map(() => null as Promise<Buffer> | null);
   const readAt = (i: number) => {
     if (reads[i] === null) {
-      const reader = idleReaders.pop() ?? new SampleReader();
+      const reader = idleReaders.pop() ?? new SampleReader(READER_RESERVE);
       readers[i] = reader;
       reads[i] = reader.read(files[i]);
     }
