@@ -20,7 +20,6 @@ interface Slice {
 }
 
 export interface CoordinatorCounters {
-  decoded: number;
   busyMs: number;
   /** Time during which the ring was full and no work could be handed out. */
   producerIdleMs: number;
@@ -29,7 +28,7 @@ export interface CoordinatorCounters {
 }
 
 export class Coordinator {
-  readonly counters: CoordinatorCounters = { decoded: 0, busyMs: 0, producerIdleMs: 0, highWater: 0, retries: 0 };
+  readonly counters: CoordinatorCounters = { busyMs: 0, producerIdleMs: 0, highWater: 0, retries: 0 };
   private readonly pool: DecodePool;
   private readonly ring: Ring;
   private readonly entries: Int32Array;
@@ -140,6 +139,11 @@ export class Coordinator {
     }
   }
 
+  /** Whether position `p`'s pixels are in its slot now: the consumer takes it without waiting. */
+  isReady(position: number): boolean {
+    return !this.stopping && this.ring.state(this.ring.slotOf(position)) === SlotState.READY;
+  }
+
   /**
    * Waits until position `p` is decoded or failed. Returns `null` when its pixels are in its slot, or the
    * skip record. A lost worker's slice is retried behind the scenes; throws `ERR_CLOSED` once stopped.
@@ -149,10 +153,7 @@ export class Coordinator {
     for (;;) {
       if (this.stopping) throw Errors.closed();
       const state = this.ring.state(slot);
-      if (state === SlotState.READY) {
-        this.counters.decoded += 1;
-        return null;
-      }
+      if (state === SlotState.READY) return null;
       const slice = this.sliceOf.get(position) as Slice;
       if (state === SlotState.FAILED) {
         const known = this.failures.get(position);
