@@ -50,10 +50,12 @@ class PathPacker {
   }
 }
 
-/** Reads path `i` out of a packed table (also used by the decode workers). */
-export function readPackedPath(pathBytes: SharedArrayBuffer, offsets: Float64Array, i: number): string {
-  const start = offsets[i];
-  return Buffer.from(pathBytes, start, offsets[i + 1] - start).toString('utf8');
+/**
+ * Reads path `i` out of a packed table (also used by the decode workers). `text` is one Buffer over the
+ * whole of `pathBytes`, made once: decoding a range of it makes no view per path.
+ */
+export function readPackedPath(text: Buffer, offsets: Float64Array, i: number): string {
+  return text.toString('utf8', offsets[i], offsets[i + 1]);
 }
 
 /**
@@ -70,6 +72,7 @@ export class FileIndex {
   /** The folder the index was read from, when it was read from one. */
   readonly root: string | null;
   private readonly offsets: Float64Array;
+  private readonly text: Buffer;
 
   /** @internal use {@link fromDirectory} or {@link fromList}. */
   constructor(parts: {
@@ -82,6 +85,7 @@ export class FileIndex {
     this.pathBytes = parts.pathBytes;
     this.pathOffsets = parts.pathOffsets;
     this.offsets = new Float64Array(parts.pathOffsets);
+    this.text = Buffer.from(parts.pathBytes);
     this.size = this.offsets.length - 1;
     this.labels = parts.labels;
     this.classNames = Object.freeze([...parts.classNames]);
@@ -91,7 +95,7 @@ export class FileIndex {
 
   /** The path of entry `i`. */
   path(i: number): string {
-    return readPackedPath(this.pathBytes, this.offsets, i);
+    return readPackedPath(this.text, this.offsets, i);
   }
 
   /** Bytes held by the packed paths, offsets and labels. */

@@ -30,6 +30,7 @@ import {
 const init = workerData as WorkerInit;
 const spec: DecodeSpec = init.spec;
 const offsets = new Float64Array(init.pathOffsets);
+const pathText = Buffer.from(init.pathBytes);
 const states = new Int32Array(init.states);
 const sampleBytes = bytesPerSample(spec);
 const samplesPerSlot = spec.height * spec.width * spec.channels;
@@ -132,7 +133,7 @@ const READER_RESERVE = 4 * 1024 * 1024;
 export default async function decodeSlice(task: DecodeTask): Promise<DecodeResult> {
   const started = performance.now();
   const failures: SampleFailure[] = [];
-  const files = task.samples.map((s) => readPackedPath(init.pathBytes, offsets, s));
+  const files = task.samples.map((s) => readPackedPath(pathText, offsets, s));
   // Read the next file while this one decodes.
   const readers = files.map(() => null as SampleReader | null);
   const reads = files.map(() => null as Promise<Buffer> | null);
