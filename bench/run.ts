@@ -145,10 +145,10 @@ export function buildCommand(): Command {
     .option('--workers <list>', 'worker counts of the workers sweep (default 1..2 x cores; quick 1..cores)', intList)
     .option('--pytorch-workers <list>', 'num_workers of the PyTorch rows (default 0..2 x cores; quick cores)', intList)
     .option('--ceiling-concurrency <list>', 'sharp calls in flight tried for the ceiling (default cores,2 x cores,4 x cores)', intList)
-    .option('--budgets <list>', 'memoryBudget values of the budget sweep (default 64MiB..1GiB; quick 48MiB,96MiB)', sizeList)
+    .option('--budgets <list>', 'memoryBudget values of the budget sweep (default 64MiB..1GiB; quick 64MiB,128MiB)', sizeList)
     .option('--steps <list>', 'model step times (ms per batch) of the stall sweep (default: 0..2 x the ceiling time of a batch)', intList)
     .option('--breakdown-files <n>', 'JPEGs timed in the sharp breakdown (default 60; quick 30)', positive)
-    .option('--sizes-budget <size>', "imgstream's memoryBudget in the dataset-size sweep (default 256MiB; quick 48MiB)", byteSize)
+    .option('--sizes-budget <size>', "imgstream's memoryBudget in the dataset-size sweep (default 256MiB; quick 64MiB)", byteSize)
     .option('--memory-cap <size>', 'RSS past which a run of the dataset-size sweep or the naive loader is killed (default 2GiB; quick 400MiB)', byteSize)
     .addOption(new Option('--only <group...>', 'run only these groups').choices([...GROUPS]))
     .option('--variant <name=json>', 'add an imgstream row with these loader options, e.g. \'decoder=sharp={"decoder":"sharp"}\'', (v, acc: Variant[]) => [...acc, parseVariant(v)], [] as Variant[])
@@ -183,10 +183,10 @@ export function resolveSettings(opts: Record<string, unknown>): Settings {
     workers: (opts.workers as number[] | undefined) ?? range(1, quick ? cores : 2 * cores),
     pytorchWorkers: (opts.pytorchWorkers as number[] | undefined) ?? (quick ? [cores] : range(0, 2 * cores)),
     ceilingConcurrency: (opts.ceilingConcurrency as number[] | undefined) ?? (quick ? [cores, 2 * cores] : [cores, 2 * cores, 4 * cores]),
-    budgets: (opts.budgets as number[] | undefined) ?? (quick ? [48 * mib, 96 * mib] : [64, 128, 256, 512, 1024].map((m) => m * mib)),
+    budgets: (opts.budgets as number[] | undefined) ?? (quick ? [64 * mib, 128 * mib] : [64, 128, 256, 512, 1024].map((m) => m * mib)),
     steps: (opts.steps as number[] | undefined) ?? null,
     breakdownFiles: (opts.breakdownFiles as number | undefined) ?? (quick ? 30 : 60),
-    sizesBudget: (opts.sizesBudget as number | undefined) ?? (quick ? 48 * mib : 256 * mib),
+    sizesBudget: (opts.sizesBudget as number | undefined) ?? (quick ? 64 * mib : 256 * mib),
     memoryCap: (opts.memoryCap as number | undefined) ?? (quick ? 400 * mib : 2048 * mib),
     groups: (opts.only as Group[] | undefined) ?? [...GROUPS],
     variants: [...IMGSTREAM_VARIANTS, ...(opts.variant as Variant[])],

@@ -3,7 +3,7 @@
  * assembled, frees the slot at once, and yields fixed-size batches. A skipped sample's place is taken by the
  * next good one, so batches stay full.
  */
-import { Errors } from './errors.js';
+import { Errors, type SkippedSample } from './errors.js';
 import type { Coordinator } from './coordinator.js';
 import type { FileIndex } from './file-index.js';
 import type { ResolvedOptions } from './options.js';
@@ -12,7 +12,10 @@ import type { LoaderStats } from './stats.js';
 
 /** One batch, NHWC. */
 export interface Batch {
-  /** `n * h * w * c` values: Float32Array for dtype float32, Uint8Array for uint8. */
+  /**
+   * `n * h * w * c` values: Float32Array for dtype float32, Uint8Array for uint8. A short last batch's arrays
+   * are views on the start of full-size ones (`images.length` is exact; `images.buffer` is larger).
+   */
   images: Float32Array | Uint8Array;
   /** int/binary: Int32Array of `n`; categorical: one-hot Float32Array of `n * numClasses`; `null` without labels. */
   labels: Int32Array | Float32Array | null;
@@ -69,9 +72,11 @@ class BatchBuilder {
     const [h, w] = this.options.imageSize;
     const c = this.options.channels;
     const full = n === this.options.batchSize;
-    const images = full ? this.images : this.images.slice(0, n * h * w * c);
+    // A short batch is a view on the start of the arrays: a copy would hold a second batch's memory
+    // while the full-size arrays wait for the garbage collector.
+    const images = full ? this.images : this.images.subarray(0, n * h * w * c);
     let labels = this.labels;
-    if (labels !== null && !full) labels = labels.slice(0, labels instanceof Float32Array ? n * this.options.numClasses : n);
+    if (labels !== null && !full) labels = labels.subarray(0, labels instanceof Float32Array ? n * this.options.numClasses : n);
     return { images, labels, shape: [n, h, w, c], paths: this.paths };
   }
 }
@@ -100,9 +105,13 @@ export async function* assembleBatches(
     while (batch.count < options.batchSize && position < coordinator.size) {
       fillSum += coordinator.held / ring.capacity;
       taken += 1;
-      const waitStart = performance.now();
-      const skip = await coordinator.settle(position);
-      stats.stallMs += performance.now() - waitStart;
+      // Most samples are ready when the consumer gets to them: no promise, no clock reading for those.
+      let skip: SkippedSample | null = null;
+      if (!coordinator.isReady(position)) {
+        const waitStart = performance.now();
+        skip = await coordinator.settle(position);
+        stats.stallMs += performance.now() - waitStart;
+      }
       if (skip !== null) {
         stats.skipped.push(skip);
         if (options.onError === 'throw') throw Errors.sample(skip);

@@ -20,7 +20,6 @@ interface Slice {
 }
 
 export interface CoordinatorCounters {
-  decoded: number;
   busyMs: number;
   /** Time during which the ring was full and no work could be handed out. */
   producerIdleMs: number;
@@ -29,7 +28,7 @@ export interface CoordinatorCounters {
 }
 
 export class Coordinator {
-  readonly counters: CoordinatorCounters = { decoded: 0, busyMs: 0, producerIdleMs: 0, highWater: 0, retries: 0 };
+  readonly counters: CoordinatorCounters = { busyMs: 0, producerIdleMs: 0, highWater: 0, retries: 0 };
   private readonly pool: DecodePool;
   private readonly ring: Ring;
   private readonly entries: Int32Array;
@@ -72,15 +71,19 @@ export class Coordinator {
     return this.entries[this.order[position]];
   }
 
-  /** Hands out as many slices as the free slots allow. */
+  /**
+   * Hands out as many whole slices as the free slots allow. A slice waits for its last slot rather than
+   * going out short: freed one at a time, slots would otherwise go out as one-sample tasks, each paying
+   * the pool's per-task cost.
+   */
   pump(): void {
     while (!this.stopping && this.nextPosition < this.size) {
       const free = this.consumed + this.ring.capacity - this.nextPosition;
-      if (free <= 0) {
+      const count = Math.min(this.sliceSize, this.size - this.nextPosition);
+      if (free < count) {
         this.fullSince ??= performance.now();
         return;
       }
-      const count = Math.min(this.sliceSize, free, this.size - this.nextPosition);
       this.dispatch(this.nextPosition, count, 0);
       this.nextPosition += count;
       this.counters.highWater = Math.max(this.counters.highWater, this.nextPosition - this.consumed);
@@ -136,6 +139,11 @@ export class Coordinator {
     }
   }
 
+  /** Whether position `p`'s pixels are in its slot now: the consumer takes it without waiting. */
+  isReady(position: number): boolean {
+    return !this.stopping && this.ring.state(this.ring.slotOf(position)) === SlotState.READY;
+  }
+
   /**
    * Waits until position `p` is decoded or failed. Returns `null` when its pixels are in its slot, or the
    * skip record. A lost worker's slice is retried behind the scenes; throws `ERR_CLOSED` once stopped.
@@ -145,10 +153,7 @@ export class Coordinator {
     for (;;) {
       if (this.stopping) throw Errors.closed();
       const state = this.ring.state(slot);
-      if (state === SlotState.READY) {
-        this.counters.decoded += 1;
-        return null;
-      }
+      if (state === SlotState.READY) return null;
       const slice = this.sliceOf.get(position) as Slice;
       if (state === SlotState.FAILED) {
         const known = this.failures.get(position);

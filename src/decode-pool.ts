@@ -28,6 +28,9 @@ function faultFromEnv(): FaultSpec | null {
   return raw ? (JSON.parse(raw) as FaultSpec) : null;
 }
 
+/** Young generation of each decode worker: V8 gives a third to each of its two semi-spaces, 1 MiB each. */
+const WORKER_YOUNG_GENERATION_MB = 3;
+
 export class DecodePool {
   readonly ring: Ring;
   readonly workers: number;
@@ -50,7 +53,10 @@ export class DecodePool {
       augment: options.augment,
       fault: faultFromEnv(),
     };
-    const common = { filename, execArgv, workerData, idleTimeout: Infinity };
+    // A worker's live JavaScript is small (its modules, a slice's bookkeeping); left to V8, its young
+    // generation still grows to 8 MiB or more per worker, memory that scales with the worker count.
+    const resourceLimits = { maxYoungGenerationSizeMb: WORKER_YOUNG_GENERATION_MB };
+    const common = { filename, execArgv, workerData, idleTimeout: Infinity, resourceLimits };
     this.piscina = new Piscina({
       ...common,
       minThreads: options.workers,

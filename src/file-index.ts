@@ -10,11 +10,9 @@ import { Errors } from './errors.js';
 /** File extensions recognised as images (case-insensitive). */
 export const IMAGE_EXTENSIONS: readonly string[] = ['jpg', 'jpeg', 'png', 'webp', 'gif', 'tif', 'tiff', 'bmp', 'avif'];
 
-const encoder = new TextEncoder();
-
 /** Grows a packed path table one path at a time, without keeping the strings. */
 class PathPacker {
-  private bytes = new Uint8Array(1 << 16);
+  private bytes = Buffer.alloc(1 << 16);
   private offsets = new Float64Array(1 << 10);
   private count = 0;
   private used = 0;
@@ -22,8 +20,8 @@ class PathPacker {
   push(p: string): void {
     const need = this.used + p.length * 3;
     if (need > this.bytes.length) {
-      const grown = new Uint8Array(Math.max(need, this.bytes.length * 2));
-      grown.set(this.bytes.subarray(0, this.used));
+      const grown = Buffer.alloc(Math.max(need, this.bytes.length * 2));
+      this.bytes.copy(grown, 0, 0, this.used);
       this.bytes = grown;
     }
     if (this.count + 2 > this.offsets.length) {
@@ -31,7 +29,8 @@ class PathPacker {
       grown.set(this.offsets);
       this.offsets = grown;
     }
-    this.used += encoder.encodeInto(p, this.bytes.subarray(this.used)).written;
+    // Buffer#write, unlike TextEncoder#encodeInto, makes no view and no result object per path.
+    this.used += this.bytes.write(p, this.used);
     this.count += 1;
     this.offsets[this.count] = this.used;
   }
@@ -45,16 +44,18 @@ class PathPacker {
     new Uint8Array(pathBytes).set(this.bytes.subarray(0, this.used));
     const pathOffsets = new SharedArrayBuffer((this.count + 1) * 8);
     new Float64Array(pathOffsets).set(this.offsets.subarray(0, this.count + 1));
-    this.bytes = new Uint8Array(0);
+    this.bytes = Buffer.alloc(0);
     this.offsets = new Float64Array(0);
     return { pathBytes, pathOffsets };
   }
 }
 
-/** Reads path `i` out of a packed table (also used by the decode workers). */
-export function readPackedPath(pathBytes: SharedArrayBuffer, offsets: Float64Array, i: number): string {
-  const start = offsets[i];
-  return Buffer.from(pathBytes, start, offsets[i + 1] - start).toString('utf8');
+/**
+ * Reads path `i` out of a packed table (also used by the decode workers). `text` is one Buffer over the
+ * whole of `pathBytes`, made once: decoding a range of it makes no view per path.
+ */
+export function readPackedPath(text: Buffer, offsets: Float64Array, i: number): string {
+  return text.toString('utf8', offsets[i], offsets[i + 1]);
 }
 
 /**
@@ -71,6 +72,7 @@ export class FileIndex {
   /** The folder the index was read from, when it was read from one. */
   readonly root: string | null;
   private readonly offsets: Float64Array;
+  private readonly text: Buffer;
 
   /** @internal use {@link fromDirectory} or {@link fromList}. */
   constructor(parts: {
@@ -83,6 +85,7 @@ export class FileIndex {
     this.pathBytes = parts.pathBytes;
     this.pathOffsets = parts.pathOffsets;
     this.offsets = new Float64Array(parts.pathOffsets);
+    this.text = Buffer.from(parts.pathBytes);
     this.size = this.offsets.length - 1;
     this.labels = parts.labels;
     this.classNames = Object.freeze([...parts.classNames]);
@@ -92,7 +95,7 @@ export class FileIndex {
 
   /** The path of entry `i`. */
   path(i: number): string {
-    return readPackedPath(this.pathBytes, this.offsets, i);
+    return readPackedPath(this.text, this.offsets, i);
   }
 
   /** Bytes held by the packed paths, offsets and labels. */
@@ -101,16 +104,10 @@ export class FileIndex {
   }
 }
 
-function packIndex(
-  paths: Iterable<string>,
-  labels: number[] | null,
-  classNames: readonly string[],
-  root: string | null,
-): FileIndex {
+function packIndex(paths: Iterable<string>, root: string): FileIndex {
   const packer = new PathPacker();
   for (const p of paths) packer.push(p);
-  const packed = packer.finish();
-  return new FileIndex({ ...packed, labels: labels === null ? null : Int32Array.from(labels), classNames, root });
+  return new FileIndex({ ...packer.finish(), labels: null, classNames: [], root });
 }
 
 /**
@@ -161,9 +158,27 @@ export function fromList(
   return new FileIndex({ ...packer.finish(), labels: labelArray, classNames, root: null });
 }
 
-/** Python's `sorted()` on str compares code points; UTF-8 byte order is code-point order. */
+/**
+ * UTF-16 code units with the surrogates moved above U+E000..U+FFFF: compared unit by unit, these sort as
+ * code points do (a surrogate belongs to a code point above U+FFFF).
+ */
+function codePointOrderUnit(unit: number): number {
+  if (unit < 0xd800) return unit;
+  return unit < 0xe000 ? unit + 0x2000 : unit - 0x800;
+}
+
+/**
+ * Python's `sorted()` on str compares code points. Compared in place, not as encoded copies: a sort of a
+ * folder of n files makes n log n comparisons, and garbage per comparison grows the young generation.
+ */
 function compareCodePoints(a: string, b: string): number {
-  return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    const x = a.charCodeAt(i);
+    const y = b.charCodeAt(i);
+    if (x !== y) return codePointOrderUnit(x) - codePointOrderUnit(y);
+  }
+  return a.length - b.length;
 }
 
 function isHidden(name: string): boolean {
@@ -220,9 +235,19 @@ async function walkImages(dir: string, extensions: ReadonlySet<string>, visited:
   const out: string[] = [];
   for (const g of groups) {
     g.files.sort(compareCodePoints);
-    for (const f of g.files) out.push(path.join(g.root, f));
+    const folder = path.normalize(g.root);
+    for (const f of g.files) out.push(joinEntry(folder, f));
   }
   return out;
+}
+
+/**
+ * `path.join(folder, name)` for a normalized folder and a name read from it, without normalizing the whole
+ * path again for every file (which makes most of a large scan's garbage).
+ */
+function joinEntry(folder: string, name: string): string {
+  if (folder === '.') return name;
+  return folder.endsWith(path.sep) ? folder + name : folder + path.sep + name;
 }
 
 export interface FromDirectoryOptions {
@@ -273,18 +298,20 @@ export async function fromDirectory(dir: string, opts: FromDirectoryOptions = {}
   if (labelsMode === null || classNames.length === 0) {
     const files = await walkImages(dir, extensions, visited);
     if (files.length === 0) throw Errors.noImages(dir, [...extensions]);
-    return packIndex(files, null, [], dir);
+    return packIndex(files, dir);
   }
 
   const rootStat = await fsp.stat(dir);
   visited.add(`${rootStat.dev}:${rootStat.ino}`);
+  // Packed class by class: only one class's path strings are alive at a time.
+  const packer = new PathPacker();
   const labels: number[] = [];
-  const all: string[][] = [];
   for (let c = 0; c < classNames.length; c++) {
-    const files = await walkImages(path.join(dir, classNames[c]), extensions, visited);
-    for (let i = 0; i < files.length; i++) labels.push(c);
-    all.push(files);
+    for (const file of await walkImages(path.join(dir, classNames[c]), extensions, visited)) {
+      packer.push(file);
+      labels.push(c);
+    }
   }
   if (labels.length === 0) throw Errors.noImages(dir, [...extensions]);
-  return packIndex(all.flat(), labels, classNames, dir);
+  return new FileIndex({ ...packer.finish(), labels: Int32Array.from(labels), classNames, root: dir });
 }

@@ -197,7 +197,7 @@ export class ImageLoader implements AsyncIterable<Batch> {
     if (batch === null || typeof batch !== 'object' || !ArrayBuffer.isView(batch.images)) {
       throw Errors.invalidOption('batch', 'a batch yielded by this loader', batch === null || typeof batch !== 'object' ? batch : 'an object without images');
     }
-    // Only a batch this loader yielded, once: its arrays have the loader's types; a short one is a copy.
+    // Only a batch this loader yielded, once: its arrays have the loader's types; a short one is a view.
     if (this.owners.get(batch.images) !== batch) return;
     this.owners.delete(batch.images);
     if (this.recycled.length < 2 && batch.shape[0] === this.options.batchSize) {

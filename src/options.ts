@@ -45,7 +45,8 @@ export interface LoaderOptions {
   /** Decode worker threads: `'auto'` (one per core) or a count. Default `'auto'`. */
   workers?: number | 'auto';
   /**
-   * Memory for decoded pixels: the ring plus one output batch. Bytes or a string such as `'256MiB'`
+   * Memory for decoded pixels: the ring plus two batches, the one being assembled and the one the consumer
+   * holds meanwhile (or has handed back with `loader.recycle`). Bytes or a string such as `'256MiB'`
    * (KB/KiB = 1024 bytes). Default `'256MiB'`.
    */
   memoryBudget?: number | string;
@@ -131,6 +132,9 @@ export const DEFAULTS = Object.freeze({
   augment: null as AugmentOptions | null,
   decoder: 'auto' as Decoder,
 });
+
+/** Batches counted in `memoryBudget` besides the ring: the one being assembled and the one the consumer holds. */
+const BATCHES_IN_BUDGET = 2;
 
 const CHANNELS: Record<ColorMode, ColorChannels> = { grayscale: 1, rgb: 3, rgba: 4 };
 
@@ -279,14 +283,15 @@ export function resolveOptions(
     decoder,
   });
   const sampleBytes = bytesPerSample(spec);
-  // The budget holds the ring and the one output batch the consumer assembles; the ring needs at least a
-  // batch of slots so that a batch can always be completed.
-  const slots = Math.floor(memoryBudget / sampleBytes) - batchSize;
+  // The budget holds the ring and the two batches the loader may fill or keep at once: the one it assembles
+  // and the one the consumer holds meanwhile or has handed back. The ring needs at least a batch of slots so
+  // that a batch can always be completed.
+  const slots = Math.floor(memoryBudget / sampleBytes) - BATCHES_IN_BUDGET * batchSize;
   if (slots < batchSize) {
     throw Errors.invalidOption(
       'memoryBudget',
-      `at least ${bytes.format(2 * batchSize * sampleBytes)} (2 batches of ${batchSize} samples of ${sampleBytes} bytes: ` +
-        'a ring of one batch plus the output batch)',
+      `at least ${bytes.format((BATCHES_IN_BUDGET + 1) * batchSize * sampleBytes)} (${BATCHES_IN_BUDGET + 1} batches of ${batchSize} samples of ${sampleBytes} bytes: ` +
+        'a ring of one batch, the batch being assembled and the one the consumer holds)',
       o.memoryBudget,
     );
   }

@@ -56,6 +56,15 @@ describe('fromDirectory', () => {
     removeDir(dir);
   });
 
+  it('sorts names by code point, as Python does, beyond the UTF-16 order of JavaScript strings', async () => {
+    // U+FF21 (one UTF-16 unit) sorts before U+1F600 (a surrogate pair, whose first unit is 0xD83D).
+    const dir = await make(['c/\u{1F600}.png', 'c/\uFF21.png', 'c/z.png', 'c/\u00E9.png', 'c/\u{1F600}a.png']);
+    const index = await fromDirectory(dir);
+    const names = Array.from({ length: index.size }, (_, i) => path.basename(index.path(i)));
+    expect(names).toEqual(['z.png', '\u00E9.png', '\uFF21.png', '\u{1F600}.png', '\u{1F600}a.png']);
+    removeDir(dir);
+  });
+
   it('follows links to files and folders, survives a link loop, keeps dangling links as files', async () => {
     const dir = await make(['cls/a.png', 'other/b.png']);
     symlinkSync(path.join(dir, 'other'), path.join(dir, 'cls', 'linked'));

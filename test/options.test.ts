@@ -77,10 +77,16 @@ describe('resolved options', () => {
     expect(big.options.sampleBytes).toBe(sample);
     // prefetch 'auto': 4 batches ahead, well within the budget.
     expect(big.options.capacity).toBe(4 * 32);
-    // prefetch as deep as the budget allows: the ring plus the output batch fill it.
+    // prefetch as deep as the budget allows: the ring plus two batches (assembled, held by the consumer) fill it.
     const deep = new ImageLoader(big.index, { imageSize: [224, 224], labelMode: null, memoryBudget: '256MiB', prefetch: 1000 });
-    expect(deep.options.capacity).toBe(Math.floor((256 * 2 ** 20) / sample) - 32);
-    expect((deep.options.capacity + 32) * sample).toBeLessThanOrEqual(256 * 2 ** 20);
+    expect(deep.options.capacity).toBe(Math.floor((256 * 2 ** 20) / sample) - 2 * 32);
+    expect((deep.options.capacity + 2 * 32) * sample).toBeLessThanOrEqual(256 * 2 ** 20);
+    // The smallest budget: a ring of one batch plus the two batches.
+    const least = 3 * 32 * sample;
+    expect(new ImageLoader(big.index, { imageSize: [224, 224], labelMode: null, memoryBudget: least, prefetch: 1000 }).options.capacity).toBe(32);
+    expect(() => new ImageLoader(big.index, { imageSize: [224, 224], labelMode: null, memoryBudget: least - 1 })).toThrow(
+      /^Expected at least 55.13MB \(3 batches of 32 samples of 602112 bytes: a ring of one batch, the batch being assembled and the one the consumer holds\) for memoryBudget/,
+    );
     const two = new ImageLoader(big.index, { imageSize: [224, 224], labelMode: null, prefetch: 2, workers: 2 });
     expect(two.options.capacity).toBe(2 * 32);
     expect(() => new ImageLoader(big.index, { labelMode: null, prefetch: 0 })).toThrow(

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { workerData } from 'piscina';
 import type SharpFactory from 'sharp';
 import { readPackedPath } from '../src/file-index.js';
-import { SampleError, classifyDecodeError, readSample } from '../src/read-sample.js';
+import { SampleError, SampleReader, classifyDecodeError } from '../src/read-sample.js';
 import { applySharpStage, cropWindow, drawAugmentation, stageSize, writeAugmented, type AugmentDraw } from './augment.js';
 import { writeConverted } from './convert.js';
 import { jpegFastPath } from './jpeg-turbo.js';
@@ -30,6 +30,7 @@ import {
 const init = workerData as WorkerInit;
 const spec: DecodeSpec = init.spec;
 const offsets = new Float64Array(init.pathOffsets);
+const pathText = Buffer.from(init.pathBytes);
 const states = new Int32Array(init.states);
 const sampleBytes = bytesPerSample(spec);
 const samplesPerSlot = spec.height * spec.width * spec.channels;
@@ -121,13 +122,34 @@ function injectFault(file: string): void {
   throw new Error(`injected fault on ${file}`);
 }
 
+/**
+ * Readers whose buffers no file holds any more. A file's reader goes back here once its pixels are written;
+ * with two slices at once, each reading one file ahead, a worker keeps about four.
+ */
+const idleReaders: SampleReader[] = [];
+/** Files up to this size are read without a reader's buffer ever growing; untouched pages cost no memory. */
+const READER_RESERVE = 4 * 1024 * 1024;
+
 export default async function decodeSlice(task: DecodeTask): Promise<DecodeResult> {
   const started = performance.now();
   const failures: SampleFailure[] = [];
-  const files = task.samples.map((s) => readPackedPath(init.pathBytes, offsets, s));
+  const files = task.samples.map((s) => readPackedPath(pathText, offsets, s));
   // Read the next file while this one decodes.
+  const readers = files.map(() => null as SampleReader | null);
   const reads = files.map(() => null as Promise<Buffer> | null);
-  const readAt = (i: number) => (reads[i] ??= readSample(files[i]));
+  const readAt = (i: number) => {
+    if (reads[i] === null) {
+      const reader = idleReaders.pop() ?? new SampleReader(READER_RESERVE);
+      readers[i] = reader;
+      reads[i] = reader.read(files[i]);
+    }
+    return reads[i];
+  };
+  const done = (i: number) => {
+    const reader = readers[i];
+    readers[i] = null;
+    if (reader !== null) idleReaders.push(reader);
+  };
   readAt(0).catch(() => undefined);
   for (let i = 0; i < files.length; i++) {
     const position = task.firstPosition + i;
@@ -153,6 +175,8 @@ export default async function decodeSlice(task: DecodeTask): Promise<DecodeResul
       const e = err instanceof SampleError ? err : new SampleError('ERR_DECODE', String(err));
       failures.push({ position, code: e.code, message: e.message });
       publish(slot, position, SlotState.FAILED);
+    } finally {
+      done(i);
     }
   }
   return { failures, busyMs: performance.now() - started };

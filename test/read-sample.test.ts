@@ -1,0 +1,82 @@
+import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SampleError, SampleReader, readSample } from '../src/read-sample.js';
+import { removeDir, tempDir } from './fixtures/images.js';
+
+let root: string;
+function bytes(n: number, seed: number): Buffer {
+  const out = Buffer.allocUnsafe(n);
+  for (let i = 0; i < n; i++) out[i] = (i * 31 + seed) & 0xff;
+  return out;
+}
+
+beforeAll(() => {
+  root = tempDir();
+  writeFileSync(path.join(root, 'small'), bytes(1000, 1));
+  writeFileSync(path.join(root, 'large'), bytes(300_000, 2));
+  writeFileSync(path.join(root, 'smaller'), bytes(10, 3));
+  writeFileSync(path.join(root, 'empty'), Buffer.alloc(0));
+  mkdirSync(path.join(root, 'folder'));
+  symlinkSync(path.join(root, 'nowhere'), path.join(root, 'dangling'));
+});
+afterAll(() => removeDir(root));
+
+async function codeOf(read: Promise<unknown>): Promise<string> {
+  const err = await read.then(
+    () => null,
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(SampleError);
+  return (err as SampleError).code;
+}
+
+describe('SampleReader', () => {
+  it('reads each file whole into one buffer it grows and then reuses', async () => {
+    const reader = new SampleReader();
+    const small = await reader.read(path.join(root, 'small'));
+    expect(Buffer.compare(small, bytes(1000, 1))).toBe(0);
+    const large = await reader.read(path.join(root, 'large'));
+    expect(Buffer.compare(large, bytes(300_000, 2))).toBe(0);
+    const smaller = await reader.read(path.join(root, 'smaller'));
+    expect(Buffer.compare(smaller, bytes(10, 3))).toBe(0);
+    // No new memory for a file that fits: the same bytes as the larger file's.
+    expect(smaller.buffer).toBe(large.buffer);
+  });
+
+  it('reads files up to its reserve without growing, and does not keep a buffer grown past 16 MiB', async () => {
+    const reserved = new SampleReader(512 * 1024);
+    const small = await reserved.read(path.join(root, 'small'));
+    const large = await reserved.read(path.join(root, 'large'));
+    expect(large.buffer).toBe(small.buffer);
+    expect(large.buffer.byteLength).toBe(512 * 1024);
+
+    const huge = path.join(root, 'huge');
+    const hugeBytes = bytes(17 * 1024 * 1024, 4);
+    writeFileSync(huge, hugeBytes);
+    const reader = new SampleReader();
+    const whole = await reader.read(huge);
+    expect(Buffer.compare(whole, hugeBytes)).toBe(0);
+    const after = await reader.read(path.join(root, 'small'));
+    expect(after.buffer).not.toBe(whole.buffer);
+    expect(after.buffer.byteLength).toBeLessThan(1024 * 1024);
+  });
+
+  it('names why a file cannot be read, and goes on reading after a failure', async () => {
+    const reader = new SampleReader();
+    expect(await codeOf(reader.read(path.join(root, 'missing')))).toBe('ERR_READ');
+    expect(await codeOf(reader.read(path.join(root, 'dangling')))).toBe('ERR_READ');
+    expect(await codeOf(reader.read(path.join(root, 'folder')))).toBe('ERR_READ');
+    expect(await codeOf(reader.read(path.join(root, 'empty')))).toBe('ERR_EMPTY_FILE');
+    const small = await reader.read(path.join(root, 'small'));
+    expect(Buffer.compare(small, bytes(1000, 1))).toBe(0);
+  });
+
+  it('readSample gives a buffer of its own', async () => {
+    const a = await readSample(path.join(root, 'small'));
+    const b = await readSample(path.join(root, 'small'));
+    expect(a.buffer).not.toBe(b.buffer);
+    expect(Buffer.compare(a, b)).toBe(0);
+    expect(await codeOf(readSample(path.join(root, 'empty')))).toBe('ERR_EMPTY_FILE');
+  });
+});
