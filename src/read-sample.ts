@@ -4,6 +4,7 @@
  */
 import { promises as fsp } from 'node:fs';
 import type { ErrorCode } from './errors.js';
+import { jpegTurboAddon, type JpegTurboAddon } from './native/index.js';
 
 /** One file that cannot be used: a stable code and the reader's or decoder's own words. */
 export class SampleError extends Error {
@@ -42,22 +43,11 @@ export class SampleReader {
    * be read (missing, a folder, a dangling link), `ERR_EMPTY_FILE` at 0 bytes.
    */
   async read(file: string): Promise<Buffer> {
-    let length = 0;
+    let length: number;
     try {
-      const handle = await fsp.open(file, 'r');
-      try {
-        const { size } = await handle.stat();
-        this.reserve(size, 0);
-        for (;;) {
-          if (length === this.scratch.length) this.reserve(length + 1, length);
-          const { bytesRead } = await handle.read(this.scratch, length, this.scratch.length - length, null);
-          length += bytesRead;
-          // The size from fstat ends a regular file's read in one call; anything else is read to EOF.
-          if (bytesRead === 0 || (size > 0 && length >= size)) break;
-        }
-      } finally {
-        await handle.close();
-      }
+      const addon = jpegTurboAddon();
+      length = addon === null ? -1 : await this.readNative(addon, file);
+      if (length < 0) length = await this.readPortable(file);
     } catch (err) {
       const e = err as NodeJS.ErrnoException;
       throw new SampleError('ERR_READ', `${e.code ?? 'read error'}: ${e.message}`);
@@ -66,6 +56,37 @@ export class SampleReader {
     const data = this.scratch.subarray(0, length);
     if (this.scratch.length > Math.max(KEEP_AT_MOST, this.reserved)) this.scratch = Buffer.allocUnsafeSlow(this.reserved);
     return data;
+  }
+
+  /**
+   * One pool task per file with the native addon (Node's promise API takes four: open, stat, read, close;
+   * about 0.09 against 0.17 ms of CPU per file from the page cache). -1: left to {@link readPortable}.
+   */
+  private async readNative(addon: JpegTurboAddon, file: string): Promise<number> {
+    for (;;) {
+      const size = await addon.readInto(file, this.scratch);
+      if (size <= this.scratch.length) return size;
+      this.reserve(size, 0);
+    }
+  }
+
+  private async readPortable(file: string): Promise<number> {
+    let length = 0;
+    const handle = await fsp.open(file, 'r');
+    try {
+      const { size } = await handle.stat();
+      this.reserve(size, 0);
+      for (;;) {
+        if (length === this.scratch.length) this.reserve(length + 1, length);
+        const { bytesRead } = await handle.read(this.scratch, length, this.scratch.length - length, null);
+        length += bytesRead;
+        // The size from fstat ends a regular file's read in one call; anything else is read to EOF.
+        if (bytesRead === 0 || (size > 0 && length >= size)) break;
+      }
+    } finally {
+      await handle.close();
+    }
+    return length;
   }
 
   /**

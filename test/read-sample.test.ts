@@ -67,9 +67,23 @@ describe('SampleReader', () => {
     expect(await codeOf(reader.read(path.join(root, 'missing')))).toBe('ERR_READ');
     expect(await codeOf(reader.read(path.join(root, 'dangling')))).toBe('ERR_READ');
     expect(await codeOf(reader.read(path.join(root, 'folder')))).toBe('ERR_READ');
+    // The system's reason comes first, as Node words it, with the path (native and portable reads alike).
+    const missing = await reader.read(path.join(root, 'missing')).catch((e: SampleError) => e);
+    expect((missing as SampleError).message).toMatch(/^ENOENT: .*missing/);
+    const folder = await reader.read(path.join(root, 'folder')).catch((e: SampleError) => e);
+    expect((folder as SampleError).message).toMatch(/^EISDIR: /);
     expect(await codeOf(reader.read(path.join(root, 'empty')))).toBe('ERR_EMPTY_FILE');
     const small = await reader.read(path.join(root, 'small'));
     expect(Buffer.compare(small, bytes(1000, 1))).toBe(0);
+  });
+
+  it('reads a file exactly the size of its buffer, and one that outgrows it, whole', async () => {
+    const reader = new SampleReader(1000);
+    const exact = await reader.read(path.join(root, 'small'));
+    expect(Buffer.compare(exact, bytes(1000, 1))).toBe(0);
+    expect(exact.buffer.byteLength).toBe(1000);
+    const large = await reader.read(path.join(root, 'large'));
+    expect(Buffer.compare(large, bytes(300_000, 2))).toBe(0);
   });
 
   it('readSample gives a buffer of its own', async () => {

@@ -36,6 +36,12 @@ export interface JpegTurboAddon {
   shiftedRgb(out: Uint8Array | Float32Array, src: Uint8Array, srcWidth: number, srcHeight: number, tone: Float32Array, params: Float64Array): void;
   /** Mean luminance of `src` through `lut` (the contrast jitter's mean), natively. */
   meanLuminance(src: Uint8Array, channels: number, lut: Float64Array): number;
+  /**
+   * Reads a file into `buffer` as one task on libuv's pool (open, fstat, read, close). Resolves with its size:
+   * larger than `buffer` means nothing was kept (retry with a larger one); -1, a file that is not regular and
+   * does not fit. Rejects with Node's `code` (`ENOENT`, `EISDIR`, ...).
+   */
+  readInto(path: string, buffer: Uint8Array): Promise<number>;
 }
 
 /** Environment switch: `sharp` turns the fast path off, `native` makes a missing addon an error. */

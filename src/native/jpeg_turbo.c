@@ -467,6 +467,8 @@ static napi_value decode(napi_env env, napi_callback_info info) {
 /* Augmentation's pixel pass (augment_pass.c). */
 napi_value imgstream_shifted_rgb(napi_env env, napi_callback_info info);
 napi_value imgstream_mean_luminance(napi_env env, napi_callback_info info);
+/* One-task file read (read_file.c). */
+napi_value imgstream_read_into(napi_env env, napi_callback_info info);
 
 /* The version of libjpeg-turbo this addon was built against, for `decoderInfo`. */
 static napi_value version(napi_env env, napi_callback_info info) {
@@ -506,5 +508,7 @@ NAPI_MODULE_INIT() {
   napi_set_named_property(env, exports, "shiftedRgb", fn);
   napi_create_function(env, "meanLuminance", NAPI_AUTO_LENGTH, imgstream_mean_luminance, NULL, &fn);
   napi_set_named_property(env, exports, "meanLuminance", fn);
+  napi_create_function(env, "readInto", NAPI_AUTO_LENGTH, imgstream_read_into, NULL, &fn);
+  napi_set_named_property(env, exports, "readInto", fn);
   return exports;
 }
