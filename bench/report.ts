@@ -163,6 +163,15 @@ function targets(
       out.push({ target: `${target} (${dtype})`, measured: `${fmtIps(row.imagesPerSecond)} vs ${fmtIps(other.imagesPerSecond)} img/s (x${ratio.toFixed(2)})`, met: ratio >= floor });
     };
     against('imgstream decoder=sharp', 2, 'imgstream defaults >= 2x its sharp-only decoder');
+    // How much of its own decoder's speed the loader keeps (ring, tasks, batches, consumer): a reference.
+    const bare = rows.find((r) => r.label.startsWith("imgstream's decoder bare") && r.dtype === dtype);
+    if (row?.imagesPerSecond != null && bare?.imagesPerSecond != null) {
+      out.push({
+        target: `imgstream defaults vs its own decoder called bare, no ring (${dtype})`,
+        measured: `${fmtIps(row.imagesPerSecond)} vs ${fmtIps(bare.imagesPerSecond)} img/s = ${fmtPct(row.imagesPerSecond / bare.imagesPerSecond)}; CPU ${fmtCpu(row.cpuMsPerImage)} vs ${fmtCpu(bare.cpuMsPerImage)} ms/image`,
+        met: null,
+      });
+    }
     against('imgstream + augmentation', 0.7, 'augmented (random resized crop + flip + colour jitter) >= 70% of plain');
     const budgetBytes = 256 * MIB;
     if (row?.peakMemoryBytes != null) {

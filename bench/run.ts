@@ -19,7 +19,7 @@ import type { Dtype, ScenarioConfig, ScenarioResult } from './scenarios/common.j
 import { findPil, findTorch, scriptPath } from './scenarios/pytorch.js';
 import { IMGSTREAM_VARIANTS, parseVariant, type Variant } from './variants.js';
 
-export type ScenarioName = 'imgstream' | 'ceiling' | 'naive' | 'one-at-a-time' | 'pytorch' | 'sharp-breakdown' | 'pil-decode';
+export type ScenarioName = 'imgstream' | 'ceiling' | 'fast-ceiling' | 'naive' | 'one-at-a-time' | 'pytorch' | 'sharp-breakdown' | 'pil-decode';
 export const GROUPS = ['breakdown', 'main', 'workers', 'budget', 'steps', 'sizes'] as const;
 export type Group = (typeof GROUPS)[number];
 
@@ -488,6 +488,8 @@ export async function runBench(argv: string[]): Promise<number> {
         id: `main-ceiling-${dtype}-threads`, group: 'main', label: `decode ceiling (bare sharp, ${cores} threads x 2 in flight)`, scenario: 'ceiling',
         config: base(dtype, { concurrency: 2 * cores, threads: cores }), env: { UV_THREADPOOL_SIZE: String(Math.max(4, 2 * cores)) },
       });
+      // The decoder imgstream runs (the native fast path where built), bare: its loader's own ceiling.
+      specs.push({ id: `main-fast-ceiling-${dtype}`, group: 'main', label: `imgstream's decoder bare (${cores} threads, no ring)`, scenario: 'fast-ceiling', config: base(dtype, { threads: cores }) });
       for (const v of settings.variants) specs.push({ id: `main-${v.name}-${dtype}`, group: 'main', label: v.name, scenario: 'imgstream', config: base(dtype, v.options) });
       specs.push({ id: `main-one-${dtype}`, group: 'main', label: 'one-at-a-time generator', scenario: 'one-at-a-time', config: base(dtype) });
       specs.push({ id: `main-naive-${dtype}`, group: 'main', label: 'naive load-all', scenario: 'naive', config: base(dtype), capBytes: settings.memoryCap });

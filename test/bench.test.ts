@@ -50,6 +50,7 @@ describe('imgstream bench (smoke)', () => {
     expect(run.stdout).toContain('| CPU ms/image |');
     const labels = report.derived.rows.map((r: { label: string }) => r.label);
     expect(labels.some((l: string) => l.startsWith('decode ceiling'))).toBe(true);
+    expect(labels.some((l: string) => l.startsWith("imgstream's decoder bare"))).toBe(true);
     expect(labels).toEqual(expect.arrayContaining(['imgstream', 'one-at-a-time generator', 'naive load-all']));
     expect(report.derived.breakdown.length).toBeGreaterThan(5);
     expect(report.derived.sizes.map((s: { size: number }) => s.size)).toEqual([12, 24]);
