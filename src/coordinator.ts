@@ -21,7 +21,7 @@ interface Slice {
 
 export interface CoordinatorCounters {
   busyMs: number;
-  /** Time during which the ring was full and no work could be handed out. */
+  /** Time during which the ring had too few free slots for a slice, so no work could be handed out. */
   producerIdleMs: number;
   highWater: number;
   retries: number;

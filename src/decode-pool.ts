@@ -28,7 +28,7 @@ function faultFromEnv(): FaultSpec | null {
   return raw ? (JSON.parse(raw) as FaultSpec) : null;
 }
 
-/** Young generation of each decode worker: V8 gives a third to each of its two semi-spaces, 1 MiB each. */
+/** Young generation of each decode worker: V8 splits it into two semi-spaces and a large-object space, 1 MiB each. */
 const WORKER_YOUNG_GENERATION_MB = 3;
 
 export class DecodePool {
