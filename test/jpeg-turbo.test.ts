@@ -172,6 +172,14 @@ describe.runIf(native)('native fast path pixels against sharp (mean absolute dif
   });
 });
 
+describe.runIf(native)('native addon helpers', () => {
+  it('trimMemory hands free pages back where the C library can (glibc), and says so', () => {
+    const report = process.report.getReport() as { header?: { glibcVersionRuntime?: string } };
+    const glibc = typeof report.header?.glibcVersionRuntime === 'string';
+    expect(jpegTurboAddon()?.trimMemory()).toBe(glibc);
+  });
+});
+
 describe('loader decoder option', () => {
   async function collect(loader: ImageLoader): Promise<Batch[]> {
     const out: Batch[] = [];

@@ -42,6 +42,8 @@ export interface JpegTurboAddon {
    * does not fit. Rejects with Node's `code` (`ENOENT`, `EISDIR`, ...).
    */
   readInto(path: string, buffer: Uint8Array): Promise<number>;
+  /** Returns the allocator's free pages to the system (glibc's `malloc_trim`); `false` where it cannot. */
+  trimMemory(): boolean;
 }
 
 /** Environment switch: `sharp` turns the fast path off, `native` makes a missing addon an error. */

@@ -469,6 +469,7 @@ napi_value imgstream_shifted_rgb(napi_env env, napi_callback_info info);
 napi_value imgstream_mean_luminance(napi_env env, napi_callback_info info);
 /* One-task file read (read_file.c). */
 napi_value imgstream_read_into(napi_env env, napi_callback_info info);
+napi_value imgstream_trim_memory(napi_env env, napi_callback_info info);
 
 /* The version of libjpeg-turbo this addon was built against, for `decoderInfo`. */
 static napi_value version(napi_env env, napi_callback_info info) {
@@ -510,5 +511,7 @@ NAPI_MODULE_INIT() {
   napi_set_named_property(env, exports, "meanLuminance", fn);
   napi_create_function(env, "readInto", NAPI_AUTO_LENGTH, imgstream_read_into, NULL, &fn);
   napi_set_named_property(env, exports, "readInto", fn);
+  napi_create_function(env, "trimMemory", NAPI_AUTO_LENGTH, imgstream_trim_memory, NULL, &fn);
+  napi_set_named_property(env, exports, "trimMemory", fn);
   return exports;
 }

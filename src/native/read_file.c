@@ -12,6 +12,9 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 #include <node_api.h>
 #include <stdlib.h>
 #include <string.h>
@@ -150,4 +153,17 @@ napi_value imgstream_read_into(napi_env env, napi_callback_info info) {
   napi_create_async_work(env, NULL, name, read_execute, read_complete, t, &t->work);
   napi_queue_async_work(env, t->work);
   return promise;
+}
+
+/* Hands the allocator's free pages back to the system (glibc: in every thread's arena). Returns whether it
+ * could. */
+napi_value imgstream_trim_memory(napi_env env, napi_callback_info info) {
+  (void)info;
+  napi_value v;
+#if defined(__GLIBC__)
+  napi_get_boolean(env, malloc_trim(0) >= 0, &v);
+#else
+  napi_get_boolean(env, false, &v);
+#endif
+  return v;
 }
