@@ -4,10 +4,9 @@
  * flight on libuv's pool (sized by the runner with `UV_THREADPOOL_SIZE`), either all from the main thread
  * (`threads: 0`) or spread over `threads` worker threads that take files from a shared counter.
  */
-import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
+import { isMainThread, parentPort, workerData } from 'node:worker_threads';
 import sharp from 'sharp';
-import { fromDirectory } from '../../src/index.js';
-import { bareDecode, peakRss, runScenario, toFloat32, type ScenarioConfig } from './common.js';
+import { bareDecode, runLanes, runScenario, runThreads, toFloat32, type ScenarioConfig } from './common.js';
 
 interface LaneInit {
   paths: string[];
@@ -41,42 +40,14 @@ if (!isMainThread) {
   await decodeLanes(init, () => parentPort?.postMessage('first batch'));
   parentPort?.close();
 } else {
-  await runScenario(async (config) => {
+  await runScenario((config) => {
     const concurrency = Number(config.options.concurrency ?? 2);
     const threads = Number(config.options.threads ?? 0);
-    const started = performance.now();
-    const index = await fromDirectory(config.dir);
-    const paths = Array.from({ length: index.size }, (_, i) => index.path(i));
-    const next = new SharedArrayBuffer(8);
-    let timeToFirstBatchMs = 0;
-    const onDone = () => {
-      timeToFirstBatchMs = performance.now() - started;
-    };
-    if (threads === 0) {
-      await decodeLanes({ paths, next, lanes: concurrency, config }, onDone);
-    } else {
-      const perThread = Math.max(1, Math.round(concurrency / threads));
-      await Promise.all(
-        Array.from({ length: threads }, () => {
-          const worker = new Worker(new URL(import.meta.url), { workerData: { paths, next, lanes: perThread, config } satisfies LaneInit, execArgv: process.execArgv });
-          worker.on('message', onDone);
-          return new Promise<void>((resolve, reject) => {
-            worker.on('error', reject);
-            worker.on('exit', () => resolve());
-          });
-        }),
-      );
-    }
-    const wallMs = performance.now() - started;
-    const done = new Int32Array(next)[1];
-    return {
-      images: done,
-      batches: Math.ceil(done / config.batchSize),
-      wallMs,
-      timeToFirstBatchMs: timeToFirstBatchMs || wallMs,
-      stallMs: 0,
-      peakMemoryBytes: peakRss(),
-      extra: { concurrency, threads, uvThreadpoolSize: Number(process.env.UV_THREADPOOL_SIZE ?? 4) },
-    };
+    const extra = { concurrency, threads, uvThreadpoolSize: Number(process.env.UV_THREADPOOL_SIZE ?? 4) };
+    return runLanes(config, (paths, next, onFirstBatch) => {
+      if (threads === 0) return decodeLanes({ paths, next, lanes: concurrency, config }, onFirstBatch);
+      const lanes = Math.max(1, Math.round(concurrency / threads));
+      return runThreads(new URL(import.meta.url), threads, { paths, next, lanes, config } satisfies LaneInit, onFirstBatch);
+    }, extra);
   });
 }

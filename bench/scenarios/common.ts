@@ -3,7 +3,9 @@
  * the consumer loop that times batches the same way for every loader, and the bare sharp call the
  * non-imgstream loaders decode with.
  */
+import { Worker } from 'node:worker_threads';
 import sharp from 'sharp';
+import { fromDirectory } from '../../src/index.js';
 
 export type Dtype = 'float32' | 'uint8';
 
@@ -102,4 +104,47 @@ export async function runScenario(body: (config: ScenarioConfig) => Promise<Scen
   const used = process.cpuUsage(cpu);
   result.cpuMs ??= (used.user + used.system) / 1000;
   process.stdout.write(`${JSON.stringify(result)}\n`);
+}
+
+/**
+ * The bare-decode scenarios' shared frame: `lanes` decode `dir`'s files (its paths, a counter shared by all
+ * lanes: cell 0 the next file, cell 1 files done, and a callback for the first batch's worth), then the result
+ * from that counter and the clock.
+ */
+export async function runLanes(
+  config: ScenarioConfig,
+  lanes: (paths: string[], next: SharedArrayBuffer, onFirstBatch: () => void) => Promise<void>,
+  extra: Record<string, unknown>,
+): Promise<ScenarioResult> {
+  const started = performance.now();
+  const index = await fromDirectory(config.dir);
+  const paths = Array.from({ length: index.size }, (_, i) => index.path(i));
+  const next = new SharedArrayBuffer(8);
+  let timeToFirstBatchMs = 0;
+  await lanes(paths, next, () => (timeToFirstBatchMs = performance.now() - started));
+  const wallMs = performance.now() - started;
+  const done = new Int32Array(next)[1];
+  return {
+    images: done,
+    batches: Math.ceil(done / config.batchSize),
+    wallMs,
+    timeToFirstBatchMs: timeToFirstBatchMs || wallMs,
+    stallMs: 0,
+    peakMemoryBytes: peakRss(),
+    extra,
+  };
+}
+
+/** Runs `threads` worker threads of the scenario module `url` with `workerData`; `onMessage` on any message. */
+export function runThreads(url: URL, threads: number, workerData: unknown, onMessage: () => void): Promise<void> {
+  return Promise.all(
+    Array.from({ length: threads }, () => {
+      const worker = new Worker(url, { workerData, execArgv: process.execArgv });
+      worker.on('message', onMessage);
+      return new Promise<void>((resolve, reject) => {
+        worker.on('error', reject);
+        worker.on('exit', () => resolve());
+      });
+    }),
+  ).then(() => undefined);
 }

@@ -5,12 +5,12 @@
  * so that imgstream's loader can be measured against the decoder it runs.
  */
 import { readFileSync } from 'node:fs';
-import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
+import { isMainThread, parentPort, workerData } from 'node:worker_threads';
 import sharp from 'sharp';
-import { fromDirectory, fromList } from '../../src/index.js';
+import { fromList } from '../../src/index.js';
 import { resolveOptions } from '../../src/options.js';
 import { jpegFastPath } from '../../workers/jpeg-turbo.js';
-import { bareDecode, peakRss, runScenario, toFloat32, type ScenarioConfig } from './common.js';
+import { bareDecode, runLanes, runScenario, runThreads, toFloat32, type ScenarioConfig } from './common.js';
 
 interface LaneInit {
   paths: string[];
@@ -41,33 +41,12 @@ if (!isMainThread) {
   await decodeLane(workerData as LaneInit, () => parentPort?.postMessage('first batch'));
   parentPort?.close();
 } else {
-  await runScenario(async (config) => {
+  await runScenario((config) => {
     const threads = Number(config.options.threads ?? 2);
-    const started = performance.now();
-    const index = await fromDirectory(config.dir);
-    const paths = Array.from({ length: index.size }, (_, i) => index.path(i));
-    const next = new SharedArrayBuffer(8);
-    let timeToFirstBatchMs = 0;
-    await Promise.all(
-      Array.from({ length: threads }, () => {
-        const worker = new Worker(new URL(import.meta.url), { workerData: { paths, next, config } satisfies LaneInit, execArgv: process.execArgv });
-        worker.on('message', () => (timeToFirstBatchMs = performance.now() - started));
-        return new Promise<void>((resolve, reject) => {
-          worker.on('error', reject);
-          worker.on('exit', () => resolve());
-        });
-      }),
+    return runLanes(
+      config,
+      (paths, next, onFirstBatch) => runThreads(new URL(import.meta.url), threads, { paths, next, config } satisfies LaneInit, onFirstBatch),
+      { threads },
     );
-    const wallMs = performance.now() - started;
-    const done = new Int32Array(next)[1];
-    return {
-      images: done,
-      batches: Math.ceil(done / config.batchSize),
-      wallMs,
-      timeToFirstBatchMs: timeToFirstBatchMs || wallMs,
-      stallMs: 0,
-      peakMemoryBytes: peakRss(),
-      extra: { threads },
-    };
   });
 }
