@@ -138,6 +138,7 @@ const READER_RESERVE = 4 * 1024 * 1024;
  * has had its worst file, and peak RSS grows with the dataset. One `malloc_trim` costs well under a millisecond.
  */
 const TRIM_EVERY = 256;
+const nativeAddon = jpegTurboAddon();
 let sinceTrim = 0;
 function trimNow(samples: number): void {
   sinceTrim += samples;
@@ -145,7 +146,6 @@ function trimNow(samples: number): void {
   sinceTrim = 0;
   nativeAddon?.trimMemory();
 }
-const nativeAddon = jpegTurboAddon();
 
 export default async function decodeSlice(task: DecodeTask): Promise<DecodeResult> {
   const started = performance.now();

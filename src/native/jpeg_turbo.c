@@ -500,18 +500,14 @@ NAPI_MODULE_INIT() {
     s->from_linear[i] = (unsigned char)(v > 255 ? 255 : v);
   }
   napi_set_instance_data(env, s, state_free, NULL);
-  napi_value fn;
-  napi_create_function(env, "decode", NAPI_AUTO_LENGTH, decode, NULL, &fn);
-  napi_set_named_property(env, exports, "decode", fn);
-  napi_create_function(env, "version", NAPI_AUTO_LENGTH, version, NULL, &fn);
-  napi_set_named_property(env, exports, "version", fn);
-  napi_create_function(env, "shiftedRgb", NAPI_AUTO_LENGTH, imgstream_shifted_rgb, NULL, &fn);
-  napi_set_named_property(env, exports, "shiftedRgb", fn);
-  napi_create_function(env, "meanLuminance", NAPI_AUTO_LENGTH, imgstream_mean_luminance, NULL, &fn);
-  napi_set_named_property(env, exports, "meanLuminance", fn);
-  napi_create_function(env, "readInto", NAPI_AUTO_LENGTH, imgstream_read_into, NULL, &fn);
-  napi_set_named_property(env, exports, "readInto", fn);
-  napi_create_function(env, "trimMemory", NAPI_AUTO_LENGTH, imgstream_trim_memory, NULL, &fn);
-  napi_set_named_property(env, exports, "trimMemory", fn);
+  napi_property_descriptor methods[] = {
+      {"decode", NULL, decode, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"version", NULL, version, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"shiftedRgb", NULL, imgstream_shifted_rgb, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"meanLuminance", NULL, imgstream_mean_luminance, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"readInto", NULL, imgstream_read_into, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"trimMemory", NULL, imgstream_trim_memory, NULL, NULL, NULL, napi_enumerable, NULL},
+  };
+  napi_define_properties(env, exports, sizeof methods / sizeof methods[0], methods);
   return exports;
 }

@@ -90,7 +90,7 @@ static const char *errno_name(int e) {
     case EFBIG: return "EFBIG";
     case ENAMETOOLONG: return "ENAMETOOLONG";
     case EPERM: return "EPERM";
-    default: return "EIO";
+    default: return "UNKNOWN";
   }
 }
 
