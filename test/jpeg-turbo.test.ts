@@ -161,6 +161,50 @@ describe.runIf(native)('native fast path pixels against sharp (mean absolute dif
     }
   });
 
+  it('resamples to the same values with its AVX2 and its portable passes', async (ctx) => {
+    const addon = jpegTurboAddon()!;
+    if (!addon.useAvx2(true)) ctx.skip(); // no AVX2 on this CPU: only the portable passes exist
+    const files = [await photoJpeg(450, 400, 21), await photoJpeg(333, 517, 22, { subsampling: '4:4:4' }), await photoJpeg(1000, 300, 23, { grayscale: true })];
+    const scale = new Float32Array([1 / 58, 1 / 57, 1 / 57, 1]);
+    const offset = new Float32Array([-2.1, -2, -1.8, 0]);
+    // [width, height, channels, crop, interpolation, region or null]; orientations 2 and 3 mirror the rows, 6 transposes.
+    const cases: [number, number, number, number, number, number[] | null][] = [
+      [224, 224, 3, 0, 1, null],
+      [100, 80, 3, 1, 1, null],
+      [150, 150, 3, 0, 0, null],
+      [96, 96, 1, 0, 1, null],
+      [64, 64, 4, 0, 1, null],
+      [224, 224, 3, 0, 1, [7, 5, 161, 149]],
+      [120, 90, 3, 0, 1, [0, 0, 120, 90]],
+    ];
+    let compared = 0;
+    try {
+      for (const data of files) {
+        for (const [w, h, c, crop, interp, region] of cases) {
+          for (const orientation of [1, 2, 3, 6]) {
+            for (const float of [false, true]) {
+              const run = (avx2: boolean): Uint8Array | Float32Array => {
+                addon.useAvx2(avx2);
+                const out = float ? new Float32Array(w * h * c) : new Uint8Array(w * h * c);
+                const status = addon.decode(data, out, w, h, c, orientation, crop, interp, float ? scale : null, float ? offset : null, ...(region ?? []));
+                return status === 0 ? out : new Uint8Array(0);
+              };
+              const portable = run(false);
+              const vector = run(true);
+              let differing = vector.length === portable.length ? 0 : -1;
+              for (let i = 0; differing >= 0 && i < vector.length; i++) if (!Object.is(vector[i], portable[i])) differing++;
+              expect(differing, `${w}x${h}x${c} crop ${crop} interp ${interp} region ${region} orientation ${orientation} ${float ? 'float32' : 'uint8'}`).toBe(0);
+              if (portable.length > 0) compared++;
+            }
+          }
+        }
+      }
+    } finally {
+      addon.useAvx2(true);
+    }
+    expect(compared).toBeGreaterThan(100);
+  });
+
   it('declines enlarging and a corrupt file (sharp takes them)', async () => {
     const out = new Uint8Array(224 * 224 * 3);
     expect(jpegFastPath(spec())!(await photoJpeg(100, 300, 1), out)).toBe(false);

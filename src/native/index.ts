@@ -44,6 +44,11 @@ export interface JpegTurboAddon {
   readInto(path: string, buffer: Uint8Array): Promise<number>;
   /** Returns the allocator's free pages to the system (glibc's `malloc_trim`); `false` where it cannot. */
   trimMemory(): boolean;
+  /**
+   * Whether the resampling passes run their AVX2 versions (x86-64 CPUs that have it). `enabled` turns them
+   * off, or back on where the CPU has AVX2; process-wide. Both versions give the same values (for tests).
+   */
+  useAvx2(enabled?: boolean): boolean;
 }
 
 /** Environment switch: `sharp` turns the fast path off, `native` makes a missing addon an error. */

@@ -39,6 +39,10 @@ typedef struct {
   size_t scratch_cap;
   float *line; /* one output row of RGB floats before rounding, and the float output's per-value scale and offset */
   size_t line_cap;
+  float *pair_weights; /* the horizontal taps of the RGB case, in pairs, broadcast (horizontal_rgb) */
+  size_t pair_weights_cap;
+  const unsigned char **taps; /* the source rows of one output row's vertical taps */
+  size_t taps_cap;
   float to_linear[256];
   unsigned char from_linear[ENCODE_STEPS + 1];
 } State;
@@ -62,6 +66,8 @@ static void state_free(napi_env env, void *data, void *hint) {
   free(s->pixels);
   free(s->scratch);
   free(s->line);
+  free(s->pair_weights);
+  free(s->taps);
   free(s);
 }
 
@@ -171,18 +177,133 @@ static inline int round_u8(float v) {
   return q < 0 ? 0 : q > 255 ? 255 : q;
 }
 
-/* The vertical pass' inner loop; cloned for AVX2 where the compiler and CPU have it (picked at load time). */
+/* Hot loops are cloned for AVX2 where the compiler and CPU have it (picked at load time). */
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && defined(__GLIBC__)
-__attribute__((target_clones("avx2", "default")))
+#define AVX2_CLONE __attribute__((target_clones("avx2", "default")))
+#else
+#define AVX2_CLONE
 #endif
-static void accumulate_row(float *restrict r, const unsigned char *restrict p, float w, size_t n) {
-  for (size_t i = 0; i < n; i++) r[i] += w * p[i];
+
+/*
+ * The two resampling passes of the common case, RGB rows in storage order, each in two versions that give the
+ * same floats: portable C that the compiler vectorises, and AVX2 (x86-64, picked at run time) that keeps its
+ * sums in registers. In both, every value is summed over its taps in the same order.
+ */
+
+/* Vertical: r[i] = the sum over the taps k, in order, of w[k] * lines[k][i]. */
+static void vertical_rows_c(float *restrict r, const unsigned char *const *lines, const float *w, int taps, size_t n) {
+  memset(r, 0, sizeof(float) * n);
+  for (int k = 0; k < taps; k++) {
+    const unsigned char *restrict p = lines[k];
+    float wk = w[k];
+    for (size_t i = 0; i < n; i++) r[i] += wk * p[i];
+  }
+}
+
+/* Horizontal, per output pixel: one 4-lane load per tap (R, G, B and the next pixel's R, ignored), even taps in
+ * one accumulator and odd ones in another, added at the end. The weights are laid out 8 floats per pair of taps
+ * (the even tap's broadcast, then the odd one's; zero for a missing odd tap). Each pixel's 4 floats go to
+ * line[3x..3x+3]; the fourth is overwritten by the next pixel (the line has a float of slack). */
+static void horizontal_rgb_c(float *restrict line, const float *restrict row, const int *start, const int *count,
+                             const float *w8, int max_pairs, int out_w) {
+  for (int x = 0; x < out_w; x++) {
+    const float *r = row + (size_t)start[x] * 3;
+    const float *w = w8 + (size_t)x * max_pairs * 8;
+    v4f a0 = {0, 0, 0, 0}, a1 = {0, 0, 0, 0}, v0, v1;
+    for (int p = 0, pairs = (count[x] + 1) / 2; p < pairs; p++, r += 6, w += 8) {
+      memcpy(&v0, r, sizeof v0);
+      memcpy(&v1, r + 3, sizeof v1);
+      a0 += v0 * w[0];
+      a1 += v1 * w[4];
+    }
+    a0 += a1;
+    memcpy(line + (size_t)x * 3, &a0, sizeof a0);
+  }
+}
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#define HAVE_AVX2_PATH 1
+
+/* Thirty-two values stay in four registers across all the taps, so the row is written once, not once per tap. */
+__attribute__((target("avx2"))) static void vertical_rows_avx2(float *restrict r, const unsigned char *const *lines,
+                                                               const float *w, int taps, size_t n) {
+  size_t i = 0;
+  for (; i + 32 <= n; i += 32) {
+    __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+    for (int k = 0; k < taps; k++) {
+      __m128i b0 = _mm_loadu_si128((const __m128i *)(lines[k] + i));
+      __m128i b1 = _mm_loadu_si128((const __m128i *)(lines[k] + i + 16));
+      __m256 wk = _mm256_set1_ps(w[k]);
+      a0 = _mm256_add_ps(a0, _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(b0)), wk));
+      a1 = _mm256_add_ps(a1, _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_srli_si128(b0, 8))), wk));
+      a2 = _mm256_add_ps(a2, _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(b1)), wk));
+      a3 = _mm256_add_ps(a3, _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_srli_si128(b1, 8))), wk));
+    }
+    _mm256_storeu_ps(r + i, a0);
+    _mm256_storeu_ps(r + i + 8, a1);
+    _mm256_storeu_ps(r + i + 16, a2);
+    _mm256_storeu_ps(r + i + 24, a3);
+  }
+  for (; i < n; i++) {
+    float a = 0;
+    for (int k = 0; k < taps; k++) a += lines[k][i] * w[k];
+    r[i] = a;
+  }
+}
+
+/* A pair of taps per 8-lane multiply-add: the even tap in lanes 0-3, the odd one in lanes 4-7. */
+__attribute__((target("avx2"))) static void horizontal_rgb_avx2(float *restrict line, const float *restrict row,
+                                                                const int *start, const int *count, const float *w8,
+                                                                int max_pairs, int out_w) {
+  for (int x = 0; x < out_w; x++) {
+    const float *r = row + (size_t)start[x] * 3;
+    const float *w = w8 + (size_t)x * max_pairs * 8;
+    __m256 acc = _mm256_setzero_ps();
+    for (int p = 0, pairs = (count[x] + 1) / 2; p < pairs; p++, r += 6, w += 8) {
+      __m256 v = _mm256_insertf128_ps(_mm256_castps128_ps256(_mm_loadu_ps(r)), _mm_loadu_ps(r + 3), 1);
+      acc = _mm256_add_ps(acc, _mm256_mul_ps(v, _mm256_loadu_ps(w)));
+    }
+    _mm_storeu_ps(line + (size_t)x * 3, _mm_add_ps(_mm256_castps256_ps128(acc), _mm256_extractf128_ps(acc, 1)));
+  }
+}
+#endif
+
+/* Which versions run: AVX2 where the CPU has it, unless turned off (useAvx2(false), for tests; process-wide). */
+static int use_avx2 = -1;
+
+static int avx2_active(void) {
+#ifdef HAVE_AVX2_PATH
+  if (use_avx2 < 0) use_avx2 = __builtin_cpu_supports("avx2") ? 1 : 0;
+  return use_avx2;
+#else
+  return 0;
+#endif
+}
+
+static void vertical_rows(float *restrict r, const unsigned char *const *lines, const float *w, int taps, size_t n) {
+#ifdef HAVE_AVX2_PATH
+  if (avx2_active()) {
+    vertical_rows_avx2(r, lines, w, taps, n);
+    return;
+  }
+#endif
+  vertical_rows_c(r, lines, w, taps, n);
+}
+
+static void horizontal_rgb(float *restrict line, const float *restrict row, const int *start, const int *count,
+                           const float *w8, int max_pairs, int out_w) {
+#ifdef HAVE_AVX2_PATH
+  if (avx2_active()) {
+    horizontal_rgb_avx2(line, row, start, count, w8, max_pairs, out_w);
+    return;
+  }
+#endif
+  horizontal_rgb_c(line, row, start, count, w8, max_pairs, out_w);
 }
 
 /* One row of RGB floats (rounded, clamped to 0..255) into 8-bit output; vectorises. */
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && defined(__GLIBC__)
-__attribute__((target_clones("avx2", "default")))
-#endif
+AVX2_CLONE
 static void store_u8(unsigned char *restrict out, const float *restrict v, size_t n) {
   for (size_t i = 0; i < n; i++) {
     int q = (int)(v[i] + 0.5f);
@@ -191,9 +312,7 @@ static void store_u8(unsigned char *restrict out, const float *restrict v, size_
 }
 
 /* The same levels as float32 output, `level * scale[i] + offset[i]` (scale and offset laid out per value). */
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && defined(__GLIBC__)
-__attribute__((target_clones("avx2", "default")))
-#endif
+AVX2_CLONE
 static void store_f32(float *restrict out, const float *restrict v, const float *restrict scale, const float *restrict offset, size_t n) {
   for (size_t i = 0; i < n; i++) {
     int q = (int)(v[i] + 0.5f);
@@ -359,64 +478,64 @@ static napi_value decode(napi_env env, napi_callback_info info) {
     axis_free(&ay);
     return status_value(env, ERR_MEMORY);
   }
+  int max_pairs = (ax.max_taps + 1) / 2;
+  if ((rgb_fast && !grow((void **)&s->pair_weights, &s->pair_weights_cap, sizeof(float) * 8 * (size_t)out_w * max_pairs)) ||
+      !grow((void **)&s->taps, &s->taps_cap, sizeof(*s->taps) * (size_t)ay.max_taps)) {
+    axis_free(&ax);
+    axis_free(&ay);
+    return status_value(env, ERR_MEMORY);
+  }
   float *line = s->line, *line_scale = line + line_n + 1, *line_offset = line_scale + line_n;
   if (rgb_fast) {
     for (size_t i = 0; i < line_n; i++) {
       line_scale[i] = norm_scale ? norm_scale[i % 3] : 1;
       line_offset[i] = norm_scale ? norm_offset[i % 3] : 0;
     }
+    for (int x = 0; x < out_w; x++) {
+      const float *wx = ax.weights + (size_t)x * ax.max_taps;
+      float *w8 = s->pair_weights + (size_t)x * max_pairs * 8;
+      for (int j = 0; j < (ax.count[x] + 1) / 2 * 2; j++) {
+        float wj = j < ax.count[x] ? wx[j] : 0;
+        for (int c = 0; c < 4; c++) w8[(j / 2) * 8 + (j % 2) * 4 + c] = wj;
+      }
+    }
   }
   const unsigned char *px = s->pixels;
   float *row = s->scratch;
   memset(row + (size_t)vw * src_c, 0, sizeof(float) * 4);
+  /* The pixel after the last one the taps use is read with a zero weight (an odd tap count): keep it finite. */
+  memset(row + (size_t)u_hi * src_c, 0, sizeof(float) * 4);
   unsigned char *out8 = out_type == napi_uint8_array ? out_data : NULL;
   float *out32 = out_type == napi_float32_array ? out_data : NULL;
   int to_gray = out_c == 1 && src_c == 3;
   for (int y = 0; y < out_h; y++) {
     /* Vertical pass: one row of the oriented image, weighted over the output row's taps. */
     const float *wy = ay.weights + (size_t)y * ay.max_taps;
-    memset(row + (size_t)u_lo * src_c, 0, sizeof(float) * (size_t)(u_hi - u_lo) * src_c);
-    for (int k = 0; k < ay.count[y]; k++) {
-      const unsigned char *line = px + origin + (ptrdiff_t)(ay.start[y] + k) * dv;
-      float wk = wy[k];
-      if (du == C) {
-        /* Rows in storage order: one contiguous run of bytes. */
-        accumulate_row(row + (size_t)u_lo * src_c, line + (ptrdiff_t)u_lo * C, wk, (size_t)(u_hi - u_lo) * src_c);
-      } else if (src_c == 3) {
-        for (int u = u_lo; u < u_hi; u++) {
-          const unsigned char *p = line + u * du;
-          float *r = row + (size_t)u * 3;
-          r[0] += wk * p[0];
-          r[1] += wk * p[1];
-          r[2] += wk * p[2];
+    if (du == C) {
+      /* Rows in storage order: contiguous runs of bytes. */
+      for (int k = 0; k < ay.count[y]; k++) s->taps[k] = px + origin + (ptrdiff_t)(ay.start[y] + k) * dv + (ptrdiff_t)u_lo * C;
+      vertical_rows(row + (size_t)u_lo * src_c, s->taps, wy, ay.count[y], (size_t)(u_hi - u_lo) * src_c);
+    } else {
+      memset(row + (size_t)u_lo * src_c, 0, sizeof(float) * (size_t)(u_hi - u_lo) * src_c);
+      for (int k = 0; k < ay.count[y]; k++) {
+        const unsigned char *line = px + origin + (ptrdiff_t)(ay.start[y] + k) * dv;
+        float wk = wy[k];
+        if (src_c == 3) {
+          for (int u = u_lo; u < u_hi; u++) {
+            const unsigned char *p = line + u * du;
+            float *r = row + (size_t)u * 3;
+            r[0] += wk * p[0];
+            r[1] += wk * p[1];
+            r[2] += wk * p[2];
+          }
+        } else {
+          for (int u = u_lo; u < u_hi; u++) row[u] += wk * line[u * du];
         }
-      } else {
-        for (int u = u_lo; u < u_hi; u++) row[u] += wk * line[u * du];
       }
     }
     size_t o = (size_t)y * out_w * out_c;
     if (rgb_fast) {
-      /* Horizontal pass: one 4-lane load per tap (R, G, B and the next pixel's R, ignored; the row has a float
-       * of slack), two accumulators so that consecutive taps do not wait on each other. */
-      for (int x = 0; x < out_w; x++) {
-        const float *wx = ax.weights + (size_t)x * ax.max_taps;
-        const float *r = row + (size_t)ax.start[x] * 3;
-        int n = ax.count[x], j = 0;
-        v4f a0 = {0, 0, 0, 0}, a1 = {0, 0, 0, 0}, v0, v1;
-        for (; j + 1 < n; j += 2, r += 6) {
-          memcpy(&v0, r, sizeof v0);
-          memcpy(&v1, r + 3, sizeof v1);
-          a0 += v0 * wx[j];
-          a1 += v1 * wx[j + 1];
-        }
-        if (j < n) {
-          memcpy(&v0, r, sizeof v0);
-          a0 += v0 * wx[j];
-        }
-        a0 += a1;
-        /* Writes a fourth float past the pixel, overwritten by the next one (the line has a float of slack). */
-        memcpy(line + (size_t)x * 3, &a0, sizeof a0);
-      }
+      horizontal_rgb(line, row, ax.start, ax.count, s->pair_weights, max_pairs, out_w);
       if (out8) store_u8(out8 + o, line, line_n);
       else store_f32(out32 + o, line, line_scale, line_offset, line_n);
       continue;
@@ -485,6 +604,24 @@ static napi_value version(napi_env env, napi_callback_info info) {
   return v;
 }
 
+/* useAvx2([enabled]) -> whether the AVX2 resampling passes run; `enabled` turns them off, or back on where the
+ * CPU has AVX2. Both versions give the same values; this lets the tests hold them to it. */
+static napi_value use_avx2_js(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1], v;
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  int supported = 0;
+#ifdef HAVE_AVX2_PATH
+  supported = __builtin_cpu_supports("avx2") ? 1 : 0;
+#endif
+  if (argc >= 1) {
+    bool enabled = false;
+    if (napi_get_value_bool(env, argv[0], &enabled) == napi_ok) use_avx2 = enabled && supported;
+  }
+  napi_get_boolean(env, avx2_active() != 0, &v);
+  return v;
+}
+
 NAPI_MODULE_INIT() {
   State *s = calloc(1, sizeof(State));
   if (!s) return NULL;
@@ -507,6 +644,7 @@ NAPI_MODULE_INIT() {
       {"meanLuminance", NULL, imgstream_mean_luminance, NULL, NULL, NULL, napi_enumerable, NULL},
       {"readInto", NULL, imgstream_read_into, NULL, NULL, NULL, napi_enumerable, NULL},
       {"trimMemory", NULL, imgstream_trim_memory, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"useAvx2", NULL, use_avx2_js, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   napi_define_properties(env, exports, sizeof methods / sizeof methods[0], methods);
   return exports;
