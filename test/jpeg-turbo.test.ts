@@ -128,6 +128,26 @@ describe.runIf(native)('native fast path pixels against sharp (mean absolute dif
     expect(handled).toBeGreaterThan(2 * declined);
   });
 
+  it('large shrinks: decodes at the DCT scale sharp picks, sizes not multiples of it included', async () => {
+    // [width, height, orientation, outputs]: shrinks of 3 to 15, heights and widths that 8 does not divide.
+    const cases: [number, number, number, [number, number][]][] = [
+      [2400, 2300, 1, [[224, 224], [160, 120]]],
+      [1800, 1500, 1, [[160, 120]]],
+      [1000, 760, 1, [[224, 224]]],
+      [700, 680, 1, [[224, 224]]],
+      [2100, 1900, 6, [[224, 224], [160, 120]]],
+    ];
+    for (const [w, h, orientation, outputs] of cases) {
+      const data = await photoJpeg(w, h, w + h, orientation === 1 ? {} : { orientation });
+      for (const [width, height] of outputs) {
+        const s = spec({ width, height });
+        const out = new Uint8Array(width * height * 3);
+        expect(jpegFastPath(s)!(data, out), `${w}x${h} -> ${width}x${height} taken`).toBe(true);
+        expect(meanAbsDiff(out, await sharpDecode(data, s)), `${w}x${h} orientation ${orientation} -> ${width}x${height}`).toBeLessThanOrEqual(2);
+      }
+    }
+  });
+
   it('EXIF orientations 1-8', async () => {
     for (let orientation = 1; orientation <= 8; orientation++) {
       const data = await photoJpeg(300, 200, 7, { orientation });

@@ -388,16 +388,21 @@ static napi_value decode(napi_env env, napi_callback_info info) {
   double shrink_x = (double)(has_region ? region[2] : ow) / out_w, shrink_y = (double)(has_region ? region[3] : oh) / out_h;
   /* A random crop is resized to the output whatever its size: there it is augmentation, not a match for sharp. */
   if (!has_region && (crop ? fmax(shrink_x, shrink_y) < 1 : fmin(shrink_x, shrink_y) < 1)) return status_value(env, ERR_ENLARGE);
-  /* DCT-domain scaling (libjpeg's scale_denom) as libvips' shrink-on-load picks it: 1/8, 1/4 or 1/2 while
-   * that leaves at least a factor of two to the resampling on the axis that shrinks least. */
+  /* DCT-domain scaling (libjpeg's scale_denom) as sharp picks its shrink-on-load (fastShrinkOnLoad, its
+   * default): 1/8, 1/4 or 1/2 when the axis that shrinks least shrinks by at least that factor, one step less
+   * when the shrink's integer part is the factor itself (libjpeg's rounding). */
   double shrink = fmin(shrink_x, shrink_y);
-  int denom = shrink >= 16 ? 8 : shrink >= 8 ? 4 : shrink >= 4 ? 2 : 1;
+  int denom = shrink >= 8 ? 8 : shrink >= 4 ? 4 : shrink >= 2 ? 2 : 1;
+  if (denom > 1 && (int)shrink == denom) denom /= 2;
   tjscalingfactor sf = {1, denom};
   int sw = TJSCALED(w, sf), sh = TJSCALED(h, sf);
   size_t stride = (size_t)sw * src_c;
+  /* libjpeg rounds the scaled size up; libvips keeps whole pixels only, floor(size / denom), dropping a last row
+   * or column made from part of a block. The resampling uses that image, so that its scale matches sharp's. */
+  int lw = w / denom, lh = h / denom;
 
   /* The oriented image as strides over the stored one: pixel (u, v) is at origin + u*du + v*dv. */
-  ptrdiff_t C = src_c, S = (ptrdiff_t)stride, X = (ptrdiff_t)(sw - 1) * C, Y = (ptrdiff_t)(sh - 1) * S;
+  ptrdiff_t C = src_c, S = (ptrdiff_t)stride, X = (ptrdiff_t)(lw - 1) * C, Y = (ptrdiff_t)(lh - 1) * S;
   ptrdiff_t origin, du, dv;
   /* Orientations 2 and 3 mirror the rows: read them forwards and mirror the horizontal taps instead, so
    * that the vertical pass below runs over contiguous bytes (and vectorises). */
@@ -412,13 +417,14 @@ static napi_value decode(napi_env env, napi_callback_info info) {
     case 8: origin = X; du = S; dv = -C; break;
     default: origin = 0; du = C; dv = S; break;
   }
-  int vw = transposed ? sh : sw, vh = transposed ? sw : sh;
+  int vw = transposed ? lh : lw, vh = transposed ? lw : lh;
 
   double scale_x, scale_y;
   double off_x = 0, off_y = 0;
   if (has_region) {
-    /* The window in the DCT-scaled image; offsets in output pixels, as the taps take them. */
-    double kx = (double)vw / ow, ky = (double)vh / oh;
+    /* The window in the DCT-scaled image (a full-size pixel x is at x / denom); offsets in output pixels, as
+     * the taps take them. */
+    double kx = 1.0 / denom, ky = 1.0 / denom;
     scale_x = region[2] * kx / out_w;
     scale_y = region[3] * ky / out_h;
     off_x = region[0] * kx / scale_x;
