@@ -140,10 +140,13 @@ describe.runIf(native)('native fast path pixels against sharp (mean absolute dif
     for (const [w, h, orientation, outputs] of cases) {
       const data = await photoJpeg(w, h, w + h, orientation === 1 ? {} : { orientation });
       for (const [width, height] of outputs) {
-        const s = spec({ width, height });
-        const out = new Uint8Array(width * height * 3);
-        expect(jpegFastPath(s)!(data, out), `${w}x${h} -> ${width}x${height} taken`).toBe(true);
-        expect(meanAbsDiff(out, await sharpDecode(data, s)), `${w}x${h} orientation ${orientation} -> ${width}x${height}`).toBeLessThanOrEqual(2);
+        for (const cropToAspectRatio of [false, true]) {
+          const s = spec({ width, height, cropToAspectRatio });
+          const out = new Uint8Array(width * height * 3);
+          const label = `${w}x${h} orientation ${orientation} -> ${width}x${height}${cropToAspectRatio ? ' crop' : ''}`;
+          expect(jpegFastPath(s)!(data, out), `${label} taken`).toBe(true);
+          expect(meanAbsDiff(out, await sharpDecode(data, s)), label).toBeLessThanOrEqual(2);
+        }
       }
     }
   });

@@ -437,7 +437,9 @@ static napi_value decode(napi_env env, napi_callback_info info) {
     if (rh < out_h) rh = out_h;
     off_x = (rw - out_w + 1) / 2;
     off_y = (rh - out_h + 1) / 2;
-    scale_x = scale_y = sc;
+    /* Per axis, the scale of the rounded size, as libvips' resize computes it from the size it aims for. */
+    scale_x = (double)vw / rw;
+    scale_y = (double)vh / rh;
   } else {
     scale_x = (double)vw / out_w;
     scale_y = (double)vh / out_h;
