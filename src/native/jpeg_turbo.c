@@ -510,8 +510,8 @@ static napi_value decode(napi_env env, napi_callback_info info) {
   }
   const unsigned char *px = s->pixels;
   float *row = s->scratch;
-  memset(row + (size_t)vw * src_c, 0, sizeof(float) * 4);
-  /* The pixel after the last one the taps use is read with a zero weight (an odd tap count): keep it finite. */
+  /* The 4 floats after the last pixel the taps use are read: as the ignored fourth lane of that pixel's load,
+   * and as a pixel with a zero weight (an odd tap count in horizontal_rgb). Keep them finite. */
   memset(row + (size_t)u_hi * src_c, 0, sizeof(float) * 4);
   unsigned char *out8 = out_type == napi_uint8_array ? out_data : NULL;
   float *out32 = out_type == napi_float32_array ? out_data : NULL;
