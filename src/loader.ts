@@ -231,6 +231,11 @@ export class ImageLoader implements AsyncIterable<Batch> {
 }
 
 export interface ImageDatasetOptions extends LoaderOptions, FromDirectoryOptions {
+  /**
+   * As {@link SplitOptions.validationSplit}.
+   *
+   * @default null
+   */
   validationSplit?: number | null;
   /**
    * `'training'`, `'validation'`, or `'both'` for `[training, validation]`.

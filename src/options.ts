@@ -20,7 +20,7 @@ export type OnError = 'skip' | 'throw';
 /** Options of {@link ImageLoader} (and of `imageDatasetFromDirectory`, which adds the split options). */
 export interface LoaderOptions {
   /**
-   * Output size, `[height, width]`: two integers between 1 and 16384 (Keras' default).
+   * Output size, `[height, width]`: two integers between 1 and 16384. The default is Keras'.
    *
    * @default [256, 256]
    */
