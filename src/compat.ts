@@ -50,6 +50,11 @@ export const COMPAT_PRESETS: Readonly<Record<Compat, CompatSwitches>> = Object.f
   }),
 });
 
+/** Keras' line after listing: "Found N files belonging to M classes." (or "Found N files." without labels). */
+export function kerasFoundMessage(files: number, classes: number | null): string {
+  return classes === null ? `Found ${files} files.` : `Found ${files} files belonging to ${classes} classes.`;
+}
+
 export interface KerasSplit {
   readonly validationSplit: number | null;
   readonly subset: 'training' | 'validation' | null;
@@ -76,8 +81,7 @@ export interface KerasSubset {
 export function kerasSubset(listing: ReferenceListing, split: KerasSplit): KerasSubset {
   const n = listing.paths.length;
   const messages: string[] = [];
-  const classes = listing.labels === null ? '' : ` belonging to ${listing.classNames.length} classes`;
-  messages.push(`Found ${n} files${classes}.`);
+  messages.push(kerasFoundMessage(n, listing.labels === null ? null : listing.classNames.length));
   const { validationSplit, subset, shuffle, seed } = split;
   if (validationSplit !== null && shuffle && seed === null) {
     throw Errors.optionConflict(

@@ -271,6 +271,12 @@ export interface FromDirectoryOptions {
    * @default every class folder, sorted
    */
   classNames?: readonly string[];
+  /**
+   * Enter links to folders inside class folders, as Keras' `follow_links`.
+   *
+   * @default false
+   */
+  followLinks?: boolean;
 }
 
 /**

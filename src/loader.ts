@@ -5,7 +5,9 @@
  */
 import type { AugmentOptions } from './augment-options.js';
 import { Errors } from './errors.js';
-import { fromDirectory, type FileIndex, type FromDirectoryOptions } from './file-index.js';
+import { COMPAT_PRESETS, kerasFoundMessage } from './compat.js';
+import { fromDirectory, fromList, type FileIndex, type FromDirectoryOptions } from './file-index.js';
+import { referenceListing } from './reference-index.js';
 import { Coordinator } from './coordinator.js';
 import { DecodePool } from './decode-pool.js';
 import { assembleBatches, type Batch, type BatchArrays } from './batches.js';
@@ -90,6 +92,8 @@ export class ImageLoader implements AsyncIterable<Batch> {
   readonly options: ResolvedOptions;
   /** Index entries this loader serves, in their base order (all of them, or one side of a split). */
   readonly entries: Int32Array;
+  /** The side of a validation split this loader serves, `null` without a split. */
+  readonly subset: Subset | null;
   /** Statistics of the current or last epoch. */
   stats: LoaderStats;
   private epoch = 0;
@@ -108,17 +112,34 @@ export class ImageLoader implements AsyncIterable<Batch> {
     this.index = index;
     const resolved = resolveOptions(loaderOptions, index);
     const split = resolveSplit({ validationSplit, subset }, false);
+    const keras = resolved.compat === 'keras';
+    if (keras && split !== null && resolved.shuffle && loaderOptions.seed === undefined) {
+      throw Errors.optionConflict(
+        "Expected a seed with validationSplit and shuffle under compat: 'keras' (Keras requires one, so that the subsets cannot overlap) but received none",
+      );
+    }
+    this.subset = split === null ? null : (split.subset as Subset);
+    // Keras shuffles the whole file list once, split or not, before its per-epoch shuffle.
+    const all = Array.from({ length: index.size }, (_, i) => i);
     this.entries =
       split === null
-        ? Int32Array.from({ length: index.size }, (_, i) => i)
+        ? Int32Array.from(keras && resolved.shuffle ? numpyLegacyShuffle(all, resolved.seed) : all)
         : splitEntries(index.size, { ...split, subset: split.subset as Subset, shuffle: resolved.shuffle, seed: resolved.seed });
     this.options = split === null ? resolved : resolveOptions(loaderOptions, index, [], this.entries.length);
+    if (split !== null && this.options.verbose) {
+      console.log(`Using ${this.entries.length} files for ${split.subset}.`);
+    }
     this.stats = emptyStats(this.options.capacity, this.options.capacity * this.options.sampleBytes, 0);
   }
 
   /** Class names, in label order. */
   get classNames(): readonly string[] {
     return this.index.classNames;
+  }
+
+  /** The paths this loader serves, in their base order (Keras' `dataset.file_paths`). */
+  get filePaths(): string[] {
+    return Array.from(this.entries, (e) => this.index.path(e));
   }
 
   /** Samples per epoch (this shard's share when sharded). */
@@ -171,7 +192,8 @@ export class ImageLoader implements AsyncIterable<Batch> {
     if (this.current !== null) await this.current.join();
     if (this.closed) throw Errors.closed();
     this.pool ??= new DecodePool(this.index, this.options);
-    const { shuffle, seed, shard } = this.options;
+    const { seed, shard } = this.options;
+    const shuffle = this.options.shuffle && (this.subset !== 'validation' || this.options.shuffleValidation);
     const order = epochPlan(this.entries.length, { shuffle, seed, epoch, shard, start });
     const coordinator = new Coordinator(this.index, this.options, this.pool, this.entries, order, epoch);
     this.current = coordinator;
@@ -253,6 +275,30 @@ export interface ImageDatasetOptions extends LoaderOptions, FromDirectoryOptions
 }
 
 /**
+ * The index of `dir`: imgstream's listing, or under `compat` the reference loader's (and, with `verbose`,
+ * Keras' "Found N files belonging to M classes.").
+ */
+async function directoryIndex(dir: string, listing: FromDirectoryOptions, options: LoaderOptions): Promise<FileIndex> {
+  const compat = options.compat ?? null;
+  if (compat !== 'keras' && compat !== 'torchvision') {
+    if (compat !== null) throw Errors.invalidOption('compat', "one of 'keras', 'torchvision', null", compat);
+    return fromDirectory(dir, listing);
+  }
+  const followLinks = listing.followLinks ?? COMPAT_PRESETS[compat].followLinks;
+  if (typeof followLinks !== 'boolean') throw Errors.invalidOption('followLinks', 'a boolean', followLinks);
+  const found = await referenceListing(compat, dir, {
+    followLinks,
+    classNames: listing.classNames,
+    labels: listing.labels,
+    extensions: listing.extensions?.map((e) => `.${e.replace(/^\./, '').toLowerCase()}`),
+  });
+  if (options.verbose ?? COMPAT_PRESETS[compat].verbose) {
+    console.log(kerasFoundMessage(found.paths.length, found.labels === null ? null : found.classNames.length));
+  }
+  return fromList(found.paths, found.labels, { classNames: found.classNames });
+}
+
+/**
  * Keras' `image_dataset_from_directory` for streaming: one class per sub-folder, optional validation split.
  *
  * @example
@@ -269,9 +315,10 @@ export async function imageDatasetFromDirectory(
   dir: string,
   options: ImageDatasetOptions = {},
 ): Promise<ImageLoader | [ImageLoader, ImageLoader]> {
-  const { extensions, labels, classNames, validationSplit, subset, augment, validationAugment, ...loaderOptions } = options ?? {};
+  const { extensions, labels, classNames, followLinks, validationSplit, subset, augment, validationAugment, ...loaderOptions } =
+    options ?? {};
   const split = resolveSplit({ validationSplit, subset: subset as Subset }, true);
-  const index = await fromDirectory(dir, { extensions, labels, classNames });
+  const index = await directoryIndex(dir, { extensions, labels, classNames, followLinks }, loaderOptions);
   const trainOptions = { ...loaderOptions, augment };
   const valOptions = { ...loaderOptions, augment: validationAugment };
   if (split?.subset === 'both') {

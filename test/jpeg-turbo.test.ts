@@ -27,6 +27,9 @@ function spec(over: Partial<DecodeSpec> = {}): DecodeSpec {
     cropToAspectRatio: false,
     maxPixels: 89_478_485,
     decoder: 'jpeg-turbo',
+    reference: null,
+    ignoreOrientation: false,
+    convertIcc: false,
     ...over,
   };
 }
@@ -37,10 +40,14 @@ async function sharpDecode(data: Buffer, s: DecodeSpec): Promise<Buffer> {
   let image = sharp(data, { failOn: 'warning' })
     .autoOrient()
     .resize(s.width, s.height, { fit: s.cropToAspectRatio ? 'cover' : 'fill', kernel });
-  if (s.channels === 1) image = image.flatten({ background: '#000000' }).toColourspace('b-w');
-  else if (s.channels === 3) image = image.flatten({ background: '#000000' }).toColourspace('srgb');
-  else image = image.ensureAlpha().toColourspace('srgb');
-  return image.raw().toBuffer();
+  if (s.channels === 4) image = image.ensureAlpha().toColourspace('srgb');
+  else image = image.flatten({ background: '#000000' }).toColourspace('srgb');
+  const raw = await image.raw().toBuffer();
+  if (s.channels !== 1) return raw;
+  // Rec.601 luma in PIL's integer form, the grayscale of both decoders
+  const gray = Buffer.alloc(raw.length / 3);
+  for (let p = 0; p < gray.length; p++) gray[p] = (raw[3 * p] * 19595 + raw[3 * p + 1] * 38470 + raw[3 * p + 2] * 7471 + 0x8000) >> 16;
+  return gray;
 }
 
 function meanAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {

@@ -21,6 +21,15 @@ async function collect(loader: AsyncIterable<Batch>): Promise<Batch[]> {
   return out;
 }
 
+/** Rec.601 luma in PIL's integer form (`convert('L')`), the grayscale the loader promises. */
+function rec601(rgb: Buffer): Buffer {
+  const out = Buffer.alloc(rgb.length / 3);
+  for (let p = 0; p < out.length; p++) {
+    out[p] = (rgb[3 * p] * 19595 + rgb[3 * p + 1] * 38470 + rgb[3 * p + 2] * 7471 + 0x8000) >> 16;
+  }
+  return out;
+}
+
 /** An independent sharp decode of the same file with the same settings. */
 async function referenceDecode(
   file: string,
@@ -30,10 +39,10 @@ async function referenceDecode(
   fit: 'fill' | 'cover' = 'fill',
 ): Promise<Buffer> {
   let img = sharp(file).autoOrient().resize(w, h, { fit, kernel: 'linear' });
-  if (mode === 'grayscale') img = img.flatten().toColourspace('b-w');
-  else if (mode === 'rgb') img = img.flatten().toColourspace('srgb');
-  else img = img.ensureAlpha().toColourspace('srgb');
-  return img.raw().toBuffer();
+  if (mode === 'rgba') img = img.ensureAlpha().toColourspace('srgb');
+  else img = img.flatten().toColourspace('srgb');
+  const raw = await img.raw().toBuffer();
+  return mode === 'grayscale' ? rec601(raw) : raw;
 }
 
 describe('pixels', () => {

@@ -14,6 +14,8 @@ import { SampleError, SampleReader, classifyDecodeError } from '../src/read-samp
 import { applySharpStage, cropWindow, drawAugmentation, stageSize, writeAugmented, type AugmentDraw } from './augment.js';
 import { writeConverted } from './convert.js';
 import { jpegFastPath } from './jpeg-turbo.js';
+import { referenceDecode } from './reference-decode.js';
+import { rec601Gray } from '../src/resize/gray.js';
 import { jpegTurboAddon } from '../src/native/index.js';
 import {
   FIELD_POSITION,
@@ -75,25 +77,37 @@ function decodeFast(data: Buffer, out: Float32Array | Uint8Array, draw: AugmentD
   return true;
 }
 
-const KERNEL = { nearest: 'nearest', bilinear: 'linear', bicubic: 'cubic', lanczos3: 'lanczos3' } as const;
+const KERNEL: Partial<Record<DecodeSpec['interpolation'], 'nearest' | 'linear' | 'cubic' | 'lanczos3'>> = {
+  nearest: 'nearest',
+  bilinear: 'linear',
+  bicubic: 'cubic',
+  lanczos3: 'lanczos3',
+};
 
 async function decode(data: Buffer, draw: AugmentDraw | null): Promise<{ pixels: Buffer; width: number; height: number }> {
   const sharp = await loadSharp();
-  let image = sharp(data, { failOn: 'warning', limitInputPixels: spec.maxPixels, sequentialRead: true }).autoOrient();
+  let image = sharp(data, { failOn: 'warning', limitInputPixels: spec.maxPixels, sequentialRead: true, ignoreIcc: !spec.convertIcc });
+  if (!spec.ignoreOrientation) image = image.autoOrient();
   const resize = { fit: spec.cropToAspectRatio ? 'cover' : 'fill', position: 'centre', kernel: KERNEL[spec.interpolation] } as const;
   let size: { width: number; height: number } = spec;
   if (draw === null || augment === null) image = image.resize(spec.width, spec.height, resize);
   else size = await applySharpStage(image, draw, augment, spec, resize);
-  if (spec.channels === 1) image = image.flatten({ background: '#000000' }).toColourspace('b-w');
-  else if (spec.channels === 3) image = image.flatten({ background: '#000000' }).toColourspace('srgb');
+  // Grayscale is Rec.601 luma of the sRGB values (rec601Gray, after the resize), as PIL's convert('L') and
+  // the JPEG fast path's Y plane give; libvips' b-w is linear-light Rec.709 luminance, a few levels brighter.
+  if (spec.channels === 1 || spec.channels === 3) image = image.flatten({ background: '#000000' }).toColourspace('srgb');
   else image = image.ensureAlpha().toColourspace('srgb');
-  const { data: pixels, info } = await image.raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
-  if (info.width !== size.width || info.height !== size.height || info.channels !== spec.channels) {
+  const { data: decoded, info } = await image.raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
+  const channels = spec.channels === 1 ? 3 : spec.channels;
+  if (info.width !== size.width || info.height !== size.height || info.channels !== channels) {
     throw new SampleError(
       'ERR_DECODE',
-      `decoded to ${info.width}x${info.height}x${info.channels}, expected ${size.width}x${size.height}x${spec.channels}`,
+      `decoded to ${info.width}x${info.height}x${info.channels}, expected ${size.width}x${size.height}x${channels}`,
     );
   }
+  const pixels =
+    spec.channels === 1
+      ? Buffer.from(rec601Gray({ data: decoded, width: info.width, height: info.height, channels: 3 }).data.buffer)
+      : decoded;
   return { pixels, width: size.width, height: size.height };
 }
 
@@ -177,7 +191,13 @@ export default async function decodeSlice(task: DecodeTask): Promise<DecodeResul
       const data = await readAt(i);
       const out = slotView(slot);
       const draw = augment === null ? null : drawAugmentation(augment, spec, init.seed, task.epoch, task.samples[i]);
-      if (!decodeFast(data, out, draw)) {
+      if (spec.reference !== null) {
+        try {
+          await referenceDecode(await loadSharp(), data, spec, spec.reference, out);
+        } catch (err) {
+          throw classifyDecodeError(err, spec.maxPixels);
+        }
+      } else if (!decodeFast(data, out, draw)) {
         let decoded: Awaited<ReturnType<typeof decode>>;
         try {
           decoded = await decode(data, draw);

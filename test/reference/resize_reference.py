@@ -135,8 +135,27 @@ PIL_FILTERS = {
 
 
 def load(job):
+    if "file" in job:
+        # What Keras' decode_image and torchvision's pil_loader see: the stored pixels, EXIF orientation and
+        # ICC profile unused, alpha dropped for RGB.
+        image = np.asarray(Image.open(job["file"]).convert(job.get("mode", "RGB")), dtype=np.uint8)
+        return image[:, :, None] if image.ndim == 2 else image
     raw = np.fromfile(job["in"], dtype=np.uint8)
     return raw.reshape(job["inHeight"], job["inWidth"], job["channels"])
+
+
+def keras_image(image, height, width, method, fit):
+    """Keras' _load_image_tf after decoding: smart_resize's crop, resize_with_pad, or a plain resize."""
+    if fit == "crop":
+        b = crop_box(image.shape[0], image.shape[1], height, width)
+        image = image[b["top"] : b["top"] + b["height"], b["left"] : b["left"] + b["width"]]
+    elif fit == "pad":
+        b = pad_box(image.shape[0], image.shape[1], height, width)
+        inner = tf_resize(image, b["height"], b["width"], method)
+        out = np.zeros((height, width, image.shape[2]), dtype=np.float32)
+        out[b["top"] : b["top"] + b["height"], b["left"] : b["left"] + b["width"]] = inner
+        return out
+    return tf_resize(image, height, width, method)
 
 
 def to_pil(image):
@@ -152,7 +171,7 @@ def run(job):
         return
     image = load(job)
     if kind == "tf":
-        tf_resize(image, job["height"], job["width"], job["method"]).tofile(job["out"])
+        keras_image(image, job["height"], job["width"], job["method"], job.get("fit", "stretch")).tofile(job["out"])
     elif kind == "pil":
         out = to_pil(image).resize((job["width"], job["height"]), PIL_FILTERS[job["method"]])
         np.asarray(out, dtype=np.uint8).tofile(job["out"])
