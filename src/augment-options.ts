@@ -13,9 +13,19 @@ export type Range = readonly [number, number];
 /**
  * Random augmentation applied in the decode workers, per sample, on the way from the file to the ring slot.
  * Every draw is a pure function of (seed, epoch, index entry): the same seed gives the same pixels whatever the
- * worker count, and each epoch draws anew. Every op is off unless given. Geometry runs in this order:
- * resized crop (of the source), resize, flips, rotation/shear/zoom/translation about the centre, random
- * crop window; then blur, colour jitter, grayscale, erasing.
+ * worker count, and each epoch draws anew. Every op is off unless given. The ops run in this order:
+ * 1. `randomResizedCrop`: a region of the EXIF-oriented source;
+ * 2. resize to the stage size (`randomCrop.size`, else `imageSize`);
+ * 3. `gaussianBlur`, on that resized (stage) image;
+ * 4. `horizontalFlip`, `verticalFlip`;
+ * 5. `zoom`, then `shear`, then `rotation`, about the centre, then `translate` (one bilinear resample for all
+ *    four; what comes from outside the image is filled as `fillMode` says);
+ * 6. the `randomCrop` window (its padding filled as `fillMode` says);
+ * 7. colour, on every pixel of the window (filled ones included): `channelShift`, then `colorJitter`'s
+ *    brightness, contrast (blending with the mean luminance of the whole stage image after the shift and the
+ *    brightness), saturation and hue (one matrix), then `grayscale`;
+ * 8. `randomErasing`: its rectangle is set to `value`, no colour op applied to it;
+ * then the output `dtype` and normalization.
  *
  * @example
  * const train = await imageDatasetFromDirectory('data/train', {
@@ -79,7 +89,7 @@ export interface AugmentOptions {
   /** Probability of turning the image gray (channels kept). Default `0`. */
   grayscale?: number;
   /**
-   * Gaussian blur with a sigma drawn in `sigma` (pixels of the output; below 0.3 no blur), with probability
+   * Gaussian blur with a sigma drawn in `sigma` (pixels of the stage image; below 0.3 no blur), with probability
    * `probability`. `true` takes the defaults `{ sigma: [0.1, 2], probability: 0.5 }`.
    */
   gaussianBlur?: boolean | { sigma?: Range; probability?: number } | null;
