@@ -10,12 +10,12 @@
  * - `writeGeneral`, every other case (grayscale, RGBA), one pixel at a time.
  *
  * NOTE [ Specialised RGB loops ]: the two RGB passes keep their colour twist, grayscale and output conversion
- * inline, in locals, rather than in a helper shared with `writeGeneral` (`mixColor`). Measured on 224x224
- * stage images (JavaScript engine, same process, old and new interleaved), each of the shared forms cost
- * throughput: finishing each output row in one shared function after the sampling cost about +30% time per
- * image on both RGB passes, a shared per-pixel function taking the twist as an array about +30-45%
- * (`writeShiftedRgb`, uint8). So these ~20 lines stand twice, once per RGB pass; the arithmetic is the same
- * as `mixColor`'s, which the tests check (`the RGB fast paths agree with the general one`).
+ * inline, in locals, rather than in a helper shared with `writeGeneral` (`mixColor`). Both shared forms tried
+ * cost throughput, in CPU time per 224x224 image of the JavaScript passes (old and new code interleaved in one
+ * process, on a loaded 2-core machine, so to within about 10%): finishing each output row in one shared
+ * function after the sampling, about +30% on both RGB passes; one shared per-pixel function taking the twist
+ * as an array, about +30-45% on `writeShiftedRgb`. So these ~20 lines stand twice, once per RGB pass; their
+ * arithmetic is `mixColor`'s, which the tests check (`the RGB fast paths agree with the general one`).
  */
 import type { AugmentSpec } from '../../src/augment-options.js';
 import { jpegTurboAddon, type JpegTurboAddon } from '../../src/native/index.js';
