@@ -134,7 +134,7 @@ export class Coordinator {
           code: 'ERR_WORKER',
           message: `the decode worker failed twice on this file: ${reason}`,
         });
-        this.ring.fail(slot);
+        this.ring.publish(slot, p, SlotState.FAILED);
       }
     }
   }

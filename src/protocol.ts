@@ -25,6 +25,19 @@ export const FIELD_STATE = 0;
 /** Offset of the epoch position the slot holds (checked by the consumer). */
 export const FIELD_POSITION = 1;
 
+/**
+ * The ring's shared memory, as a worker receives it: slot `s`'s pixels are bytes
+ * `[s * sampleBytes, (s + 1) * sampleBytes)` of `pixels`; its cells are `states[s * SLOT_FIELDS + FIELD_*]`.
+ */
+export interface RingBuffers {
+  capacity: number;
+  sampleBytes: number;
+  /** `capacity * sampleBytes` bytes. */
+  pixels: SharedArrayBuffer;
+  /** `Int32Array` of `capacity * SLOT_FIELDS` cells. */
+  states: SharedArrayBuffer;
+}
+
 export type ColorChannels = 1 | 3 | 4;
 export type Dtype = 'float32' | 'uint8';
 export type Interpolation = 'nearest' | 'bilinear' | 'bicubic' | 'lanczos3';
@@ -58,11 +71,8 @@ export interface WorkerInit {
   pathBytes: SharedArrayBuffer;
   /** `Float64Array` of `size + 1` byte offsets into `pathBytes`. */
   pathOffsets: SharedArrayBuffer;
-  /** The ring's pixel slots, `capacity * sampleBytes` bytes. */
-  pixels: SharedArrayBuffer;
-  /** The ring's `Int32Array` of `capacity * SLOT_FIELDS` cells. */
-  states: SharedArrayBuffer;
-  capacity: number;
+  /** The ring the worker decodes into. */
+  ring: RingBuffers;
   /** The loader's seed. */
   seed: number;
   /** Random augmentation, drawn per sample from (seed, epoch, index entry); `null` for none. */

@@ -15,12 +15,9 @@ import { applySharpStage, cropWindow, drawAugmentation, stageSize, writeAugmente
 import { writeConverted } from './convert.js';
 import { jpegFastPath } from './jpeg-turbo.js';
 import { jpegTurboAddon } from '../src/native/index.js';
+import { Ring } from '../src/ring.js';
 import {
-  FIELD_POSITION,
-  FIELD_STATE,
-  SLOT_FIELDS,
   SlotState,
-  bytesPerSample,
   type DecodeResult,
   type DecodeSpec,
   type DecodeTask,
@@ -32,9 +29,7 @@ const init = workerData as WorkerInit;
 const spec: DecodeSpec = init.spec;
 const offsets = new Float64Array(init.pathOffsets);
 const pathText = Buffer.from(init.pathBytes);
-const states = new Int32Array(init.states);
-const sampleBytes = bytesPerSample(spec);
-const samplesPerSlot = spec.height * spec.width * spec.channels;
+const ring = new Ring(init.ring);
 
 let sharpLib: typeof SharpFactory | null = null;
 
@@ -97,21 +92,6 @@ async function decode(data: Buffer, draw: AugmentDraw | null): Promise<{ pixels:
   return { pixels, width: size.width, height: size.height };
 }
 
-/** The slot's typed array: a view on the ring's shared memory, no copy. */
-function slotView(slot: number): Float32Array | Uint8Array {
-  const byteOffset = slot * sampleBytes;
-  return spec.dtype === 'uint8'
-    ? new Uint8Array(init.pixels, byteOffset, samplesPerSlot)
-    : new Float32Array(init.pixels, byteOffset, samplesPerSlot);
-}
-
-function publish(slot: number, position: number, state: number): void {
-  const base = slot * SLOT_FIELDS;
-  Atomics.store(states, base + FIELD_POSITION, position);
-  Atomics.store(states, base + FIELD_STATE, state);
-  Atomics.notify(states, base + FIELD_STATE);
-}
-
 function injectFault(file: string): void {
   const fault = init.fault;
   if (fault === null || !path.basename(file).includes(fault.match)) return;
@@ -170,12 +150,12 @@ export default async function decodeSlice(task: DecodeTask): Promise<DecodeResul
   readAt(0).catch(() => undefined);
   for (let i = 0; i < files.length; i++) {
     const position = task.firstPosition + i;
-    const slot = position % init.capacity;
+    const slot = ring.slotOf(position);
     if (i + 1 < files.length) readAt(i + 1).catch(() => undefined);
     injectFault(files[i]);
     try {
       const data = await readAt(i);
-      const out = slotView(slot);
+      const out = ring.pixelsOf(slot, spec.dtype);
       const draw = augment === null ? null : drawAugmentation(augment, spec, init.seed, task.epoch, task.samples[i]);
       if (!decodeFast(data, out, draw)) {
         let decoded: Awaited<ReturnType<typeof decode>>;
@@ -187,11 +167,11 @@ export default async function decodeSlice(task: DecodeTask): Promise<DecodeResul
         if (draw === null || augment === null) writeConverted(out, decoded.pixels, spec);
         else writeAugmented(out, decoded.pixels, decoded.width, decoded.height, draw, augment, spec);
       }
-      publish(slot, position, SlotState.READY);
+      ring.publish(slot, position, SlotState.READY);
     } catch (err) {
       const e = err instanceof SampleError ? err : new SampleError('ERR_DECODE', String(err));
       failures.push({ position, code: e.code, message: e.message });
-      publish(slot, position, SlotState.FAILED);
+      ring.publish(slot, position, SlotState.FAILED);
     } finally {
       done(i);
     }
