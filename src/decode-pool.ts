@@ -3,7 +3,6 @@
  * start at once (PyTorch's `persistent_workers`). Idle workers do not keep the process alive; `destroy()`
  * ends them.
  */
-import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
 import type { FileIndex } from './file-index.js';
@@ -88,8 +87,4 @@ export class DecodePool {
   async destroy(): Promise<void> {
     await Promise.all([this.piscina.destroy(), this.quarantine?.destroy()]);
   }
-}
-
-export function defaultWorkerCount(): number {
-  return Math.max(1, os.availableParallelism());
 }

@@ -2,9 +2,9 @@
  * Loader options: the user-facing interface with its defaults, and `resolveOptions`, which checks every
  * option once, up front, and returns a frozen, fully-resolved config. The hot path never re-checks.
  */
+import os from 'node:os';
 import bytes from 'bytes';
 import { resolveAugment, type AugmentOptions, type AugmentSpec } from './augment-options.js';
-import { defaultWorkerCount } from './decode-pool.js';
 import { Errors } from './errors.js';
 import type { FileIndex } from './file-index.js';
 import { resolveDecoder, type Decoder } from './native/index.js';
@@ -135,6 +135,11 @@ export const DEFAULTS = Object.freeze({
 
 /** Batches counted in `memoryBudget` besides the ring: the one being assembled and the one the consumer holds. */
 const BATCHES_IN_BUDGET = 2;
+
+/** `workers: 'auto'`: one decode worker per core this process may use. */
+export function defaultWorkerCount(): number {
+  return Math.max(1, os.availableParallelism());
+}
 
 const CHANNELS: Record<ColorMode, ColorChannels> = { grayscale: 1, rgb: 3, rgba: 4 };
 
