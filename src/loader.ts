@@ -8,12 +8,12 @@ import { Errors } from './errors.js';
 import { fromDirectory, type FileIndex, type FromDirectoryOptions } from './file-index.js';
 import { Coordinator } from './coordinator.js';
 import { DecodePool } from './decode-pool.js';
-import { assembleBatches, type Batch, type BatchArrays } from './batches.js';
+import { Consumer, type Batch, type BatchArrays } from './batches.js';
 import { resolveOptions, type LoaderOptions, type ResolvedOptions } from './options.js';
-import { epochPlan, numpyLegacyShuffle, shardSize } from './sampler.js';
-import { emptyStats, type LoaderStats } from './stats.js';
+import { epochPlan, shardSize, splitEntries, type Subset } from './sampler.js';
+import { composeStats, type LoaderStats } from './stats.js';
 
-export type Subset = 'training' | 'validation';
+export type { Subset } from './sampler.js';
 
 export interface SplitOptions {
   /** Share of the files held out for validation, in (0, 1). Default: no split. */
@@ -23,28 +23,6 @@ export interface SplitOptions {
 }
 
 export type ImageLoaderOptions = LoaderOptions & SplitOptions;
-
-/**
- * The entries of `index` that `subset` gets, exactly as Keras splits: the whole file list shuffled with numpy's
- * `RandomState(seed)` (when `shuffle`), the last `floor(validationSplit * size)` files for validation.
- */
-export function splitEntries(
-  size: number,
-  split: { validationSplit: number; subset: Subset; shuffle: boolean; seed: number },
-): Int32Array {
-  const all = Array.from({ length: size }, (_, i) => i);
-  const ordered = split.shuffle ? numpyLegacyShuffle(all, split.seed) : all;
-  const numValidation = Math.floor(split.validationSplit * size);
-  if (numValidation === 0 || numValidation === size) {
-    throw Errors.invalidOption(
-      'validationSplit',
-      `a share that leaves both subsets non-empty for ${size} files`,
-      split.validationSplit,
-    );
-  }
-  const part = split.subset === 'training' ? ordered.slice(0, size - numValidation) : ordered.slice(size - numValidation);
-  return Int32Array.from(part);
-}
 
 function resolveSplit(opts: SplitOptions, allowBoth: boolean): { validationSplit: number; subset: Subset | 'both' } | null {
   const { validationSplit, subset } = opts;
@@ -80,8 +58,8 @@ export class ImageLoader implements AsyncIterable<Batch> {
   readonly options: ResolvedOptions;
   /** Index entries this loader serves, in their base order (all of them, or one side of a split). */
   readonly entries: Int32Array;
-  /** Statistics of the current or last epoch. */
-  stats: LoaderStats;
+  /** The stages of the current or last epoch, whose counters {@link ImageLoader.stats} reads. */
+  private counted: { epochs: number; coordinator: Coordinator; consumer: Consumer } | null = null;
   private epoch = 0;
   private startPosition = 0;
   private openEpoch: { epoch: number; finished: boolean } | null = null;
@@ -103,7 +81,13 @@ export class ImageLoader implements AsyncIterable<Batch> {
         ? Int32Array.from({ length: index.size }, (_, i) => i)
         : splitEntries(index.size, { ...split, subset: split.subset as Subset, shuffle: resolved.shuffle, seed: resolved.seed });
     this.options = split === null ? resolved : resolveOptions(loaderOptions, index, [], this.entries.length);
-    this.stats = emptyStats(this.options.capacity, this.options.capacity * this.options.sampleBytes, 0);
+  }
+
+  /** Statistics of the current or last epoch. */
+  get stats(): LoaderStats {
+    const { capacity, sampleBytes } = this.options;
+    const counted = this.counted;
+    return composeStats(counted?.epochs ?? 0, { capacity, bytes: capacity * sampleBytes }, counted?.coordinator.counters ?? null, counted?.consumer.counters ?? null);
   }
 
   /** Class names, in label order. */
@@ -122,7 +106,7 @@ export class ImageLoader implements AsyncIterable<Batch> {
    */
   get progress(): { epoch: number; position: number } {
     const open = this.openEpoch;
-    if (open !== null && !open.finished) return { epoch: open.epoch, position: this.stats.position };
+    if (open !== null && !open.finished) return { epoch: open.epoch, position: this.counted?.consumer.counters.position ?? 0 };
     return { epoch: this.epoch, position: this.startPosition };
   }
 
@@ -167,10 +151,10 @@ export class ImageLoader implements AsyncIterable<Batch> {
     this.current = coordinator;
     const open = { epoch, finished: false };
     this.openEpoch = open;
-    this.stats = emptyStats(this.pool.ring.capacity, this.pool.ring.pixels.byteLength, epoch + 1, start);
+    const consumer = new Consumer(coordinator, this.pool.ring, this.index, this.options, start, () => this.recycled.pop() ?? null);
+    this.counted = { epochs: epoch + 1, coordinator, consumer };
     try {
-      const take = () => this.recycled.pop() ?? null;
-      for await (const batch of assembleBatches(coordinator, this.pool.ring, this.index, this.options, this.stats, start, take)) {
+      for await (const batch of consumer.batches()) {
         this.owners.set(batch.images, batch);
         yield batch;
       }
