@@ -90,6 +90,11 @@ export class ImageLoader implements AsyncIterable<Batch> {
     return composeStats(counted?.epochs ?? 0, { capacity, bytes: capacity * sampleBytes }, counted?.coordinator.counters ?? null, counted?.consumer.counters ?? null);
   }
 
+  /** The decode workers every epoch of this loader runs on: made for the first epoch, kept until `close()`. */
+  protected createPool(): DecodePool {
+    return new DecodePool(this.index, this.options);
+  }
+
   /** Class names, in label order. */
   get classNames(): readonly string[] {
     return this.index.classNames;
@@ -144,7 +149,7 @@ export class ImageLoader implements AsyncIterable<Batch> {
     this.startPosition = 0;
     if (this.current !== null) await this.current.join();
     if (this.closed) throw Errors.closed();
-    this.pool ??= new DecodePool(this.index, this.options);
+    this.pool ??= this.createPool();
     const { shuffle, seed, shard } = this.options;
     const order = epochPlan(this.entries.length, { shuffle, seed, epoch, shard, start });
     const coordinator = new Coordinator(this.index, this.options, this.pool, this.entries, order, epoch);

@@ -5,8 +5,6 @@
  * position's ring slot, then flip the slot's state with `Atomics` so the consumer can take it.
  * Only the slice's integers come in; only failures (rare) go back as text.
  */
-import { existsSync, writeFileSync } from 'node:fs';
-import path from 'node:path';
 import { workerData } from 'piscina';
 import type SharpFactory from 'sharp';
 import { readPackedPath } from '../src/file-index.js';
@@ -27,8 +25,8 @@ import {
 
 const init = workerData as WorkerInit;
 const spec: DecodeSpec = init.spec;
-const offsets = new Float64Array(init.pathOffsets);
-const pathText = Buffer.from(init.pathBytes);
+const offsets = new Float64Array(init.source.pathOffsets);
+const pathText = Buffer.from(init.source.pathBytes);
 const ring = new Ring(init.ring);
 
 let sharpLib: typeof SharpFactory | null = null;
@@ -92,17 +90,6 @@ async function decode(data: Buffer, draw: AugmentDraw | null): Promise<{ pixels:
   return { pixels, width: size.width, height: size.height };
 }
 
-function injectFault(file: string): void {
-  const fault = init.fault;
-  if (fault === null || !path.basename(file).includes(fault.match)) return;
-  if (fault.onceMarker !== undefined) {
-    if (existsSync(fault.onceMarker)) return;
-    writeFileSync(fault.onceMarker, 'fired');
-  }
-  if (fault.kind === 'exit') process.exit(1);
-  throw new Error(`injected fault on ${file}`);
-}
-
 /**
  * Readers whose buffers no file holds any more. A file's reader goes back here once its pixels are written;
  * with two slices at once, each reading one file ahead, a worker keeps about four.
@@ -152,7 +139,6 @@ export default async function decodeSlice(task: DecodeTask): Promise<DecodeResul
     const position = task.firstPosition + i;
     const slot = ring.slotOf(position);
     if (i + 1 < files.length) readAt(i + 1).catch(() => undefined);
-    injectFault(files[i]);
     try {
       const data = await readAt(i);
       const out = ring.pixelsOf(slot, spec.dtype);
