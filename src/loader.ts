@@ -12,6 +12,7 @@ import { Consumer, type Batch, type BatchArrays } from './batches.js';
 import { resolveOptions, type LoaderOptions, type ResolvedOptions } from './options.js';
 import { epochPlan, shardSize, splitEntries, type Subset } from './sampler.js';
 import { composeStats, type LoaderStats } from './stats.js';
+import { defined, integerBetween, integerIn, invalid, number, object, oneOf } from './validate.js';
 
 export type { Subset } from './sampler.js';
 
@@ -26,20 +27,17 @@ export type ImageLoaderOptions = LoaderOptions & SplitOptions;
 
 function resolveSplit(opts: SplitOptions, allowBoth: boolean): { validationSplit: number; subset: Subset | 'both' } | null {
   const { validationSplit, subset } = opts;
-  if (validationSplit === undefined || validationSplit === null) {
-    if (subset !== undefined && subset !== null) {
+  if (!defined(validationSplit)) {
+    if (defined(subset)) {
       throw Errors.optionConflict(`Expected validationSplit with subset '${String(subset)}' but received none`);
     }
     return null;
   }
-  if (typeof validationSplit !== 'number' || !(validationSplit > 0 && validationSplit < 1)) {
-    throw Errors.invalidOption('validationSplit', 'a number between 0 and 1 (exclusive)', validationSplit);
+  if (!number(validationSplit) || !(validationSplit > 0 && validationSplit < 1)) {
+    throw invalid('validationSplit', 'a number between 0 and 1 (exclusive)', validationSplit);
   }
-  const allowed = allowBoth ? ['training', 'validation', 'both'] : ['training', 'validation'];
-  if (!allowed.includes(subset as string)) {
-    throw Errors.invalidOption('subset', `one of ${allowed.map((s) => `'${s}'`).join(', ')}`, subset);
-  }
-  return { validationSplit, subset: subset as Subset | 'both' };
+  const allowed: (Subset | 'both')[] = allowBoth ? ['training', 'validation', 'both'] : ['training', 'validation'];
+  return { validationSplit, subset: oneOf('subset', subset, allowed) };
 }
 
 /**
@@ -124,12 +122,10 @@ export class ImageLoader implements AsyncIterable<Batch> {
    */
   resumeFrom(progress: { epoch: number; position: number }): void {
     const { epoch, position } = progress ?? {};
-    if (!Number.isInteger(epoch) || epoch < 0) throw Errors.invalidOption('progress.epoch', 'a non-negative integer', epoch);
-    if (!Number.isInteger(position) || position < 0 || position > this.size) {
-      throw Errors.invalidOption('progress.position', `an integer between 0 and ${this.size}`, position);
-    }
+    if (!integerIn(epoch, 0, Infinity)) throw invalid('progress.epoch', 'a non-negative integer', epoch);
+    const start = integerBetween('progress.position', position, 0, this.size);
     this.epoch = epoch;
-    this.startPosition = position;
+    this.startPosition = start;
   }
 
   /** Batches per epoch (when no file is skipped). */
@@ -183,8 +179,8 @@ export class ImageLoader implements AsyncIterable<Batch> {
    * }
    */
   recycle(batch: Batch): void {
-    if (batch === null || typeof batch !== 'object' || !ArrayBuffer.isView(batch.images)) {
-      throw Errors.invalidOption('batch', 'a batch yielded by this loader', batch === null || typeof batch !== 'object' ? batch : 'an object without images');
+    if (!object(batch) || !ArrayBuffer.isView(batch.images)) {
+      throw invalid('batch', 'a batch yielded by this loader', object(batch) ? 'an object without images' : batch);
     }
     // Only a batch this loader yielded, once: its arrays have the loader's types; a short one is a view.
     if (this.owners.get(batch.images) !== batch) return;

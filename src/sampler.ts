@@ -5,7 +5,7 @@
  * `shuffle` is false, one shard's share of it, from a resume point on.
  */
 import { mersenne, unsafeUniformIntDistribution, xoroshiro128plus, type RandomGenerator } from 'pure-rand';
-import { Errors } from './errors.js';
+import { invalid } from './validate.js';
 
 /** Mixes integers into one 32-bit seed (murmur3's finaliser on each step), so nearby inputs diverge. */
 export function mixSeed(...parts: number[]): number {
@@ -117,7 +117,7 @@ export function splitEntries(
   const ordered = split.shuffle ? numpyLegacyShuffle(all, split.seed) : all;
   const numValidation = Math.floor(split.validationSplit * size);
   if (numValidation === 0 || numValidation === size) {
-    throw Errors.invalidOption(
+    throw invalid(
       'validationSplit',
       `a share that leaves both subsets non-empty for ${size} files`,
       split.validationSplit,
