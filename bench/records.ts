@@ -80,7 +80,7 @@ export interface Settings {
   python: string | undefined;
   pytorch: boolean;
   out: string;
-  writeReadme: string | null;
+  writeDocs: string | null;
   reportFrom: string | null;
   progress: boolean;
   timeoutSeconds: number;
