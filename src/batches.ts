@@ -8,6 +8,7 @@ import type { Coordinator } from './coordinator.js';
 import type { FileIndex } from './file-index.js';
 import type { ResolvedOptions } from './options.js';
 import type { Ring } from './ring.js';
+import type { ConsumerCounters } from './stats.js';
 
 /** One batch, NHWC. */
 export interface Batch {
@@ -80,27 +81,9 @@ class BatchBuilder {
   }
 }
 
-/** What the consumer measured in the epoch it runs; the loader's stats read them (see `stats.ts`). */
-export interface ConsumerCounters {
-  /** Positions consumed (delivered or skipped) up to the last batch handed out, counted from the epoch's start. */
-  position: number;
-  /** Samples delivered per second of the epoch's wall time up to the last batch, first batch included. */
-  imagesPerSecond: number;
-  /** Samples copied into batches. */
-  decoded: number;
-  /** Samples that could not be loaded, with the reason. */
-  skipped: SkippedSample[];
-  batches: number;
-  timeToFirstBatchMs: number;
-  /** Time spent waiting for samples that were not decoded yet, ms. */
-  stallMs: number;
-  /** Mean share of the ring's slots held when a sample was taken (0..1). */
-  meanFill: number;
-}
-
 /**
  * Runs one epoch over `coordinator`'s positions and yields its batches, counting what it does in
- * {@link Consumer.counters}. The caller owns the coordinator and joins it when the generator ends, however it ends.
+ * {@link Consumer.counters} (see `stats.ts`). The caller owns the coordinator and joins it when the generator ends, however it ends.
  */
 export class Consumer {
   readonly counters: ConsumerCounters;

@@ -2,7 +2,6 @@
  * Loader statistics: what the last (or current) epoch delivered, skipped and waited for, read from the
  * counters of the stages that measured it.
  */
-import type { ConsumerCounters } from './batches.js';
 import type { CoordinatorCounters } from './coordinator.js';
 import type { SkippedSample } from './errors.js';
 
@@ -39,6 +38,10 @@ export interface LoaderStats {
     meanFill: number;
   };
 }
+
+/** What the consumer (`batches.ts`) counts in the epoch it runs: its share of {@link LoaderStats}. */
+export type ConsumerCounters = Pick<LoaderStats, 'position' | 'imagesPerSecond' | 'decoded' | 'skipped' | 'batches' | 'timeToFirstBatchMs' | 'stallMs'> &
+  Pick<LoaderStats['ring'], 'meanFill'>;
 
 /**
  * The loader's stats, composed from the counters each stage keeps for the epoch: the coordinator's (work
