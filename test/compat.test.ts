@@ -2,9 +2,10 @@ import { mkdirSync, readFileSync, symlinkSync } from 'node:fs';
 import path from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { imageDatasetFromDirectory, type Batch, type ImageLoader } from '../src/index.js';
+import { imageDatasetFromDirectory, type ImageLoader } from '../src/index.js';
 import { toTfDataset } from '../src/tf/index.js';
 import { removeDir, tempDir, texturedRaw, writeImage } from './fixtures/images.js';
+import { collect } from './fixtures/pipeline.js';
 import { runReference } from './fixtures/python.js';
 
 let base: string;
@@ -33,12 +34,6 @@ beforeAll(async () => {
   symlinkSync(path.join(root, 'outside'), path.join(root, 'dog', 'link'));
 });
 afterAll(() => removeDir(base));
-
-async function collect(loader: AsyncIterable<Batch>): Promise<Batch[]> {
-  const out: Batch[] = [];
-  for await (const b of loader) out.push(b);
-  return out;
-}
 
 interface Listing {
   paths: string[];
