@@ -13,11 +13,12 @@ const repo = fileURLToPath(new URL('..', import.meta.url));
 const bin = path.join(repo, 'dist/src/cli.js');
 let root: string;
 let run: Ran;
+let args: string[];
 
 beforeAll(async () => {
   root = tempDir('imgstream-bench-');
   writeFileSync(path.join(root, 'README.md'), '# x\n\nintro\n\n<!-- PERFORMANCE -->\n');
-  const args = [
+  args = [
     bin, 'bench', '--cache-dir', path.join(root, 'cache'), '--out', path.join(root, 'results'), '--size', '24', '--sizes', '12,24',
     '--repeats', '1', '--only', 'breakdown', 'main', 'workers', 'sizes', '--dtype', 'uint8', '--workers', '1', '--ceiling-concurrency', '2',
     '--memory-cap', '2GiB', '--breakdown-files', '6', '--no-pytorch', '--no-progress', '--write-readme', path.join(root, 'README.md'),
@@ -37,6 +38,8 @@ describe('imgstream bench (smoke)', () => {
     const json = files.find((f) => f.endsWith('.json')) as string;
     expect(json).toBeDefined();
     const report = JSON.parse(readFileSync(path.join(root, 'results', json), 'utf8'));
+    // The command the user ran (here the built file, as `node <file>`), not a fixed string.
+    expect(report.command).toBe(['node dist/src/cli.js', ...args.slice(1)].join(' '));
     expect(report.machine).toMatchObject({ cores: expect.any(Number), node: process.version, libvips: expect.any(String) });
     expect(report.dataset.files).toBe(24);
     const groups = new Set(report.records.map((r: { spec: { group: string } }) => r.spec.group));
