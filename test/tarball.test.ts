@@ -26,6 +26,7 @@ const ALLOWED = [
   /^README\.md$/,
   /^LICENSE$/,
   /^CHANGELOG\.md$/,
+  /^docs\/[\w-]+\.md$/,
   /^dist\/(src|workers)\/[\w/.-]+\.(js|d\.ts)$/,
   /^dist\/bench\/(run|report|plot|dataset|variants)\.(js|d\.ts)$/,
   /^dist\/bench\/scenarios\/[\w-]+\.(js|d\.ts)$/,
@@ -34,7 +35,7 @@ const ALLOWED = [
 ];
 /** Files without which an entry point, the bin or a bench row is broken. */
 const REQUIRED = [
-  'package.json', 'README.md', 'LICENSE', 'CHANGELOG.md', 'dist/src/index.js', 'dist/src/index.d.ts', 'dist/src/tf/index.js',
+  'package.json', 'README.md', 'LICENSE', 'CHANGELOG.md', 'docs/performance.md', 'dist/src/index.js', 'dist/src/index.d.ts', 'dist/src/tf/index.js',
   'dist/src/tf/index.d.ts', 'dist/src/cli.js', 'dist/workers/decode.js', 'dist/bench/run.js', 'dist/bench/scenarios/imgstream.js',
   'bench/scenarios/pytorch.py', 'bench/scenarios/pil-decode.py', 'src/native/binding.gyp', 'src/native/build.mjs',
 ];
@@ -168,6 +169,13 @@ describe('installed into an empty CommonJS project', () => {
       expect(err.code).toBe('ERR_NOT_INSTALLED');
       expect(err.message).toMatch(/^imgstream\/tf needs TensorFlow\.js, which is not installed: npm install @tensorflow\/tfjs .* or npm install @tensorflow\/tfjs-node/);
     }
+  });
+
+  it('imgstream demo without TensorFlow.js says in one line what to install, exit code 1', async () => {
+    const r = await run('npx', ['--no-install', 'imgstream', 'demo', '--per-class', '2', '--epochs', '1'], project, 60_000);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^error: imgstream\/tf needs TensorFlow\.js, which is not installed: npm install @tensorflow\/tfjs .*\n$/);
+    expect(existsSync(path.join(project, '.cache'))).toBe(false);
   });
 
   it('npx imgstream --version prints the package version', async () => {
