@@ -60,9 +60,11 @@ function invokedAs(args: readonly string[]): string {
   const words = (process.env.npm_lifecycle_script ?? '').trim().split(/\s+/);
   const at = words.findIndex((w) => w === 'imgstream' || path.resolve(w) === file);
   const own = at < 0 ? [] : words.slice(at + 1);
-  if (process.env.npm_command === 'run-script' && event && at >= 0 && own.every((w, i) => args[i] === w)) {
+  if (event && at >= 0 && own.every((w, i) => args[i] === w)) {
     const extra = args.slice(own.length).map(shellWord);
-    return [`npm run ${event}`, ...(extra.length ? ['--', ...extra] : [])].join(' ');
+    // npm 7-9 name `npm run` 'run-script', npm 10+ 'run'; `npm test` and `npm start` run their script directly.
+    const npm = ['run', 'run-script'].includes(process.env.npm_command ?? 'run') ? `npm run ${event}` : `npm ${event}`;
+    return [npm, ...(extra.length ? ['--', ...extra] : [])].join(' ');
   }
   const head = path.basename(file) === 'imgstream' ? 'imgstream' : `node ${path.relative(process.cwd(), file) || file}`;
   return [head, ...args.map(shellWord)].join(' ');
