@@ -3,6 +3,7 @@
  * `for await` starts one epoch, which owns its ring, its coordinator and their worker threads and releases
  * them when the epoch ends, breaks or fails.
  */
+import { anySignal, resolveSignal, untilAborted } from './abort.js';
 import type { AugmentOptions } from './augment-options.js';
 import { Errors } from './errors.js';
 import { fromDirectory, type FileIndex, type FromDirectoryOptions } from './file-index.js';
@@ -32,7 +33,30 @@ export interface SplitOptions {
   subset?: Subset | null;
 }
 
-export type ImageLoaderOptions = LoaderOptions & SplitOptions;
+/** Stopping from outside, as Node's streams and `fetch` take an `AbortSignal`. */
+export interface SignalOptions {
+  /**
+   * Ends the loader when aborted, as `close()` does: the running epoch stops, the decode workers end, and
+   * that iteration and every later one reject with the signal's reason. To stop one epoch only, pass a signal
+   * to `loader.iterate({ signal })` instead.
+   *
+   * @default null
+   */
+  signal?: AbortSignal | null;
+}
+
+/** Options of one pass over the loader ({@link ImageLoader.iterate}). */
+export interface IterateOptions {
+  /**
+   * Stops this epoch when aborted: the pending iteration rejects with the signal's reason, the workers drop
+   * its work; the loader stays usable, and the next iteration starts the next epoch.
+   *
+   * @default null
+   */
+  signal?: AbortSignal | null;
+}
+
+export type ImageLoaderOptions = LoaderOptions & SplitOptions & SignalOptions;
 
 /**
  * The entries of `index` that `subset` gets, exactly as Keras splits: the whole file list shuffled with numpy's
@@ -96,6 +120,10 @@ export class ImageLoader implements AsyncIterable<Batch> {
   private startPosition = 0;
   private openEpoch: { epoch: number; finished: boolean } | null = null;
   private closed = false;
+  private closing: Promise<void> | null = null;
+  private readonly signal: AbortSignal | null;
+  /** The `signal` option's listener; a failure to close reaches whoever awaits `close()`, not the event. */
+  private readonly onAbort = () => void this.close().catch(() => {});
   private pool: DecodePool | null = null;
   private current: Coordinator | null = null;
   /** Arrays of full batches handed back by {@link ImageLoader.recycle}, filled again before new ones are made. */
@@ -104,8 +132,9 @@ export class ImageLoader implements AsyncIterable<Batch> {
   private readonly owners = new WeakMap<object, Batch>();
 
   constructor(index: FileIndex, options: ImageLoaderOptions = {}) {
-    const { validationSplit, subset, ...loaderOptions } = options ?? {};
+    const { validationSplit, subset, signal, ...loaderOptions } = options ?? {};
     this.index = index;
+    this.signal = resolveSignal('signal', signal);
     const resolved = resolveOptions(loaderOptions, index);
     const split = resolveSplit({ validationSplit, subset }, false);
     this.entries =
@@ -114,6 +143,7 @@ export class ImageLoader implements AsyncIterable<Batch> {
         : splitEntries(index.size, { ...split, subset: split.subset as Subset, shuffle: resolved.shuffle, seed: resolved.seed });
     this.options = split === null ? resolved : resolveOptions(loaderOptions, index, [], this.entries.length);
     this.stats = emptyStats(this.options.capacity, this.options.capacity * this.options.sampleBytes, 0);
+    this.signal?.addEventListener('abort', this.onAbort, { once: true });
   }
 
   /** Class names, in label order. */
@@ -163,7 +193,21 @@ export class ImageLoader implements AsyncIterable<Batch> {
    * One epoch of batches. Each call starts the next epoch (a new order when shuffling); starting one while
    * another is still open stops the older one first. The workers stay up between epochs until `close()`.
    */
-  async *[Symbol.asyncIterator](): AsyncGenerator<Batch, void, undefined> {
+  [Symbol.asyncIterator](): AsyncGenerator<Batch, void, undefined> {
+    return this.iterate();
+  }
+
+  /**
+   * One epoch of batches, as `for await (const batch of loader)` gives, that `signal` can stop.
+   *
+   * @example
+   * const controller = new AbortController();
+   * process.once('SIGTERM', () => controller.abort());
+   * for await (const batch of loader.iterate({ signal: controller.signal })) await step(batch);
+   */
+  async *iterate(options: IterateOptions = {}): AsyncGenerator<Batch, void, undefined> {
+    const signal = anySignal(this.signal, resolveSignal('signal', options?.signal));
+    signal?.throwIfAborted();
     if (this.closed) throw Errors.closed();
     const epoch = this.epoch++;
     const start = this.startPosition;
@@ -178,16 +222,19 @@ export class ImageLoader implements AsyncIterable<Batch> {
     const open = { epoch, finished: false };
     this.openEpoch = open;
     this.stats = emptyStats(this.pool.ring.capacity, this.pool.ring.pixels.byteLength, epoch + 1, start);
+    const take = () => this.recycled.pop() ?? null;
+    const batches = assembleBatches(coordinator, this.pool.ring, this.index, this.options, this.stats, start, take);
     try {
-      const take = () => this.recycled.pop() ?? null;
-      for await (const batch of assembleBatches(coordinator, this.pool.ring, this.index, this.options, this.stats, start, take)) {
+      for await (const batch of untilAborted(batches, signal, () => coordinator.requestStop())) {
         this.owners.set(batch.images, batch);
         yield batch;
       }
       open.finished = true;
     } finally {
       await coordinator.join();
+      await batches.return();
       if (this.current === coordinator) this.current = null;
+      if (this.signal?.aborted) await this.close();
     }
   }
 
@@ -216,13 +263,17 @@ export class ImageLoader implements AsyncIterable<Batch> {
   }
 
   /** Stops a running epoch and ends the worker threads. The loader cannot be iterated afterwards. */
-  async close(): Promise<void> {
-    this.closed = true;
-    this.recycled.length = 0;
-    await this.current?.join();
-    const pool = this.pool;
-    this.pool = null;
-    await pool?.destroy();
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      this.closed = true;
+      this.signal?.removeEventListener('abort', this.onAbort);
+      this.recycled.length = 0;
+      await this.current?.join();
+      const pool = this.pool;
+      this.pool = null;
+      await pool?.destroy();
+    })();
+    return this.closing;
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
@@ -230,7 +281,7 @@ export class ImageLoader implements AsyncIterable<Batch> {
   }
 }
 
-export interface ImageDatasetOptions extends LoaderOptions, FromDirectoryOptions {
+export interface ImageDatasetOptions extends LoaderOptions, FromDirectoryOptions, SignalOptions {
   /**
    * As {@link SplitOptions.validationSplit}.
    *
