@@ -2,12 +2,12 @@
  * Stopping a pass with an `AbortSignal`, as Node's streams and `fetch` take one: the pass rejects with the
  * signal's reason as soon as it is aborted, whether the consumer is waiting for a batch or busy with one.
  */
-import { Errors } from './errors.js';
+import { invalid } from './validate.js';
 
 /** The `signal` option: an `AbortSignal`, or `null` for none. */
 export function resolveSignal(option: string, value: unknown): AbortSignal | null {
   if (value === undefined || value === null) return null;
-  if (!(value instanceof AbortSignal)) throw Errors.invalidOption(option, 'an AbortSignal', value);
+  if (!(value instanceof AbortSignal)) throw invalid(option, 'an AbortSignal', value);
   return value;
 }
 
