@@ -9,6 +9,9 @@ export type ErrorCode =
   | 'ERR_NOT_FOUND'
   | 'ERR_NO_IMAGES'
   | 'ERR_READ'
+  | 'ERR_NOT_REGULAR_FILE'
+  | 'ERR_FILE_TOO_LARGE'
+  | 'ERR_OUTSIDE_ROOT'
   | 'ERR_EMPTY_FILE'
   | 'ERR_NOT_IMAGE'
   | 'ERR_DECODE'
@@ -19,6 +22,8 @@ export type ErrorCode =
 /** Codes that describe one sample that could not be turned into pixels (skipped under `onError: 'skip'`). */
 export const SAMPLE_ERROR_CODES: readonly ErrorCode[] = [
   'ERR_READ',
+  'ERR_NOT_REGULAR_FILE',
+  'ERR_FILE_TOO_LARGE',
   'ERR_EMPTY_FILE',
   'ERR_NOT_IMAGE',
   'ERR_DECODE',
@@ -38,12 +43,36 @@ export class ImgstreamError extends Error {
   }
 }
 
+/** Stable codes of what an index's listing reports without failing ({@link IndexWarning}). */
+export type WarningCode = 'WARN_LINK_NOT_FOLLOWED' | 'WARN_EMPTY_CLASS' | 'WARN_SAME_NAME_CLASSES';
+
+/** Something the listing of a folder left out or found doubtful: where, a stable code, and in words. */
+export interface IndexWarning {
+  path: string;
+  code: WarningCode;
+  message: string;
+}
+
 /** A sample that was skipped: which file, why (stable code) and the decoder's own words. */
 export interface SkippedSample {
   path: string;
   code: ErrorCode;
   message: string;
 }
+
+/**
+ * `text` cut to at most `max` characters, its middle replaced by a note of how much was left out: a message
+ * names a path that can be as long as a line of a CSV, and the start and the end of it say the most.
+ */
+export function boundText(text: string, max: number): string {
+  if (text.length <= max) return text;
+  const keep = Math.max(0, max - 40);
+  const head = Math.ceil(keep / 2);
+  return `${text.slice(0, head)}[... ${text.length - keep} characters ...]${text.slice(text.length - (keep - head))}`;
+}
+
+/** Longest path quoted in a message. */
+const MAX_QUOTED_PATH = 500;
 
 function describe(value: unknown): string {
   if (typeof value === 'string') return `'${value}' of type string`;
@@ -76,7 +105,8 @@ export const Errors = {
     return new ImgstreamError('ERR_NO_IMAGES', `None of the ${tried} files picked from ${path} can be decoded`, { path });
   },
   sample(skip: SkippedSample): ImgstreamError {
-    return new ImgstreamError(skip.code, `Cannot load ${skip.path}: ${skip.message}`, { path: skip.path });
+    const message = `Cannot load ${boundText(skip.path, MAX_QUOTED_PATH)}: ${boundText(skip.message, 1000)}`;
+    return new ImgstreamError(skip.code, message, { path: skip.path });
   },
   closed(): ImgstreamError {
     return new ImgstreamError('ERR_CLOSED', 'The loader was closed');

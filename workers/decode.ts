@@ -9,7 +9,7 @@ import { existsSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { workerData } from 'piscina';
 import type SharpFactory from 'sharp';
-import { readPackedPath } from '../src/file-index.js';
+import { readPackedFileName, readPackedPath } from '../src/file-index.js';
 import { SampleError, SampleReader, classifyDecodeError } from '../src/read-sample.js';
 import { applySharpStage, cropWindow, drawAugmentation, stageSize, writeAugmented, type AugmentDraw } from './augment.js';
 import { writeConverted } from './convert.js';
@@ -158,7 +158,7 @@ export default async function decodeSlice(task: DecodeTask): Promise<DecodeResul
     if (reads[i] === null) {
       const reader = idleReaders.pop() ?? new SampleReader(READER_RESERVE);
       readers[i] = reader;
-      reads[i] = reader.read(files[i]);
+      reads[i] = reader.read(readPackedFileName(pathText, offsets, task.samples[i]));
     }
     return reads[i];
   };
