@@ -147,16 +147,72 @@ function withCode(e: NodeJS.ErrnoException): string {
   return e.message.startsWith(`${code}:`) ? e.message : `${code}: ${e.message}`;
 }
 
+/**
+ * The first `bytes` bytes of a file (all of it when shorter), with the reader's rules: a regular file only,
+ * opened without blocking; the same codes as {@link SampleReader.read}.
+ */
+export async function readHead(file: string | Buffer, bytes: number): Promise<Buffer> {
+  const nul = typeof file === 'string' ? file.indexOf('\0') : file.indexOf(0);
+  if (nul !== -1) throw new SampleError('ERR_READ', `the path has a NUL byte at offset ${nul}: no file has that name`);
+  let handle: fsp.FileHandle;
+  try {
+    handle = await fsp.open(file, constants.O_RDONLY | constants.O_NONBLOCK);
+  } catch (err) {
+    throw new SampleError('ERR_READ', withCode(err as NodeJS.ErrnoException));
+  }
+  try {
+    const st = await handle.stat();
+    if (!st.isFile()) throw new SampleError('ERR_NOT_REGULAR_FILE', `not a regular file (${fileKind(st)}): only regular files are read`);
+    const out = Buffer.allocUnsafe(Math.min(bytes, st.size));
+    let length = 0;
+    while (length < out.length) {
+      const { bytesRead } = await handle.read(out, length, out.length - length, length);
+      if (bytesRead === 0) break;
+      length += bytesRead;
+    }
+    return out.subarray(0, length);
+  } finally {
+    await handle.close();
+  }
+}
+
 /** The file's bytes in a buffer of its own; the same codes as {@link SampleReader.read}. */
 export function readSample(file: string | Buffer, maxBytes = DEFAULT_MAX_FILE_BYTES): Promise<Buffer> {
   return new SampleReader(0, maxBytes).read(file);
 }
 
-/** sharp's error for a file, as a code: over the pixel limit, not an image format it knows, or a bad decode. */
-export function classifyDecodeError(err: unknown, maxPixels: number): SampleError {
+/**
+ * sharp's error for a file, as a code: over the pixel limit, not an image format it knows, or a bad decode.
+ * With the file's bytes, a message that does not say what was wrong (libpng's "read error", libvips'
+ * "Warning treated as error due to failOn setting") gets what the bytes show: where the file ends early.
+ */
+export function classifyDecodeError(err: unknown, maxPixels: number, data?: Uint8Array): SampleError {
   if (err instanceof SampleError) return err;
-  const message = err instanceof Error ? err.message : String(err);
+  const message = (err instanceof Error ? err.message : String(err)).trim().split('\n').filter((l) => l !== '').join('; ');
   if (/pixel limit/i.test(message)) return new SampleError('ERR_TOO_MANY_PIXELS', `${message} (maxPixels ${maxPixels})`);
   if (/unsupported image format/i.test(message)) return new SampleError('ERR_NOT_IMAGE', message);
-  return new SampleError('ERR_DECODE', message);
+  const found = data === undefined ? null : truncation(data);
+  if (/warning treated as error/i.test(message)) {
+    return new SampleError('ERR_DECODE', `${found ?? 'the decoder warned about corrupt data'} (a warning is an error here: failOn 'warning')`);
+  }
+  return new SampleError('ERR_DECODE', found !== null && !/premature end|truncat/i.test(message) ? `${message}: ${found}` : message);
+}
+
+/** Whether a PNG, JPEG or GIF stops before its end marker, in words; `null` when it does not (or is none of them). */
+function truncation(data: Uint8Array): string | null {
+  const size = `${data.length} bytes`;
+  const endsWith = (tail: number[]) => tail.every((b, i) => data[data.length - tail.length + i] === b);
+  if (data[0] === 0x89 && data[1] === 0x50 && data[2] === 0x4e && data[3] === 0x47) {
+    // The IEND chunk: length 0, type, CRC.
+    return endsWith([0x49, 0x45, 0x4e, 0x44, 0xae, 0x42, 0x60, 0x82]) ? null : `truncated PNG: the file ends at ${size}, before its IEND chunk`;
+  }
+  if (data[0] === 0xff && data[1] === 0xd8) {
+    // Encoders may pad after the EOI marker; look for it near the end.
+    for (let i = data.length - 2; i >= Math.max(0, data.length - 64); i--) if (data[i] === 0xff && data[i + 1] === 0xd9) return null;
+    return `truncated JPEG: the file ends at ${size}, before its end-of-image marker`;
+  }
+  if (data[0] === 0x47 && data[1] === 0x49 && data[2] === 0x46) {
+    return data[data.length - 1] === 0x3b ? null : `truncated GIF: the file ends at ${size}, before its trailer`;
+  }
+  return null;
 }

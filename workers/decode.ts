@@ -182,7 +182,7 @@ export default async function decodeSlice(task: DecodeTask): Promise<DecodeResul
         try {
           decoded = await decode(data, draw);
         } catch (err) {
-          throw classifyDecodeError(err, spec.maxPixels);
+          throw classifyDecodeError(err, spec.maxPixels, data);
         }
         if (draw === null || augment === null) writeConverted(out, decoded.pixels, spec);
         else writeAugmented(out, decoded.pixels, decoded.width, decoded.height, draw, augment, spec);
