@@ -425,6 +425,7 @@ export interface FromDirectoryOptions {
    * Keras' `follow_links`. Links to files are listed either way (and read only when they end at a regular
    * file); a class folder that is itself a link is a class either way, as in Keras. A link not followed is
    * reported in {@link FileIndex.warnings}.
+   *
    * @default false
    */
   followLinks?: boolean;

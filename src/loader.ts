@@ -269,9 +269,9 @@ export async function imageDatasetFromDirectory(
   dir: string,
   options: ImageDatasetOptions = {},
 ): Promise<ImageLoader | [ImageLoader, ImageLoader]> {
-  const { extensions, labels, classNames, validationSplit, subset, augment, validationAugment, ...loaderOptions } = options ?? {};
+  const { extensions, labels, classNames, followLinks, validationSplit, subset, augment, validationAugment, ...loaderOptions } = options ?? {};
   const split = resolveSplit({ validationSplit, subset: subset as Subset }, true);
-  const index = await fromDirectory(dir, { extensions, labels, classNames });
+  const index = await fromDirectory(dir, { extensions, labels, classNames, followLinks });
   const trainOptions = { ...loaderOptions, augment };
   const valOptions = { ...loaderOptions, augment: validationAugment };
   if (split?.subset === 'both') {

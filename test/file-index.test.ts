@@ -205,3 +205,17 @@ describe('fromList', () => {
     expect(grown).toBeLessThan(200 * 2 ** 20);
   });
 });
+
+describe('imageDatasetFromDirectory followLinks', () => {
+  it('passes followLinks to the listing', async () => {
+    const { imageDatasetFromDirectory } = await import('../src/index.js');
+    const dir = await make(['cls/a.png', 'other/b.png']);
+    symlinkSync(path.join(dir, 'other'), path.join(dir, 'cls', 'linked'));
+    const plain = await imageDatasetFromDirectory(dir, { classNames: ['cls'], imageSize: [8, 8] });
+    const followed = await imageDatasetFromDirectory(dir, { classNames: ['cls'], imageSize: [8, 8], followLinks: true });
+    expect([plain.size, followed.size]).toEqual([1, 2]);
+    await plain.close();
+    await followed.close();
+    removeDir(dir);
+  });
+});
