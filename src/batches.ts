@@ -24,7 +24,7 @@ export interface Batch {
   paths: string[];
 }
 
-/** The arrays of a full batch the caller handed back with `loader.recycle(batch)`, to be filled again. */
+/** Memory of an earlier batch to be filled again (see `batch-pool.ts`): its images; labels are made new. */
 export interface BatchArrays {
   images: Float32Array | Uint8Array;
   labels: Int32Array | Float32Array | null;
@@ -43,15 +43,10 @@ class BatchBuilder {
     const n = options.batchSize;
     const perSample = options.imageSize[0] * options.imageSize[1] * options.channels;
     const mode = options.labelMode;
-    if (reuse !== null) {
-      // Every image byte is overwritten; one-hot rows are not, so they start from zero again.
-      this.images = reuse.images;
-      this.labels = reuse.labels;
-      if (this.labels instanceof Float32Array) this.labels.fill(0);
-    } else {
-      this.images = options.dtype === 'float32' ? new Float32Array(n * perSample) : new Uint8Array(n * perSample);
-      this.labels = mode === null ? null : mode === 'categorical' ? new Float32Array(n * options.numClasses) : new Int32Array(n);
-    }
+    // Every image byte of reused memory is overwritten. Labels are always new: a few bytes per sample, and
+    // never shared with a batch the consumer may keep.
+    this.images = reuse?.images ?? (options.dtype === 'float32' ? new Float32Array(n * perSample) : new Uint8Array(n * perSample));
+    this.labels = mode === null ? null : mode === 'categorical' ? new Float32Array(n * options.numClasses) : new Int32Array(n);
     this.imageBytes = new Uint8Array(this.images.buffer, 0, this.images.byteLength);
   }
 
@@ -115,6 +110,10 @@ export async function* assembleBatches(
       if (skip !== null) {
         stats.skipped.push(skip);
         if (options.onError === 'throw') throw Errors.sample(skip);
+        // Past the share, the epoch cannot end within it: fail now rather than train on what is left.
+        if (stats.skipped.length > options.maxSkipShare * coordinator.size) {
+          throw Errors.tooManySkipped(stats.skipped, coordinator.size, options.maxSkipShare);
+        }
       } else {
         const entry = coordinator.entryAt(position);
         batch.add(ring, ring.slotOf(position), labels === null ? 0 : labels[entry], index.path(entry));

@@ -17,6 +17,7 @@ export type ErrorCode =
   | 'ERR_DECODE'
   | 'ERR_TOO_MANY_PIXELS'
   | 'ERR_WORKER'
+  | 'ERR_TOO_MANY_SKIPPED'
   | 'ERR_CLOSED';
 
 /** Codes that describe one sample that could not be turned into pixels (skipped under `onError: 'skip'`). */
@@ -108,7 +109,29 @@ export const Errors = {
     const message = `Cannot load ${boundText(skip.path, MAX_QUOTED_PATH)}: ${boundText(skip.message, 1000)}`;
     return new ImgstreamError(skip.code, message, { path: skip.path });
   },
+  /** An epoch skipped more than `maxSkipShare` of its samples: how many, why (counts per code), an example. */
+  tooManySkipped(skipped: readonly SkippedSample[], epochSize: number, maxSkipShare: number): ImgstreamError {
+    const byCode = new Map<string, number>();
+    for (const s of skipped) byCode.set(s.code, (byCode.get(s.code) ?? 0) + 1);
+    const counts = [...byCode].sort((a, b) => b[1] - a[1]).map(([code, n]) => `${n} ${code}`).join(', ');
+    const first = skipped[0];
+    return new ImgstreamError(
+      'ERR_TOO_MANY_SKIPPED',
+      `The epoch skipped ${skipped.length} of its ${epochSize} samples, more than maxSkipShare ${maxSkipShare} allows: ` +
+        `${counts}; e.g. ${boundText(first.path, MAX_QUOTED_PATH)}: ${boundText(first.message, 300)}. ` +
+        'stats.skipped lists them; raise maxSkipShare (1 never fails) to train on what decodes.',
+      { path: first.path },
+    );
+  },
   closed(): ImgstreamError {
     return new ImgstreamError('ERR_CLOSED', 'The loader was closed');
+  },
+  /** The epoch was stopped because the same loader started another one. */
+  superseded(epoch: number, next: number): ImgstreamError {
+    return new ImgstreamError(
+      'ERR_CLOSED',
+      `Epoch ${epoch} was stopped because another iteration of this loader started epoch ${next}: a loader runs one ` +
+        'epoch at a time (finish or break out of one loop before starting the next, or use a second loader)',
+    );
   },
 };

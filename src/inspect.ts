@@ -84,6 +84,8 @@ export async function inspectDirectory(dir: string, options: InspectOptions = {}
     shuffle: false,
     dtype: 'uint8',
     onError: 'skip',
+    // Every file is listed, however many are bad.
+    maxSkipShare: 1,
   });
   const badPositions = new Set<string>();
   try {

@@ -82,8 +82,10 @@ export class SampleReader {
    */
   private async readNative(addon: JpegTurboAddon, file: string): Promise<number> {
     for (;;) {
-      const size = await addon.readInto(file, this.scratch);
-      if (size <= this.scratch.length) return size;
+      // Never more room than the bound: a larger file reports its size unread, and is refused from it.
+      const room = this.scratch.length > this.maxBytes ? this.scratch.subarray(0, this.maxBytes) : this.scratch;
+      const size = await addon.readInto(file, room);
+      if (size <= room.length) return size;
       this.refuseAbove(size);
       this.reserve(size, 0);
     }
@@ -183,8 +185,8 @@ export function readSample(file: string | Buffer, maxBytes = DEFAULT_MAX_FILE_BY
 
 /**
  * sharp's error for a file, as a code: over the pixel limit, not an image format it knows, or a bad decode.
- * With the file's bytes, a message that does not say what was wrong (libpng's "read error", libvips'
- * "Warning treated as error due to failOn setting") gets what the bytes show: where the file ends early.
+ * With the file's bytes, what they show comes first (a PNG, JPEG or GIF that ends before its end marker):
+ * libpng says only "read error", libvips "Warning treated as error due to failOn setting".
  */
 export function classifyDecodeError(err: unknown, maxPixels: number, data?: Uint8Array): SampleError {
   if (err instanceof SampleError) return err;
@@ -192,10 +194,21 @@ export function classifyDecodeError(err: unknown, maxPixels: number, data?: Uint
   if (/pixel limit/i.test(message)) return new SampleError('ERR_TOO_MANY_PIXELS', `${message} (maxPixels ${maxPixels})`);
   if (/unsupported image format/i.test(message)) return new SampleError('ERR_NOT_IMAGE', message);
   const found = data === undefined ? null : truncation(data);
-  if (/warning treated as error/i.test(message)) {
-    return new SampleError('ERR_DECODE', `${found ?? 'the decoder warned about corrupt data'} (a warning is an error here: failOn 'warning')`);
+  if (found === null) {
+    return new SampleError('ERR_DECODE', /warning treated as error/i.test(message) ? `the decoder warned about corrupt data (${message})` : message);
   }
-  return new SampleError('ERR_DECODE', found !== null && !/premature end|truncat/i.test(message) ? `${message}: ${found}` : message);
+  // What the bytes show comes first. libvips keeps one error buffer for all threads: with several decoding
+  // at once, a message can be another file's (a JPEG decoder's words for a PNG); such words are left out.
+  const foreign = data !== undefined && !decoderMatches(message, data);
+  return new SampleError('ERR_DECODE', foreign ? found : `${found} (${message})`);
+}
+
+/** Whether `message` names no decoder, or the one for `data`'s format. */
+function decoderMatches(message: string, data: Uint8Array): boolean {
+  const names = { jpeg: /jpeg|jpg/i, png: /png/i, gif: /gif/i } as const;
+  const format = data[0] === 0x89 && data[1] === 0x50 ? 'png' : data[0] === 0xff && data[1] === 0xd8 ? 'jpeg' : data[0] === 0x47 && data[1] === 0x49 ? 'gif' : null;
+  const named = (Object.keys(names) as (keyof typeof names)[]).filter((f) => names[f].test(message));
+  return named.length === 0 || (format !== null && named.includes(format));
 }
 
 /** Whether a PNG, JPEG or GIF stops before its end marker, in words; `null` when it does not (or is none of them). */

@@ -74,13 +74,13 @@ describe.each(BACKENDS)('reading hostile files (%s backend)', (backend) => {
       `
       import { fromDirectory, fromList, ImageLoader } from '${built('index')}';
       const out = {};
-      const loader = new ImageLoader(await fromDirectory('data'), { imageSize: [8, 8], batchSize: 2, workers: 2, shuffle: false });
+      const loader = new ImageLoader(await fromDirectory('data'), { imageSize: [8, 8], batchSize: 2, workers: 2, shuffle: false, maxSkipShare: 1 });
       const paths = [];
       for await (const batch of loader) paths.push(...batch.paths.map((p) => p.slice(5)));
       out.paths = paths;
       out.skipped = loader.stats.skipped.map((s) => [s.path.slice(5), s.code]).sort();
       await loader.close();
-      const nul = new ImageLoader(fromList(['data/a/good.jpg\0evil.png', 'data/a/good.png']), { imageSize: [8, 8], batchSize: 2, workers: 1, labelMode: null });
+      const nul = new ImageLoader(fromList(['data/a/good.jpg\0evil.png', 'data/a/good.png']), { imageSize: [8, 8], batchSize: 2, workers: 1, labelMode: null, maxSkipShare: 1 });
       for await (const batch of nul) out.nulPaths = batch.paths;
       out.nulSkipped = nul.stats.skipped.map((s) => [s.code, s.message]);
       await nul.close();

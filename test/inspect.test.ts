@@ -38,7 +38,7 @@ describe.each(BACKENDS)('inspect (%s backend)', (backend) => {
       import { inspectDirectory } from '${built('inspect')}';
       import { fromDirectory, ImageLoader } from '${built('index')}';
       const report = await inspectDirectory('scan', { progress: false, imageSize: [32, 32] });
-      const loader = new ImageLoader(await fromDirectory('scan'), { imageSize: [32, 32], shuffle: false, workers: 2 });
+      const loader = new ImageLoader(await fromDirectory('scan'), { imageSize: [32, 32], shuffle: false, workers: 2, maxSkipShare: 1 });
       let delivered = 0;
       for await (const batch of loader) delivered += batch.shape[0];
       await loader.close();

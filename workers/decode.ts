@@ -156,7 +156,7 @@ export default async function decodeSlice(task: DecodeTask): Promise<DecodeResul
   const reads = files.map(() => null as Promise<Buffer> | null);
   const readAt = (i: number) => {
     if (reads[i] === null) {
-      const reader = idleReaders.pop() ?? new SampleReader(READER_RESERVE);
+      const reader = idleReaders.pop() ?? new SampleReader(READER_RESERVE, spec.maxFileBytes);
       readers[i] = reader;
       reads[i] = reader.read(readPackedFileName(pathText, offsets, task.samples[i]));
     }

@@ -68,6 +68,9 @@ static void read_execute(napi_env env, void *arg) {
     t->syscall = "read";
   } else if (!S_ISREG(st.st_mode)) {
     t->not_regular = file_kind(st.st_mode);
+  } else if ((size_t)st.st_size > t->capacity) {
+    /* Too large for the buffer: its size, and not a byte read (the caller retries or refuses it). */
+    t->size = (size_t)st.st_size;
   } else {
     size_t length = 0;
     for (;;) {
