@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import sharp from 'sharp';
 import { SampleError, SampleReader, classifyDecodeError, readSample } from '../src/read-sample.js';
 import { removeDir, tempDir } from './fixtures/images.js';
+import { describeBothPaths } from './fixtures/pipeline.js';
 
 let root: string;
 function bytes(n: number, seed: number): Buffer {
@@ -32,7 +33,7 @@ async function codeOf(read: Promise<unknown>): Promise<string> {
   return (err as SampleError).code;
 }
 
-describe('SampleReader', () => {
+describeBothPaths('SampleReader', () => {
   it('reads each file whole into one buffer it grows and then reuses', async () => {
     const reader = new SampleReader();
     const small = await reader.read(path.join(root, 'small'));
