@@ -9,7 +9,7 @@ import { workerData } from 'piscina';
 import type SharpFactory from 'sharp';
 import { readPackedFileName, readPackedPath } from '../src/file-index.js';
 import { SampleError, SampleReader, classifyDecodeError } from '../src/read-sample.js';
-import { applySharpStage, cropWindow, drawAugmentation, stageSize, writeAugmented, type AugmentDraw } from './augment.js';
+import { BLUR_SIGMA_MIN, applySharpStage, cropWindow, drawAugmentation, stageSize, writeAugmented, type AugmentDraw } from './augment.js';
 import { writeConverted } from './convert.js';
 import { jpegFastPath } from './jpeg-turbo.js';
 import { jpegTurboAddon } from '../src/native/index.js';
@@ -57,7 +57,7 @@ let stagePixels = new Uint8Array(0);
 function decodeFast(data: Buffer, out: Float32Array | Uint8Array, draw: AugmentDraw | null): boolean {
   if (fastPath === null) return false;
   if (draw === null || augment === null) return fastPath(data, out);
-  if (draw.blurSigma >= 0.3) return false;
+  if (draw.blurSigma >= BLUR_SIGMA_MIN) return false;
   const stage = stageSize(augment, spec);
   const length = stage.width * stage.height * spec.channels;
   if (stagePixels.length < length) stagePixels = new Uint8Array(length);
