@@ -23,6 +23,7 @@ import type { Batch, BatchArrays } from './batches.js';
 
 /** Batches the budget counts besides the ring (the one being assembled and the one the consumer holds). */
 export const POOLED_BATCHES = 2;
+
 type Collect = () => void;
 
 let collector: Collect | null | undefined;
@@ -32,6 +33,8 @@ function collect(): Collect | null {
     try {
       v8.setFlagsFromString('--expose-gc');
       collector = vm.runInNewContext('gc') as Collect;
+      // Only this function: contexts made later do not get a global `gc`.
+      v8.setFlagsFromString('--no-expose-gc');
     } catch {
       collector = null;
     }

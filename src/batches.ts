@@ -24,7 +24,7 @@ export interface Batch {
   paths: string[];
 }
 
-/** Memory of an earlier batch to be filled again (see `batch-pool.ts`): its images; labels are made new. */
+/** Memory of an earlier batch to be filled again (see `batch-pool.ts`); `labels: null` makes new labels. */
 export interface BatchArrays {
   images: Float32Array | Uint8Array;
   labels: Int32Array | Float32Array | null;
@@ -43,10 +43,15 @@ class BatchBuilder {
     const n = options.batchSize;
     const perSample = options.imageSize[0] * options.imageSize[1] * options.channels;
     const mode = options.labelMode;
-    // Every image byte of reused memory is overwritten. Labels are always new: a few bytes per sample, and
-    // never shared with a batch the consumer may keep.
+    // Every image byte of reused memory is overwritten; reused one-hot rows are not, so they start from zero
+    // again. Memory offered without labels (the loader's pool) gets new ones.
     this.images = reuse?.images ?? (options.dtype === 'float32' ? new Float32Array(n * perSample) : new Uint8Array(n * perSample));
-    this.labels = mode === null ? null : mode === 'categorical' ? new Float32Array(n * options.numClasses) : new Int32Array(n);
+    if (mode !== null && reuse?.labels) {
+      this.labels = reuse.labels;
+      if (this.labels instanceof Float32Array) this.labels.fill(0);
+    } else {
+      this.labels = mode === null ? null : mode === 'categorical' ? new Float32Array(n * options.numClasses) : new Int32Array(n);
+    }
     this.imageBytes = new Uint8Array(this.images.buffer, 0, this.images.byteLength);
   }
 
