@@ -23,7 +23,7 @@ export interface InspectOptions {
   imageSize?: readonly [number, number];
   /** Links to folders below the class folders are entered (as the loader's `followLinks`). Default `false`. */
   followLinks?: boolean;
-  /** Show a progress bar on stderr. Default `true`. */
+  /** Show a progress bar on stderr (only when stderr is a terminal). Default `true`. */
   progress?: boolean;
 }
 
@@ -70,9 +70,9 @@ export async function inspectDirectory(dir: string, options: InspectOptions = {}
     progress = true,
   } = options;
   const index = await fromDirectory(dir, { followLinks });
-  const bar = progress
+  const bar = progress && process.stderr.isTTY === true
     ? new cliProgress.SingleBar(
-        { format: 'Scanning {bar} {value}/{total} files | {bad} bad', stream: process.stderr, hideCursor: true, noTTYOutput: false },
+        { format: 'Scanning {bar} {value}/{total} files | {bad} bad', stream: process.stderr, hideCursor: true },
         cliProgress.Presets.shades_classic,
       )
     : null;
