@@ -163,6 +163,7 @@ export class ShardLoader implements AsyncIterable<Batch> {
   private closed = false;
   private pool: DecodePool | null = null;
   private current: { coordinator: ShardCoordinator; stream: ShardStream } | null = null;
+  private lastStream: ShardStream | null = null;
   private readonly arena: StagingArena;
   private readonly emptyIndex: FileIndex;
   private readonly recycled: BatchArrays[] = [];
@@ -175,6 +176,14 @@ export class ShardLoader implements AsyncIterable<Batch> {
     this.emptyIndex = emptyIndex;
     this.arena = new StagingArena(config.budget.staging);
     this.stats = emptyStats(options.capacity, options.capacity * options.sampleBytes, 0);
+  }
+
+  /**
+   * The shard stream of the current or last epoch: requests resumed after a failure, and the most bytes of
+   * encoded samples the shuffle buffer held at once (bounded by `config.budget.shuffleBuffer`).
+   */
+  get streamStats(): { resumes: number; peakBufferedBytes: number } {
+    return { resumes: this.lastStream?.counters.resumes ?? 0, peakBufferedBytes: this.lastStream?.peakHeldBytes ?? 0 };
   }
 
   get classNames(): readonly string[] {
@@ -273,6 +282,7 @@ export class ShardLoader implements AsyncIterable<Batch> {
     coordinator = new ShardCoordinator(this.pool, this.options, stream, this.arena, epoch, total - start);
     const current = { coordinator, stream };
     this.current = current;
+    this.lastStream = stream;
     const open = { epoch, finished: false };
     this.openEpoch = open;
     this.stats = emptyStats(this.pool.ring.capacity, this.pool.ring.pixels.byteLength, epoch + 1, start);

@@ -24,8 +24,9 @@ export interface StreamShard {
 
 export class ShardStream {
   readonly counters: ReadCounters = { resumes: 0 };
-  /** Bytes of encoded samples held (read, not yet taken). */
+  /** Bytes of encoded samples held (read, not yet taken), and the most held at once. */
   heldBytes = 0;
+  peakHeldBytes = 0;
   private readonly items = new Map<number, StreamItem>();
   private goodHeld = 0;
   private nextRead: number | null = null;
@@ -98,6 +99,7 @@ export class ShardStream {
     if (item.ok) {
       this.goodHeld += 1;
       this.heldBytes += item.image.length;
+      this.peakHeldBytes = Math.max(this.peakHeldBytes, this.heldBytes);
     }
     if (item.read === this.nextRead || this.nextRead === null) this.onAvailable();
   }
