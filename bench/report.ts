@@ -7,7 +7,7 @@ import path from 'node:path';
 import bytes from 'bytes';
 import { lineChart, type Series } from './plot.js';
 import { shardSection } from './shards.js';
-import type { Machine, RunRecord, Settings } from './run.js';
+import type { Machine, RunRecord, Settings } from './records.js';
 import type { Dtype } from './scenarios/common.js';
 
 export interface Report {
