@@ -15,6 +15,7 @@ export type ErrorCode =
   | 'ERR_TOO_MANY_PIXELS'
   | 'ERR_WORKER'
   | 'ERR_CLOSED'
+  | 'ERR_NOT_INSTALLED'
   | 'ERR_SHARD_READ'
   | 'ERR_SHARD_SAMPLE'
   | 'ERR_LABEL'
@@ -85,6 +86,11 @@ export const Errors = {
   },
   sample(skip: SkippedSample): ImgstreamError {
     return new ImgstreamError(skip.code, `Cannot load ${skip.path}: ${skip.message}`, { path: skip.path });
+  },
+  /** A feature's optional peer dependency is missing: `<feature> needs <what>, which is not installed: npm install <a> or <b>`. */
+  notInstalled(feature: string, what: string, choices: readonly string[]): ImgstreamError {
+    const install = choices.map((c) => `npm install ${c}`).join(' or ');
+    return new ImgstreamError('ERR_NOT_INSTALLED', `${feature} needs ${what}, which is not installed: ${install}`);
   },
   closed(): ImgstreamError {
     return new ImgstreamError('ERR_CLOSED', 'The loader was closed');
