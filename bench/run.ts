@@ -19,6 +19,7 @@ import { writeReport, type Report } from './report.js';
 import type { Dtype, ScenarioConfig, ScenarioResult } from './scenarios/common.js';
 import { findPil, findTorch, scriptPath } from './scenarios/pytorch.js';
 import { IMGSTREAM_VARIANTS, parseVariant, type Variant } from './variants.js';
+import { packedShards, shardSpecs } from './shards.js';
 
 function intList(value: string): number[] {
   const list = value.split(',').map((v) => Number(v.trim()));
@@ -467,6 +468,12 @@ export async function runBench(argv: string[], options: RunBenchOptions = {}): P
       config: base('float32', {}, t), series: 'imgstream', x: t,
     }));
     records.push(...(await runGroup('steps', specs, settings, torchPython, progress)));
+  }
+
+  if (has('shards')) {
+    if (settings.progress) process.stderr.write('shards: packing the dataset once (cached)\n');
+    const shards = await packedShards(mainDir, settings.cacheDir);
+    records.push(...(await runGroup('shards', shardSpecs(base, shards, 'uint8'), settings, torchPython, progress)));
   }
 
   if (has('sizes')) {
