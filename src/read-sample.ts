@@ -4,7 +4,7 @@
  */
 import { promises as fsp } from 'node:fs';
 import type { ErrorCode } from './errors.js';
-import { jpegTurboAddon, type JpegTurboAddon } from './native/index.js';
+import { nativeAddon, type NativeAddon } from './native/addon.js';
 
 /** One file that cannot be used: a stable code and the reader's or decoder's own words. */
 export class SampleError extends Error {
@@ -45,7 +45,7 @@ export class SampleReader {
   async read(file: string): Promise<Buffer> {
     let length: number;
     try {
-      const addon = jpegTurboAddon();
+      const addon = nativeAddon();
       length = addon === null ? -1 : await this.readNative(addon, file);
       if (length < 0) length = await this.readPortable(file);
     } catch (err) {
@@ -62,7 +62,7 @@ export class SampleReader {
    * One pool task per file with the native addon (Node's promise API takes four: open, stat, read, close;
    * about 0.09 against 0.17 ms of CPU per file from the page cache). -1: left to {@link readPortable}.
    */
-  private async readNative(addon: JpegTurboAddon, file: string): Promise<number> {
+  private async readNative(addon: NativeAddon, file: string): Promise<number> {
     for (;;) {
       const size = await addon.readInto(file, this.scratch);
       if (size <= this.scratch.length) return size;

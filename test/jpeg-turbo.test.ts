@@ -3,13 +3,14 @@ import path from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ImageLoader, fromList, type Batch } from '../src/index.js';
-import { BACKEND_ENV, jpegTurboAddon } from '../src/native/index.js';
+import { packDecodeParams } from '../src/native/abi.js';
+import { BACKEND_ENV, nativeAddon } from '../src/native/addon.js';
 import type { DecodeSpec } from '../src/protocol.js';
 import { fastPathAccepts, jpegFastPath, readJpegHeader } from '../workers/jpeg-turbo.js';
 import { removeDir, tempDir } from './fixtures/images.js';
 import { cjpeg, hasCjpeg, photoJpeg } from './fixtures/jpegs.js';
 
-const native = jpegTurboAddon() !== null;
+const native = nativeAddon() !== null;
 let root: string;
 beforeAll(() => {
   root = tempDir();
@@ -185,7 +186,7 @@ describe.runIf(native)('native fast path pixels against sharp (mean absolute dif
   });
 
   it('resamples to the same values with its AVX2 and its portable passes', async (ctx) => {
-    const addon = jpegTurboAddon()!;
+    const addon = nativeAddon()!;
     if (!addon.useAvx2(true)) ctx.skip(); // no AVX2 on this CPU: only the portable passes exist
     const files = [await photoJpeg(450, 400, 21), await photoJpeg(333, 517, 22, { subsampling: '4:4:4' }), await photoJpeg(1000, 300, 23, { grayscale: true })];
     const scale = new Float32Array([1 / 58, 1 / 57, 1 / 57, 1]);
@@ -209,7 +210,9 @@ describe.runIf(native)('native fast path pixels against sharp (mean absolute dif
               const run = (avx2: boolean): Uint8Array | Float32Array => {
                 addon.useAvx2(avx2);
                 const out = float ? new Float32Array(w * h * c) : new Uint8Array(w * h * c);
-                const status = addon.decode(data, out, w, h, c, orientation, crop, interp, float ? scale : null, float ? offset : null, ...(region ?? []));
+                const [left, top, width, height] = region ?? [];
+                const params = packDecodeParams({ width: w, height: h, channels: c, orientation, crop, interpolation: interp, region: region === null ? null : { left, top, width, height } });
+                const status = addon.decode(data, out, params, float ? scale : null, float ? offset : null);
                 return status === 0 ? out : new Uint8Array(0);
               };
               const portable = run(false);
@@ -243,7 +246,7 @@ describe.runIf(native)('native addon helpers', () => {
   it('trimMemory hands free pages back where the C library can (glibc), and says so', () => {
     const report = process.report.getReport() as { header?: { glibcVersionRuntime?: string } };
     const glibc = typeof report.header?.glibcVersionRuntime === 'string';
-    expect(jpegTurboAddon()?.trimMemory()).toBe(glibc);
+    expect(nativeAddon()?.trimMemory()).toBe(glibc);
   });
 });
 

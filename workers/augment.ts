@@ -13,7 +13,8 @@ import { xoroshiro128plus, type RandomGenerator } from 'pure-rand';
 import type { ResizeOptions, Sharp } from 'sharp';
 import type { AugmentSpec, FillMode } from '../src/augment-options.js';
 import type { DecodeSpec } from '../src/protocol.js';
-import { jpegTurboAddon } from '../src/native/index.js';
+import { ShiftedParam as P } from '../src/native/abi.js';
+import { nativeAddon as jpegTurboAddon } from '../src/native/addon.js';
 import { mixSeed } from '../src/sampler.js';
 
 /** A region in pixels. */
@@ -496,13 +497,24 @@ const nativeParams = new Float64Array(30);
 function shiftedParams(W: number, H: number, mode: number, fill: number, draw: AugmentDraw, aug: AugmentSpec, spec: DecodeSpec, twist: number[] | null): Float64Array {
   const p = nativeParams;
   const erase = draw.erase;
-  p.set([W, H, draw.window.left, draw.window.top, +draw.flipH, +draw.flipV, mode, fill, +draw.grayscale]);
-  p.set(erase === null ? [0, 0, 0, 0] : [erase.top, erase.left, erase.height, erase.width], 9);
-  p[13] = aug.erasing?.value ?? 0;
-  p[14] = twist === null ? 0 : 1;
-  p.set(twist ?? [1, 0, 0, 0, 1, 0, 0, 0, 1], 15);
-  p.set(spec.normalization?.scale.slice(0, 3) ?? [1, 1, 1], 24);
-  p.set(spec.normalization?.offset.slice(0, 3) ?? [0, 0, 0], 27);
+  p[P.WIDTH] = W;
+  p[P.HEIGHT] = H;
+  p[P.WINDOW_LEFT] = draw.window.left;
+  p[P.WINDOW_TOP] = draw.window.top;
+  p[P.FLIP_H] = +draw.flipH;
+  p[P.FLIP_V] = +draw.flipV;
+  p[P.FILL_MODE] = mode;
+  p[P.FILL] = fill;
+  p[P.GRAY] = +draw.grayscale;
+  p[P.ERASE_TOP] = erase?.top ?? 0;
+  p[P.ERASE_LEFT] = erase?.left ?? 0;
+  p[P.ERASE_HEIGHT] = erase?.height ?? 0;
+  p[P.ERASE_WIDTH] = erase?.width ?? 0;
+  p[P.ERASE_VALUE] = aug.erasing?.value ?? 0;
+  p[P.HAS_TWIST] = twist === null ? 0 : 1;
+  p.set(twist ?? [1, 0, 0, 0, 1, 0, 0, 0, 1], P.TWIST);
+  p.set(spec.normalization?.scale.slice(0, 3) ?? [1, 1, 1], P.SCALE);
+  p.set(spec.normalization?.offset.slice(0, 3) ?? [0, 0, 0], P.OFFSET);
   return p;
 }
 

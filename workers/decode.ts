@@ -14,7 +14,7 @@ import { SampleError, SampleReader, classifyDecodeError } from '../src/read-samp
 import { applySharpStage, cropWindow, drawAugmentation, stageSize, writeAugmented, type AugmentDraw } from './augment.js';
 import { writeConverted } from './convert.js';
 import { jpegFastPath } from './jpeg-turbo.js';
-import { jpegTurboAddon } from '../src/native/index.js';
+import { nativeAddon } from '../src/native/addon.js';
 import {
   FIELD_POSITION,
   FIELD_STATE,
@@ -138,13 +138,13 @@ const READER_RESERVE = 4 * 1024 * 1024;
  * has had its worst file, and peak RSS grows with the dataset. One `malloc_trim` costs well under a millisecond.
  */
 const TRIM_EVERY = 256;
-const nativeAddon = jpegTurboAddon();
+const addon = nativeAddon();
 let sinceTrim = 0;
 function trimNow(samples: number): void {
   sinceTrim += samples;
   if (sinceTrim < TRIM_EVERY) return;
   sinceTrim = 0;
-  nativeAddon?.trimMemory();
+  addon?.trimMemory();
 }
 
 export default async function decodeSlice(task: DecodeTask): Promise<DecodeResult> {

@@ -1,7 +1,7 @@
 {
   "targets": [
     {
-      "target_name": "jpeg_turbo",
+      "target_name": "imgstream",
       "sources": ["jpeg_turbo.c", "augment_pass.c", "read_file.c"],
       "cflags": ["-O3", "-std=c11", "-ffp-contract=off"],
       "libraries": ["-lturbojpeg"]

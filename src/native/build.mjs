@@ -25,7 +25,7 @@ function main() {
   const nodedir = path.resolve(path.dirname(process.execPath), '..');
   if (existsSync(path.join(nodedir, 'include', 'node', 'node_api.h'))) args.push(`--nodedir=${nodedir}`);
   const result = spawnSync(process.execPath, args, { encoding: 'utf8', timeout: 300_000 });
-  if (result.status === 0 && existsSync(path.join(dir, 'build', 'Release', 'jpeg_turbo.node'))) return 'built';
+  if (result.status === 0 && existsSync(path.join(dir, 'build', 'Release', 'imgstream.node'))) return 'built';
   const output = `${result.stdout ?? ''}${result.stderr ?? ''}`.split('\n').filter((l) => /error|not found/i.test(l)).slice(0, 3);
   return `not built, sharp decodes every file (${output.join(' | ') || result.error?.message || `exit ${result.status}`})`;
 }
