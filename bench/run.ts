@@ -18,6 +18,7 @@ import { writeReport, type Report } from './report.js';
 import type { Dtype, ScenarioConfig, ScenarioResult } from './scenarios/common.js';
 import { findPil, findTorch, scriptPath } from './scenarios/pytorch.js';
 import { IMGSTREAM_VARIANTS, parseVariant, type Variant } from './variants.js';
+import { decoderReported, describeDecoder } from '../src/native/addon.js';
 
 export type ScenarioName = 'imgstream' | 'ceiling' | 'fast-ceiling' | 'naive' | 'one-at-a-time' | 'pytorch' | 'sharp-breakdown' | 'pil-decode';
 export const GROUPS = ['breakdown', 'main', 'workers', 'budget', 'steps', 'sizes'] as const;
@@ -376,6 +377,8 @@ function machine(torch: ReturnType<typeof findTorch>, pil: ReturnType<typeof fin
     sharp: sharp.versions.sharp ?? 'unknown',
     libvips: sharp.versions.vips,
     jpeg: (sharp.versions as Record<string, string | undefined>).mozjpeg ? `mozjpeg ${(sharp.versions as Record<string, string>).mozjpeg}` : 'libjpeg',
+    /** imgstream's own JPEG decoder here: the fast path and its library, or why it is off. */
+    decoder: describeDecoder() as string | undefined,
     torch: 'torch' in torch ? `torch ${torch.torch}, torchvision ${torch.torchvision} (${torch.python})` : null,
     pil: pil ? `PIL ${pil.pil.split(' ')[0]}, libjpeg ${pil.pil.split(' ')[1]}` : null,
     loadAverageAtStart: os.loadavg(),
@@ -554,6 +557,7 @@ export async function runBench(argv: string[]): Promise<number> {
   }
 
   const m = machine(torch, pil);
+  decoderReported();
   m.loadAverageAtEnd = os.loadavg();
   const report: Report = {
     version: 1,

@@ -83,6 +83,7 @@ export function buildProgram(): Command {
     .option('--no-progress', 'no progress bar')
     .action(async (dir: string, opts: { concurrency?: number; json?: boolean; progress: boolean }) => {
       const { inspectDirectory, formatReport } = await import('./inspect.js');
+      (await import('./native/addon.js')).decoderReported();
       const report = await inspectDirectory(dir, { concurrency: opts.concurrency, progress: opts.progress && !opts.json });
       process.stdout.write(`${opts.json ? JSON.stringify(report, null, 2) : formatReport(report)}\n`);
       if (report.bad.length > 0) process.exitCode = EXIT_BAD_FILES;
@@ -107,6 +108,8 @@ export function buildProgram(): Command {
         opts: { augment: string; out: string; samples: number; variants: number; size: readonly [number, number]; seed: number },
       ) => {
         const { previewAugmentation, TYPICAL_AUGMENT } = await import('./index.js');
+        // The grid is the output; the loader behind it does not log its decoder.
+        (await import('./native/addon.js')).decoderReported();
         let augment: unknown = TYPICAL_AUGMENT;
         if (opts.augment !== 'typical') {
           try {

@@ -12,6 +12,7 @@ import { DEFAULTS } from './options.js';
 import type { ErrorCode, SkippedSample } from './errors.js';
 import { fromDirectory } from './file-index.js';
 import { classifyDecodeError, readSample, type SampleError } from './read-sample.js';
+import { describeDecoder } from './native/addon.js';
 
 export interface InspectOptions {
   /** Files decoded at once. Default: twice the number of cores. */
@@ -30,6 +31,8 @@ export interface InspectReport {
   sizes: { width: Summary; height: Summary } | null;
   formats: Record<string, number>;
   bad: SkippedSample[];
+  /** The JPEG decoder a loader uses here (the fast path and its library, or why it is off), in one line. */
+  decoder: string;
 }
 
 export interface Summary {
@@ -116,6 +119,7 @@ export async function inspectDirectory(dir: string, options: InspectOptions = {}
     sizes: widths.length > 0 ? { width: summarize(widths), height: summarize(heights) } : null,
     formats,
     bad,
+    decoder: describeDecoder(),
   };
 }
 
@@ -141,5 +145,6 @@ export function formatReport(report: InspectReport): string {
     lines.push(`${report.bad.length} file(s) cannot be decoded (the loader skips them):`);
     for (const b of report.bad) lines.push(`  ${b.path}: ${b.code} ${b.message}`);
   }
+  lines.push(report.decoder);
   return lines.join('\n');
 }

@@ -17,8 +17,13 @@ export interface NativeAddon {
    * leaves `out` unspecified and the file to sharp.
    */
   decode(jpeg: Uint8Array, out: Uint8Array | Float32Array, params: Int32Array, scale: Float32Array | null, offset: Float32Array | null): number;
-  /** The libjpeg-turbo version the addon was built against. */
-  version(): string;
+  /**
+   * Opens libjpeg-turbo's TurboJPEG library `file` for the whole process: `null` when it (or one opened
+   * before) provides the API, else why not. Until one is open, `decode` returns `ERR_NO_LIBRARY`.
+   */
+  openTurbojpeg(file: string): string | null;
+  /** The file of the opened TurboJPEG library, as the dynamic linker found it; `null` before one is open. */
+  turbojpegPath(): string | null;
   /**
    * Augmentation's RGB crop/flip/colour pass (`writeShiftedRgb` in workers/augment.ts), natively; `params`
    * laid out as {@link ShiftedParam}.
@@ -46,37 +51,77 @@ export interface NativeAddon {
 /** Environment switch: `sharp` turns the fast path off, `native` makes a missing addon an error. */
 export const BACKEND_ENV = 'IMGSTREAM_JPEG_BACKEND';
 
-// Sources run from `src/native/`, the built package from `dist/src/native/`; the addon is built next to the sources.
-const CANDIDATES = ['./build/Release/imgstream.node', '../../../src/native/build/Release/imgstream.node'];
+/** Environment switch: a libturbojpeg file, or `system` for the system's only (see `load.cjs`). */
+export const LIBRARY_ENV = 'IMGSTREAM_TURBOJPEG';
 
-let cached: { addon: NativeAddon | null; error: string | null } | undefined;
+/** Where the fast path's parts come from, or why it is off. */
+export type NativeStatus =
+  | { addon: NativeAddon; addonFile: string; addonOrigin: string; library: string; origin: string; reason: null; hint: null }
+  | { addon: null; missing?: 'addon' | 'library'; reason: string; hint: string | null };
 
-function load(): { addon: NativeAddon | null; error: string | null } {
-  const require = createRequire(import.meta.url);
-  let error = 'not built (no C compiler or no libturbojpeg headers at install time)';
-  for (const candidate of CANDIDATES) {
-    try {
-      return { addon: require(candidate) as NativeAddon, error: null };
-    } catch (err) {
-      const e = err as NodeJS.ErrnoException;
-      if (e.code !== 'MODULE_NOT_FOUND') error = e.message;
-    }
-  }
-  return { addon: null, error };
+interface Loader {
+  loadNative(env: NodeJS.ProcessEnv): NativeStatus;
+  describeStatus(status: NativeStatus): string;
 }
 
-/** The native addon, or `null` when it is not built, cannot load, or is turned off. */
+// `load.cjs` states where the addon and the library come from, for this loader and for the install step. Sources
+// run from `src/native/`, the built package from `dist/src/native/`; `load.cjs` stays next to the C sources.
+const LOADERS = ['./load.cjs', '../../../src/native/load.cjs'];
+
+function loader(): Loader {
+  const require = createRequire(import.meta.url);
+  for (const candidate of LOADERS) {
+    try {
+      return require(candidate) as Loader;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'MODULE_NOT_FOUND') throw err;
+    }
+  }
+  throw new Error(`imgstream: src/native/load.cjs is missing from the package`);
+}
+
+let cached: NativeStatus | undefined;
+
+/** The addon and its library, loaded once per thread; off with `IMGSTREAM_JPEG_BACKEND=sharp`. */
+export function nativeStatus(): NativeStatus {
+  if (process.env[BACKEND_ENV] === 'sharp') return { addon: null, reason: `disabled by ${BACKEND_ENV}=sharp`, hint: null };
+  cached ??= loader().loadNative(process.env);
+  return cached;
+}
+
+/**
+ * The native addon, or `null` when it is not built, cannot load, finds no libjpeg-turbo, or is turned off: it
+ * is used only with its decoder, and then for the workers' reads and augmentation's pixel pass too.
+ */
 export function nativeAddon(): NativeAddon | null {
-  if (process.env[BACKEND_ENV] === 'sharp') return null;
-  cached ??= load();
-  return cached.addon;
+  return nativeStatus().addon;
 }
 
 /** Why {@link nativeAddon} returned `null` (for messages), or `null` when it is available. */
 export function nativeAddonUnavailableReason(): string | null {
-  if (process.env[BACKEND_ENV] === 'sharp') return `disabled by ${BACKEND_ENV}=sharp`;
-  cached ??= load();
-  return cached.error;
+  return nativeStatus().reason;
+}
+
+/**
+ * One line naming the JPEG decoder this process uses: libjpeg-turbo with its version and file, or sharp with
+ * the reason the fast path is off and what turns it on.
+ */
+export function describeDecoder(): string {
+  return loader().describeStatus(nativeStatus());
+}
+
+let logged = false;
+
+/** Writes `line` to stderr unless the decoder was logged or reported already in this thread. */
+function logOnce(line: string): void {
+  if (logged) return;
+  logged = true;
+  process.stderr.write(`imgstream: ${line}\n`);
+}
+
+/** For a caller that prints {@link describeDecoder} itself (the CLI): the loader then does not log it again. */
+export function decoderReported(): void {
+  logged = true;
 }
 
 /** The `decoder` option. */
@@ -84,13 +129,19 @@ export type Decoder = 'auto' | 'sharp' | 'jpeg-turbo';
 
 /**
  * The JPEG decoder a loader runs with. `'auto'` takes the fast path when the addon loads here (the workers
- * load the same file); `'jpeg-turbo'`, or `IMGSTREAM_JPEG_BACKEND=native`, makes its absence an error.
+ * load the same file); `'jpeg-turbo'`, or `IMGSTREAM_JPEG_BACKEND=native`, makes its absence an error. The
+ * first loader of a process logs the decoder in one line on stderr.
  */
 export function resolveDecoder(requested: Decoder): 'sharp' | 'jpeg-turbo' {
-  if (requested === 'sharp') return 'sharp';
+  if (requested === 'sharp') {
+    logOnce("JPEG fast path off: decoder 'sharp'");
+    return 'sharp';
+  }
   const required = requested === 'jpeg-turbo' || process.env[BACKEND_ENV] === 'native';
-  if (nativeAddon() !== null) return 'jpeg-turbo';
-  if (!required) return 'sharp';
+  if (nativeAddon() !== null || !required) {
+    logOnce(describeDecoder());
+    return nativeAddon() !== null ? 'jpeg-turbo' : 'sharp';
+  }
   throw Errors.optionConflict(
     `Expected the native libjpeg-turbo decoder for decoder '${requested}'` +
       `${process.env[BACKEND_ENV] === 'native' ? ` (${BACKEND_ENV}=native)` : ''} but it is unavailable: ${nativeAddonUnavailableReason()}`,

@@ -17,14 +17,9 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <turbojpeg.h>
 
 #include "abi.h"
-#if defined(__has_include)
-#if __has_include(<jconfig.h>)
-#include <jconfig.h>
-#endif
-#endif
+#include "turbojpeg_api.h"
 
 #define ENCODE_STEPS 16384
 #define KEEP_PIXELS_BYTES (16u << 20)
@@ -32,6 +27,7 @@
 typedef float v4f __attribute__((vector_size(16)));
 
 typedef struct {
+  const TurboJpeg *api; /* set with `tj` on the first decode, once a library is open */
   tjhandle tj;
   unsigned char *pixels;
   size_t pixels_cap;
@@ -62,7 +58,7 @@ static void state_free(napi_env env, void *data, void *hint) {
   (void)env;
   (void)hint;
   State *s = data;
-  if (s->tj) tjDestroy(s->tj);
+  if (s->tj) s->api->Destroy(s->tj);
   free(s->pixels);
   free(s->scratch);
   free(s->line);
@@ -410,7 +406,7 @@ static int parse_request(napi_env env, napi_callback_info info, Request *rq) {
  * file the fast path leaves to sharp. Nothing is decoded yet. */
 static int plan_decode(State *s, const Request *rq, Plan *pl) {
   int subsamp, colorspace;
-  if (tjDecompressHeader3(s->tj, rq->jpeg, (unsigned long)rq->jpeg_len, &pl->w, &pl->h, &subsamp, &colorspace) != 0)
+  if (s->api->DecompressHeader3(s->tj, rq->jpeg, (unsigned long)rq->jpeg_len, &pl->w, &pl->h, &subsamp, &colorspace) != 0)
     return DECODE_STATUS_ERR_HEADER;
   if (colorspace == TJCS_CMYK || colorspace == TJCS_YCCK) return DECODE_STATUS_ERR_COLORSPACE;
   int w = pl->w, h = pl->h, out_w = rq->out_w, out_h = rq->out_h;
@@ -495,7 +491,7 @@ static int plan_decode(State *s, const Request *rq, Plan *pl) {
 /* The planned DCT-scaled decode into the state's pixel buffer. */
 static int decode_pixels(State *s, const Request *rq, const Plan *pl) {
   if (!grow((void **)&s->pixels, &s->pixels_cap, pl->stride * pl->sh)) return DECODE_STATUS_ERR_MEMORY;
-  if (tjDecompress2(s->tj, rq->jpeg, (unsigned long)rq->jpeg_len, s->pixels, pl->sw, 0, pl->sh,
+  if (s->api->Decompress2(s->tj, rq->jpeg, (unsigned long)rq->jpeg_len, s->pixels, pl->sw, 0, pl->sh,
                     pl->src_c == 1 ? TJPF_GRAY : TJPF_RGB, TJFLAG_STOPONWARNING) != 0)
     return DECODE_STATUS_ERR_DECODE;
   return DECODE_STATUS_OK;
@@ -622,6 +618,16 @@ static int resample(State *s, const Request *rq, const Plan *pl, Axis *ax, Axis 
   return DECODE_STATUS_OK;
 }
 
+/* This thread's decompressor, made on its first decode from the library opened for the process. */
+static int open_decompressor(State *s) {
+  const TurboJpeg *api = turbojpeg();
+  if (!api) return DECODE_STATUS_ERR_NO_LIBRARY;
+  s->tj = api->InitDecompress();
+  if (!s->tj) return DECODE_STATUS_ERR_MEMORY;
+  s->api = api;
+  return DECODE_STATUS_OK;
+}
+
 /* decode(jpeg, out, params, scale, offset) -> status: parse, plan, decode, resample; one cleanup path. */
 static napi_value decode(napi_env env, napi_callback_info info) {
   State *s;
@@ -630,6 +636,7 @@ static napi_value decode(napi_env env, napi_callback_info info) {
   Plan pl;
   Axis ax = {0}, ay = {0};
   int status = parse_request(env, info, &rq);
+  if (status == DECODE_STATUS_OK && !s->tj) status = open_decompressor(s);
   if (status == DECODE_STATUS_OK) status = plan_decode(s, &rq, &pl);
   if (status == DECODE_STATUS_OK) status = decode_pixels(s, &rq, &pl);
   if (status == DECODE_STATUS_OK) status = resample(s, &rq, &pl, &ax, &ay);
@@ -645,20 +652,9 @@ napi_value imgstream_mean_luminance(napi_env env, napi_callback_info info);
 /* One-task file read (read_file.c). */
 napi_value imgstream_read_into(napi_env env, napi_callback_info info);
 napi_value imgstream_trim_memory(napi_env env, napi_callback_info info);
-
-/* The version of libjpeg-turbo this addon was built against, for `decoderInfo`. */
-static napi_value version(napi_env env, napi_callback_info info) {
-  (void)info;
-  napi_value v;
-#ifdef LIBJPEG_TURBO_VERSION
-#define STR2(x) #x
-#define STR(x) STR2(x)
-  napi_create_string_utf8(env, STR(LIBJPEG_TURBO_VERSION), NAPI_AUTO_LENGTH, &v);
-#else
-  napi_create_string_utf8(env, "libjpeg-turbo", NAPI_AUTO_LENGTH, &v);
-#endif
-  return v;
-}
+/* The TurboJPEG library, opened at run time (turbojpeg_load.c). */
+napi_value imgstream_open_turbojpeg(napi_env env, napi_callback_info info);
+napi_value imgstream_turbojpeg_path(napi_env env, napi_callback_info info);
 
 /* useAvx2([enabled]) -> whether the AVX2 resampling passes run; `enabled` turns them off, or back on where the
  * CPU has AVX2. Both versions give the same values; this lets the tests hold them to it. */
@@ -697,12 +693,6 @@ static napi_value abi_js(napi_env env, napi_callback_info info) {
 NAPI_MODULE_INIT() {
   State *s = calloc(1, sizeof(State));
   if (!s) return NULL;
-  s->tj = tjInitDecompress();
-  if (!s->tj) {
-    free(s);
-    napi_throw_error(env, NULL, "tjInitDecompress failed");
-    return NULL;
-  }
   for (int i = 0; i < 256; i++) s->to_linear[i] = (float)srgb_to_linear(i / 255.0);
   for (int i = 0; i <= ENCODE_STEPS; i++) {
     double v = linear_to_srgb((double)i / ENCODE_STEPS) * 255 + 0.5;
@@ -711,7 +701,8 @@ NAPI_MODULE_INIT() {
   napi_set_instance_data(env, s, state_free, NULL);
   napi_property_descriptor methods[] = {
       {"decode", NULL, decode, NULL, NULL, NULL, napi_enumerable, NULL},
-      {"version", NULL, version, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"openTurbojpeg", NULL, imgstream_open_turbojpeg, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"turbojpegPath", NULL, imgstream_turbojpeg_path, NULL, NULL, NULL, napi_enumerable, NULL},
       {"shiftedRgb", NULL, imgstream_shifted_rgb, NULL, NULL, NULL, napi_enumerable, NULL},
       {"meanLuminance", NULL, imgstream_mean_luminance, NULL, NULL, NULL, napi_enumerable, NULL},
       {"readInto", NULL, imgstream_read_into, NULL, NULL, NULL, napi_enumerable, NULL},
