@@ -1,9 +1,10 @@
 /**
- * The optional native addon (`src/native/`), built at install time when a compiler and libjpeg-turbo are
- * there: the JPEG fast path (`jpeg_turbo.c`, libjpeg-turbo through its TurboJPEG API), augmentation's RGB pixel
- * pass (`augment_pass.c`), the workers' one-task file reads and memory trimming (`read_file.c`). Its arguments
- * and packed parameter blocks are declared in `abi.ts`. Loaded lazily, once per thread; when it is missing, or
- * `IMGSTREAM_JPEG_BACKEND=sharp` turns it off, sharp decodes every file and the JavaScript versions run.
+ * The optional native addon (`src/native/`): the JPEG fast path (`jpeg_turbo.c`, libjpeg-turbo through its
+ * TurboJPEG API, opened at run time by `turbojpeg_load.c`), augmentation's RGB pixel pass (`augment_pass.c`),
+ * the workers' one-task file reads and memory trimming (`read_file.c`). Its arguments and packed parameter
+ * blocks are declared in `abi.ts`; where the addon and the library come from, in `load.cjs`. Loaded lazily,
+ * once per thread; when either is missing, or `IMGSTREAM_JPEG_BACKEND=sharp` turns it off, sharp decodes every
+ * file and the JavaScript versions run.
  */
 import { createRequire } from 'node:module';
 import { Errors } from '../errors.js';
@@ -68,11 +69,15 @@ interface Loader {
 // run from `src/native/`, the built package from `dist/src/native/`; `load.cjs` stays next to the C sources.
 const LOADERS = ['./load.cjs', '../../../src/native/load.cjs'];
 
+let loaderModule: Loader | undefined;
+
 function loader(): Loader {
+  if (loaderModule !== undefined) return loaderModule;
   const require = createRequire(import.meta.url);
   for (const candidate of LOADERS) {
     try {
-      return require(candidate) as Loader;
+      loaderModule = require(candidate) as Loader;
+      return loaderModule;
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'MODULE_NOT_FOUND') throw err;
     }
