@@ -6,7 +6,7 @@ import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import bytes from 'bytes';
 import { lineChart, type Series } from './plot.js';
-import type { Machine, RunRecord, Settings } from './run.js';
+import type { Machine, RunRecord, Settings } from './records.js';
 import type { Dtype } from './scenarios/common.js';
 
 export interface Report {

@@ -14,92 +14,12 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import sharp from 'sharp';
 import { parseByteSize } from '../src/options.js';
 import { describeFolder, ensureDataset } from './dataset.js';
+import { GROUPS, type Attempt, type Figures, type Group, type Machine, type RunRecord, type RunSpec, type Settings } from './records.js';
 import { writeReport, type Report } from './report.js';
 import type { Dtype, ScenarioConfig, ScenarioResult } from './scenarios/common.js';
 import { findPil, findTorch, scriptPath } from './scenarios/pytorch.js';
 import { IMGSTREAM_VARIANTS, parseVariant, type Variant } from './variants.js';
 import { decoderReported, describeDecoder } from '../src/native/addon.js';
-
-export type ScenarioName = 'imgstream' | 'ceiling' | 'fast-ceiling' | 'naive' | 'one-at-a-time' | 'pytorch' | 'sharp-breakdown' | 'pil-decode';
-export const GROUPS = ['breakdown', 'main', 'workers', 'budget', 'steps', 'sizes'] as const;
-export type Group = (typeof GROUPS)[number];
-
-export interface RunSpec {
-  /** Unique within a report; repeats of a spec share it. */
-  id: string;
-  group: Group;
-  /** Row label, e.g. `imgstream workers=2`. */
-  label: string;
-  scenario: ScenarioName;
-  config: ScenarioConfig;
-  /** Extra environment of the child (e.g. `UV_THREADPOOL_SIZE`). */
-  env?: Record<string, string>;
-  /** The child is killed when its RSS passes this many bytes. */
-  capBytes?: number;
-  /** For sweeps: the series and the x value of this run's point. */
-  series?: string;
-  x?: number;
-}
-
-export interface Attempt {
-  ok: boolean;
-  result?: ScenarioResult;
-  error?: string;
-  /** Killed by the runner at the memory cap (`capBytes`). */
-  killedAtCap?: boolean;
-  /** Images the child reported loaded when it was killed. */
-  loadedAtKill?: number;
-  /** Highest RSS the runner saw while polling the child (Linux). */
-  watchedPeakBytes: number;
-}
-
-/** The medians over a spec's successful repeats. */
-export interface Figures {
-  imagesPerSecond: number;
-  wallMs: number;
-  timeToFirstBatchMs: number;
-  /** Share of the wall time (after the first batch) the consumer spent waiting. */
-  stallShare: number;
-  peakMemoryBytes: number;
-  images: number;
-  /** CPU ms (all threads or processes) per image, when the scenario reports it. */
-  cpuMsPerImage: number | null;
-}
-
-export interface RunRecord {
-  spec: RunSpec;
-  attempts: Attempt[];
-  median: Figures | null;
-}
-
-export interface Settings {
-  quick: boolean;
-  dir: string | null;
-  cacheDir: string;
-  size: number;
-  sizes: number[];
-  repeats: number;
-  imageSize: [number, number];
-  batchSize: number;
-  dtypes: Dtype[];
-  workers: number[];
-  pytorchWorkers: number[];
-  ceilingConcurrency: number[];
-  budgets: number[];
-  steps: number[] | null;
-  sizesBudget: number;
-  breakdownFiles: number;
-  memoryCap: number;
-  groups: Group[];
-  variants: Variant[];
-  python: string | undefined;
-  pytorch: boolean;
-  out: string;
-  writeDocs: string | null;
-  reportFrom: string | null;
-  progress: boolean;
-  timeoutSeconds: number;
-}
 
 function intList(value: string): number[] {
   const list = value.split(',').map((v) => Number(v.trim()));
@@ -365,7 +285,7 @@ async function runGroup(name: string, specs: RunSpec[], settings: Settings, pyth
   return records;
 }
 
-function machine(torch: ReturnType<typeof findTorch>, pil: ReturnType<typeof findPil>) {
+function machine(torch: ReturnType<typeof findTorch>, pil: ReturnType<typeof findPil>): Machine {
   const cpus = os.cpus();
   return {
     cores: cpus.length,
@@ -377,16 +297,13 @@ function machine(torch: ReturnType<typeof findTorch>, pil: ReturnType<typeof fin
     sharp: sharp.versions.sharp ?? 'unknown',
     libvips: sharp.versions.vips,
     jpeg: (sharp.versions as Record<string, string | undefined>).mozjpeg ? `mozjpeg ${(sharp.versions as Record<string, string>).mozjpeg}` : 'libjpeg',
-    /** imgstream's own JPEG decoder here: the fast path and its library, or why it is off. */
-    decoder: describeDecoder() as string | undefined,
+    decoder: describeDecoder(),
     torch: 'torch' in torch ? `torch ${torch.torch}, torchvision ${torch.torchvision} (${torch.python})` : null,
     pil: pil ? `PIL ${pil.pil.split(' ')[0]}, libjpeg ${pil.pil.split(' ')[1]}` : null,
     loadAverageAtStart: os.loadavg(),
     loadAverageAtEnd: [] as number[],
   };
 }
-
-export type Machine = ReturnType<typeof machine>;
 
 /**
  * Runs the benchmark with command-line arguments (after `bench`) and returns the exit code.

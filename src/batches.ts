@@ -8,7 +8,7 @@ import type { Coordinator } from './coordinator.js';
 import type { FileIndex } from './file-index.js';
 import type { ResolvedOptions } from './options.js';
 import type { Ring } from './ring.js';
-import type { LoaderStats } from './stats.js';
+import type { ConsumerCounters } from './stats.js';
 
 /** One batch, NHWC. */
 export interface Batch {
@@ -82,58 +82,72 @@ class BatchBuilder {
 }
 
 /**
- * Runs one epoch over `coordinator`'s positions and yields its batches. The caller owns the coordinator and
- * joins it when this generator ends, however it ends.
+ * Runs one epoch over `coordinator`'s positions and yields its batches, counting what it does in
+ * {@link Consumer.counters} (see `stats.ts`). The caller owns the coordinator and joins it when the generator ends, however it ends.
  */
-export async function* assembleBatches(
-  coordinator: Coordinator,
-  ring: Ring,
-  index: FileIndex,
-  options: ResolvedOptions,
-  stats: LoaderStats,
-  startPosition: number,
-  takeRecycled: () => BatchArrays | null = () => null,
-): AsyncGenerator<Batch, void, undefined> {
-  const started = performance.now();
-  const labels = index.labels;
-  let fillSum = 0;
-  let taken = 0;
-  let position = 0;
-  coordinator.pump();
-  while (position < coordinator.size) {
-    const batch = new BatchBuilder(options, takeRecycled());
-    while (batch.count < options.batchSize && position < coordinator.size) {
-      fillSum += coordinator.held / ring.capacity;
-      taken += 1;
-      // Most samples are ready when the consumer gets to them: no promise, no clock reading for those.
-      let skip: SkippedSample | null = null;
-      if (!coordinator.isReady(position)) {
-        const waitStart = performance.now();
-        skip = await coordinator.settle(position);
-        stats.stallMs += performance.now() - waitStart;
+export class Consumer {
+  readonly counters: ConsumerCounters;
+
+  constructor(
+    private readonly coordinator: Coordinator,
+    private readonly ring: Ring,
+    private readonly index: FileIndex,
+    private readonly options: ResolvedOptions,
+    startPosition: number,
+    private readonly takeRecycled: () => BatchArrays | null = () => null,
+  ) {
+    this.counters = {
+      position: startPosition,
+      imagesPerSecond: 0,
+      decoded: 0,
+      skipped: [],
+      batches: 0,
+      timeToFirstBatchMs: 0,
+      stallMs: 0,
+      meanFill: 0,
+    };
+  }
+
+  async *batches(): AsyncGenerator<Batch, void, undefined> {
+    const { coordinator, ring, index, options, counters } = this;
+    const startPosition = counters.position;
+    const started = performance.now();
+    const labels = index.labels;
+    let fillSum = 0;
+    let taken = 0;
+    let position = 0;
+    coordinator.pump();
+    while (position < coordinator.size) {
+      const batch = new BatchBuilder(options, this.takeRecycled());
+      while (batch.count < options.batchSize && position < coordinator.size) {
+        fillSum += coordinator.held / ring.capacity;
+        taken += 1;
+        // Most samples are ready when the consumer gets to them: no promise, no clock reading for those.
+        let skip: SkippedSample | null = null;
+        if (!coordinator.isReady(position)) {
+          const waitStart = performance.now();
+          skip = await coordinator.settle(position);
+          counters.stallMs += performance.now() - waitStart;
+        }
+        if (skip !== null) {
+          counters.skipped.push(skip);
+          if (options.onError === 'throw') throw Errors.sample(skip);
+        } else {
+          const entry = coordinator.entryAt(position);
+          batch.add(ring, ring.slotOf(position), labels === null ? 0 : labels[entry], index.path(entry));
+          counters.decoded += 1;
+        }
+        coordinator.release(position);
+        position += 1;
       }
-      if (skip !== null) {
-        stats.skipped.push(skip);
-        if (options.onError === 'throw') throw Errors.sample(skip);
-      } else {
-        const entry = coordinator.entryAt(position);
-        batch.add(ring, ring.slotOf(position), labels === null ? 0 : labels[entry], index.path(entry));
-        stats.decoded += 1;
-      }
-      coordinator.release(position);
-      position += 1;
+      if (batch.count === 0 || (batch.count < options.batchSize && options.dropRemainder)) break;
+      counters.batches += 1;
+      counters.position = startPosition + position;
+      const elapsed = performance.now() - started;
+      if (counters.batches === 1) counters.timeToFirstBatchMs = elapsed;
+      counters.imagesPerSecond = counters.decoded / (elapsed / 1000);
+      counters.meanFill = taken === 0 ? 0 : fillSum / taken;
+      yield batch.finish();
     }
-    if (batch.count === 0 || (batch.count < options.batchSize && options.dropRemainder)) break;
-    stats.batches += 1;
-    stats.position = startPosition + position;
-    const elapsed = performance.now() - started;
-    if (stats.batches === 1) stats.timeToFirstBatchMs = elapsed;
-    stats.imagesPerSecond = stats.decoded / (elapsed / 1000);
-    stats.producerIdleMs = coordinator.counters.producerIdleMs;
-    stats.workerBusyMs = coordinator.counters.busyMs;
-    stats.retries = coordinator.counters.retries;
-    stats.ring.highWater = coordinator.counters.highWater;
-    stats.ring.meanFill = taken === 0 ? 0 : fillSum / taken;
-    yield batch.finish();
   }
 }

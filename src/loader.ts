@@ -8,12 +8,13 @@ import { Errors } from './errors.js';
 import { fromDirectory, type FileIndex, type FromDirectoryOptions } from './file-index.js';
 import { Coordinator } from './coordinator.js';
 import { DecodePool } from './decode-pool.js';
-import { assembleBatches, type Batch, type BatchArrays } from './batches.js';
+import { Consumer, type Batch, type BatchArrays } from './batches.js';
 import { resolveOptions, type LoaderOptions, type ResolvedOptions } from './options.js';
-import { epochPlan, numpyLegacyShuffle, shardSize } from './sampler.js';
-import { emptyStats, type LoaderStats } from './stats.js';
+import { epochPlan, shardSize, splitEntries, type Subset } from './sampler.js';
+import { composeStats, type LoaderStats } from './stats.js';
+import { defined, integerBetween, integerIn, invalid, number, object, oneOf } from './validate.js';
 
-export type Subset = 'training' | 'validation';
+export type { Subset } from './sampler.js';
 
 export interface SplitOptions {
   /**
@@ -34,44 +35,19 @@ export interface SplitOptions {
 
 export type ImageLoaderOptions = LoaderOptions & SplitOptions;
 
-/**
- * The entries of `index` that `subset` gets, exactly as Keras splits: the whole file list shuffled with numpy's
- * `RandomState(seed)` (when `shuffle`), the last `floor(validationSplit * size)` files for validation.
- */
-export function splitEntries(
-  size: number,
-  split: { validationSplit: number; subset: Subset; shuffle: boolean; seed: number },
-): Int32Array {
-  const all = Array.from({ length: size }, (_, i) => i);
-  const ordered = split.shuffle ? numpyLegacyShuffle(all, split.seed) : all;
-  const numValidation = Math.floor(split.validationSplit * size);
-  if (numValidation === 0 || numValidation === size) {
-    throw Errors.invalidOption(
-      'validationSplit',
-      `a share that leaves both subsets non-empty for ${size} files`,
-      split.validationSplit,
-    );
-  }
-  const part = split.subset === 'training' ? ordered.slice(0, size - numValidation) : ordered.slice(size - numValidation);
-  return Int32Array.from(part);
-}
-
 function resolveSplit(opts: SplitOptions, allowBoth: boolean): { validationSplit: number; subset: Subset | 'both' } | null {
   const { validationSplit, subset } = opts;
-  if (validationSplit === undefined || validationSplit === null) {
-    if (subset !== undefined && subset !== null) {
+  if (!defined(validationSplit)) {
+    if (defined(subset)) {
       throw Errors.optionConflict(`Expected validationSplit with subset '${String(subset)}' but received none`);
     }
     return null;
   }
-  if (typeof validationSplit !== 'number' || !(validationSplit > 0 && validationSplit < 1)) {
-    throw Errors.invalidOption('validationSplit', 'a number between 0 and 1 (exclusive)', validationSplit);
+  if (!number(validationSplit) || !(validationSplit > 0 && validationSplit < 1)) {
+    throw invalid('validationSplit', 'a number between 0 and 1 (exclusive)', validationSplit);
   }
-  const allowed = allowBoth ? ['training', 'validation', 'both'] : ['training', 'validation'];
-  if (!allowed.includes(subset as string)) {
-    throw Errors.invalidOption('subset', `one of ${allowed.map((s) => `'${s}'`).join(', ')}`, subset);
-  }
-  return { validationSplit, subset: subset as Subset | 'both' };
+  const allowed: (Subset | 'both')[] = allowBoth ? ['training', 'validation', 'both'] : ['training', 'validation'];
+  return { validationSplit, subset: oneOf('subset', subset, allowed) };
 }
 
 /**
@@ -90,8 +66,8 @@ export class ImageLoader implements AsyncIterable<Batch> {
   readonly options: ResolvedOptions;
   /** Index entries this loader serves, in their base order (all of them, or one side of a split). */
   readonly entries: Int32Array;
-  /** Statistics of the current or last epoch. */
-  stats: LoaderStats;
+  /** The stages of the current or last epoch, whose counters {@link ImageLoader.stats} reads. */
+  private counted: { epochs: number; coordinator: Coordinator; consumer: Consumer } | null = null;
   private epoch = 0;
   private startPosition = 0;
   private openEpoch: { epoch: number; finished: boolean } | null = null;
@@ -113,7 +89,18 @@ export class ImageLoader implements AsyncIterable<Batch> {
         ? Int32Array.from({ length: index.size }, (_, i) => i)
         : splitEntries(index.size, { ...split, subset: split.subset as Subset, shuffle: resolved.shuffle, seed: resolved.seed });
     this.options = split === null ? resolved : resolveOptions(loaderOptions, index, [], this.entries.length);
-    this.stats = emptyStats(this.options.capacity, this.options.capacity * this.options.sampleBytes, 0);
+  }
+
+  /** Statistics of the current or last epoch. */
+  get stats(): LoaderStats {
+    const { capacity, sampleBytes } = this.options;
+    const counted = this.counted;
+    return composeStats(counted?.epochs ?? 0, { capacity, bytes: capacity * sampleBytes }, counted?.coordinator.counters ?? null, counted?.consumer.counters ?? null);
+  }
+
+  /** The decode workers every epoch of this loader runs on: made for the first epoch, kept until `close()`. */
+  protected createPool(): DecodePool {
+    return new DecodePool(this.index, this.options);
   }
 
   /** Class names, in label order. */
@@ -132,7 +119,7 @@ export class ImageLoader implements AsyncIterable<Batch> {
    */
   get progress(): { epoch: number; position: number } {
     const open = this.openEpoch;
-    if (open !== null && !open.finished) return { epoch: open.epoch, position: this.stats.position };
+    if (open !== null && !open.finished) return { epoch: open.epoch, position: this.counted?.consumer.counters.position ?? 0 };
     return { epoch: this.epoch, position: this.startPosition };
   }
 
@@ -145,12 +132,10 @@ export class ImageLoader implements AsyncIterable<Batch> {
    */
   resumeFrom(progress: { epoch: number; position: number }): void {
     const { epoch, position } = progress ?? {};
-    if (!Number.isInteger(epoch) || epoch < 0) throw Errors.invalidOption('progress.epoch', 'a non-negative integer', epoch);
-    if (!Number.isInteger(position) || position < 0 || position > this.size) {
-      throw Errors.invalidOption('progress.position', `an integer between 0 and ${this.size}`, position);
-    }
+    if (!integerIn(epoch, 0, Infinity)) throw invalid('progress.epoch', 'a non-negative integer', epoch);
+    const start = integerBetween('progress.position', position, 0, this.size);
     this.epoch = epoch;
-    this.startPosition = position;
+    this.startPosition = start;
   }
 
   /** Batches per epoch (when no file is skipped). */
@@ -170,17 +155,17 @@ export class ImageLoader implements AsyncIterable<Batch> {
     this.startPosition = 0;
     if (this.current !== null) await this.current.join();
     if (this.closed) throw Errors.closed();
-    this.pool ??= new DecodePool(this.index, this.options);
+    this.pool ??= this.createPool();
     const { shuffle, seed, shard } = this.options;
     const order = epochPlan(this.entries.length, { shuffle, seed, epoch, shard, start });
     const coordinator = new Coordinator(this.index, this.options, this.pool, this.entries, order, epoch);
     this.current = coordinator;
     const open = { epoch, finished: false };
     this.openEpoch = open;
-    this.stats = emptyStats(this.pool.ring.capacity, this.pool.ring.pixels.byteLength, epoch + 1, start);
+    const consumer = new Consumer(coordinator, this.pool.ring, this.index, this.options, start, () => this.recycled.pop() ?? null);
+    this.counted = { epochs: epoch + 1, coordinator, consumer };
     try {
-      const take = () => this.recycled.pop() ?? null;
-      for await (const batch of assembleBatches(coordinator, this.pool.ring, this.index, this.options, this.stats, start, take)) {
+      for await (const batch of consumer.batches()) {
         this.owners.set(batch.images, batch);
         yield batch;
       }
@@ -204,8 +189,8 @@ export class ImageLoader implements AsyncIterable<Batch> {
    * }
    */
   recycle(batch: Batch): void {
-    if (batch === null || typeof batch !== 'object' || !ArrayBuffer.isView(batch.images)) {
-      throw Errors.invalidOption('batch', 'a batch yielded by this loader', batch === null || typeof batch !== 'object' ? batch : 'an object without images');
+    if (!object(batch) || !ArrayBuffer.isView(batch.images)) {
+      throw invalid('batch', 'a batch yielded by this loader', object(batch) ? 'an object without images' : batch);
     }
     // Only a batch this loader yielded, once: its arrays have the loader's types; a short one is a view.
     if (this.owners.get(batch.images) !== batch) return;

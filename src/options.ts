@@ -2,15 +2,16 @@
  * Loader options: the user-facing interface with its defaults, and `resolveOptions`, which checks every
  * option once, up front, and returns a frozen, fully-resolved config. The hot path never re-checks.
  */
+import os from 'node:os';
 import bytes from 'bytes';
 import { resolveAugment, type AugmentOptions, type AugmentSpec } from './augment-options.js';
-import { defaultWorkerCount } from './decode-pool.js';
 import { Errors } from './errors.js';
 import type { FileIndex } from './file-index.js';
 import { resolveDecoder, type Decoder } from './native/addon.js';
 import type { ColorChannels, DecodeSpec, Dtype, Interpolation, JpegDecoder, Normalization } from './protocol.js';
 import { bytesPerSample } from './protocol.js';
 import type { Shard } from './sampler.js';
+import { boolean, defined, integerBetween, integerIn, invalid, number, object, oneOf, positiveInteger, size2d } from './validate.js';
 
 export type ColorMode = 'grayscale' | 'rgb' | 'rgba';
 export type LabelMode = 'int' | 'categorical' | 'binary' | null;
@@ -203,42 +204,28 @@ export const DEFAULTS = Object.freeze({
 /** Batches counted in `memoryBudget` besides the ring: the one being assembled and the one the consumer holds. */
 const BATCHES_IN_BUDGET = 2;
 
+/** `workers: 'auto'`: one decode worker per core this process may use. */
+export function defaultWorkerCount(): number {
+  return Math.max(1, os.availableParallelism());
+}
+
 const CHANNELS: Record<ColorMode, ColorChannels> = { grayscale: 1, rgb: 3, rgba: 4 };
-
-function oneOf<T>(option: string, value: unknown, allowed: readonly T[]): T {
-  if (!allowed.includes(value as T)) {
-    throw Errors.invalidOption(option, `one of ${allowed.map((a) => (a === null ? 'null' : `'${a}'`)).join(', ')}`, value);
-  }
-  return value as T;
-}
-
-function positiveInteger(option: string, value: unknown, max = Number.MAX_SAFE_INTEGER): number {
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > max) {
-    throw Errors.invalidOption(option, `an integer between 1 and ${max}`, value);
-  }
-  return value;
-}
-
-function boolean(option: string, value: unknown): boolean {
-  if (typeof value !== 'boolean') throw Errors.invalidOption(option, 'a boolean', value);
-  return value;
-}
 
 /** Parses a byte size: a number of bytes or a string such as `'256MiB'`, `'1.5 GB'`, `'64mb'`. */
 export function parseByteSize(option: string, value: unknown): number {
   let parsed: number | null = null;
   if (typeof value === 'number') parsed = value;
   else if (typeof value === 'string') parsed = bytes.parse(value.trim().replace(/([kmgtp])ib$/i, '$1b'));
-  if (parsed === null || !Number.isFinite(parsed) || parsed <= 0) {
-    throw Errors.invalidOption(option, "a positive number of bytes or a size such as '256MiB'", value);
+  if (!number(parsed) || parsed <= 0) {
+    throw invalid(option, "a positive number of bytes or a size such as '256MiB'", value);
   }
   return Math.floor(parsed);
 }
 
 function channelList(option: string, value: unknown, channels: number): number[] {
   const list = typeof value === 'number' ? Array(channels).fill(value) : value;
-  if (!Array.isArray(list) || list.length !== channels || list.some((v) => typeof v !== 'number' || !Number.isFinite(v))) {
-    throw Errors.invalidOption(option, `a number or an array of ${channels} numbers (one per channel)`, value);
+  if (!Array.isArray(list) || list.length !== channels || !list.every(number)) {
+    throw invalid(option, `a number or an array of ${channels} numbers (one per channel)`, value);
   }
   return list as number[];
 }
@@ -258,23 +245,20 @@ function resolveNormalization(normalize: unknown, dtype: Dtype, channels: number
     const mean = channelList('normalize.mean', n.mean, channels);
     const std = channelList('normalize.std', n.std, channels);
     std.forEach((s, i) => {
-      if (s <= 0) throw Errors.invalidOption(`normalize.std[${i}]`, 'a positive number', s);
+      if (s <= 0) throw invalid(`normalize.std[${i}]`, 'a positive number', s);
     });
     return { scale: std.map((s) => 1 / (255 * s)), offset: mean.map((m, i) => -m / std[i]) };
   }
-  throw Errors.invalidOption('normalize', "one of 'none', 'unit', 'symmetric' or { mean, std }", normalize);
+  throw invalid('normalize', "one of 'none', 'unit', 'symmetric' or { mean, std }", normalize);
 }
 
 function resolveShard(value: unknown): Shard | null {
-  if (value === null || value === undefined) return null;
+  if (!defined(value)) return null;
   const shard = value as Shard;
-  if (typeof value !== 'object' || !Number.isInteger(shard.count) || shard.count < 1) {
-    throw Errors.invalidOption('shard', '{ count, index } with count a positive integer', value);
+  if (!object(value) || !integerIn(shard.count, 1, Infinity)) {
+    throw invalid('shard', '{ count, index } with count a positive integer', value);
   }
-  if (!Number.isInteger(shard.index) || shard.index < 0 || shard.index >= shard.count) {
-    throw Errors.invalidOption('shard.index', `an integer between 0 and ${shard.count - 1}`, shard.index);
-  }
-  return Object.freeze({ count: shard.count, index: shard.index });
+  return Object.freeze({ count: shard.count, index: integerBetween('shard.index', shard.index, 0, shard.count - 1) });
 }
 
 const KNOWN = new Set([...Object.keys(DEFAULTS)]);
@@ -289,23 +273,16 @@ export function resolveOptions(
   extraKnown: readonly string[] = [],
   sampleCount: number = index.size,
 ): ResolvedOptions {
-  if (options === null || typeof options !== 'object') throw Errors.invalidOption('options', 'an object', options);
+  if (!object(options)) throw invalid('options', 'an object', options);
   for (const key of Object.keys(options)) {
     if (!KNOWN.has(key) && !extraKnown.includes(key)) {
-      throw Errors.invalidOption('options', `only known options (${[...KNOWN, ...extraKnown].join(', ')})`, key);
+      throw invalid('options', `only known options (${[...KNOWN, ...extraKnown].join(', ')})`, key);
     }
   }
   const o = { ...DEFAULTS, ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) };
 
-  const size = o.imageSize as unknown;
-  if (
-    !Array.isArray(size) ||
-    size.length !== 2 ||
-    !size.every((v) => typeof v === 'number' && Number.isInteger(v) && v >= 1 && v <= 16384)
-  ) {
-    throw Errors.invalidOption('imageSize', '[height, width], two integers between 1 and 16384', size);
-  }
-  const imageSize = [size[0], size[1]] as const;
+  const [height, width] = size2d('imageSize', o.imageSize);
+  const imageSize = [height, width] as const;
   const colorMode = oneOf<ColorMode>('colorMode', o.colorMode, ['grayscale', 'rgb', 'rgba']);
   const channels = CHANNELS[colorMode];
   const labelMode = oneOf<LabelMode>('labelMode', o.labelMode, ['int', 'categorical', 'binary', null]);
@@ -320,9 +297,7 @@ export function resolveOptions(
   }
   const batchSize = positiveInteger('batchSize', o.batchSize, 1 << 20);
   const shuffle = boolean('shuffle', o.shuffle);
-  if (typeof o.seed !== 'number' || !Number.isInteger(o.seed) || o.seed < 0 || o.seed > 0xffffffff) {
-    throw Errors.invalidOption('seed', 'an integer between 0 and 4294967295', o.seed);
-  }
+  const seed = integerBetween('seed', o.seed, 0, 0xffffffff);
   const interpolation = oneOf<Interpolation>('interpolation', o.interpolation, ['nearest', 'bilinear', 'bicubic', 'lanczos3']);
   const cropToAspectRatio = boolean('cropToAspectRatio', o.cropToAspectRatio);
   const dtype = oneOf<Dtype>('dtype', o.dtype, ['float32', 'uint8']);
@@ -355,7 +330,7 @@ export function resolveOptions(
   // that a batch can always be completed.
   const slots = Math.floor(memoryBudget / sampleBytes) - BATCHES_IN_BUDGET * batchSize;
   if (slots < batchSize) {
-    throw Errors.invalidOption(
+    throw invalid(
       'memoryBudget',
       `at least ${bytes.format((BATCHES_IN_BUDGET + 1) * batchSize * sampleBytes)} (${BATCHES_IN_BUDGET + 1} batches of ${batchSize} samples of ${sampleBytes} bytes: ` +
         'a ring of one batch, the batch being assembled and the one the consumer holds)',
@@ -375,7 +350,7 @@ export function resolveOptions(
     numClasses,
     batchSize,
     shuffle,
-    seed: o.seed,
+    seed,
     interpolation,
     cropToAspectRatio,
     dtype,

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SampleError, SampleReader, readSample } from '../src/read-sample.js';
 import { removeDir, tempDir } from './fixtures/images.js';
+import { describeBothPaths } from './fixtures/pipeline.js';
 
 let root: string;
 function bytes(n: number, seed: number): Buffer {
@@ -31,7 +32,7 @@ async function codeOf(read: Promise<unknown>): Promise<string> {
   return (err as SampleError).code;
 }
 
-describe('SampleReader', () => {
+describeBothPaths('SampleReader', () => {
   it('reads each file whole into one buffer it grows and then reuses', async () => {
     const reader = new SampleReader();
     const small = await reader.read(path.join(root, 'small'));

@@ -5,22 +5,17 @@
  * position's ring slot, then flip the slot's state with `Atomics` so the consumer can take it.
  * Only the slice's integers come in; only failures (rare) go back as text.
  */
-import { existsSync, writeFileSync } from 'node:fs';
-import path from 'node:path';
 import { workerData } from 'piscina';
 import type SharpFactory from 'sharp';
 import { readPackedPath } from '../src/file-index.js';
 import { SampleError, SampleReader, classifyDecodeError } from '../src/read-sample.js';
-import { applySharpStage, cropWindow, drawAugmentation, stageSize, writeAugmented, type AugmentDraw } from './augment.js';
+import { BLUR_SIGMA_MIN, applySharpStage, cropWindow, drawAugmentation, stageSize, writeAugmented, type AugmentDraw } from './augment.js';
 import { writeConverted } from './convert.js';
 import { jpegFastPath } from './jpeg-turbo.js';
 import { nativeAddon } from '../src/native/addon.js';
+import { Ring } from '../src/ring.js';
 import {
-  FIELD_POSITION,
-  FIELD_STATE,
-  SLOT_FIELDS,
   SlotState,
-  bytesPerSample,
   type DecodeResult,
   type DecodeSpec,
   type DecodeTask,
@@ -30,11 +25,9 @@ import {
 
 const init = workerData as WorkerInit;
 const spec: DecodeSpec = init.spec;
-const offsets = new Float64Array(init.pathOffsets);
-const pathText = Buffer.from(init.pathBytes);
-const states = new Int32Array(init.states);
-const sampleBytes = bytesPerSample(spec);
-const samplesPerSlot = spec.height * spec.width * spec.channels;
+const offsets = new Float64Array(init.source.pathOffsets);
+const pathText = Buffer.from(init.source.pathBytes);
+const ring = new Ring(init.ring);
 
 let sharpLib: typeof SharpFactory | null = null;
 
@@ -64,7 +57,7 @@ let stagePixels = new Uint8Array(0);
 function decodeFast(data: Buffer, out: Float32Array | Uint8Array, draw: AugmentDraw | null): boolean {
   if (fastPath === null) return false;
   if (draw === null || augment === null) return fastPath(data, out);
-  if (draw.blurSigma >= 0.3) return false;
+  if (draw.blurSigma >= BLUR_SIGMA_MIN) return false;
   const stage = stageSize(augment, spec);
   const length = stage.width * stage.height * spec.channels;
   if (stagePixels.length < length) stagePixels = new Uint8Array(length);
@@ -95,32 +88,6 @@ async function decode(data: Buffer, draw: AugmentDraw | null): Promise<{ pixels:
     );
   }
   return { pixels, width: size.width, height: size.height };
-}
-
-/** The slot's typed array: a view on the ring's shared memory, no copy. */
-function slotView(slot: number): Float32Array | Uint8Array {
-  const byteOffset = slot * sampleBytes;
-  return spec.dtype === 'uint8'
-    ? new Uint8Array(init.pixels, byteOffset, samplesPerSlot)
-    : new Float32Array(init.pixels, byteOffset, samplesPerSlot);
-}
-
-function publish(slot: number, position: number, state: number): void {
-  const base = slot * SLOT_FIELDS;
-  Atomics.store(states, base + FIELD_POSITION, position);
-  Atomics.store(states, base + FIELD_STATE, state);
-  Atomics.notify(states, base + FIELD_STATE);
-}
-
-function injectFault(file: string): void {
-  const fault = init.fault;
-  if (fault === null || !path.basename(file).includes(fault.match)) return;
-  if (fault.onceMarker !== undefined) {
-    if (existsSync(fault.onceMarker)) return;
-    writeFileSync(fault.onceMarker, 'fired');
-  }
-  if (fault.kind === 'exit') process.exit(1);
-  throw new Error(`injected fault on ${file}`);
 }
 
 /**
@@ -170,12 +137,11 @@ export default async function decodeSlice(task: DecodeTask): Promise<DecodeResul
   readAt(0).catch(() => undefined);
   for (let i = 0; i < files.length; i++) {
     const position = task.firstPosition + i;
-    const slot = position % init.capacity;
+    const slot = ring.slotOf(position);
     if (i + 1 < files.length) readAt(i + 1).catch(() => undefined);
-    injectFault(files[i]);
     try {
       const data = await readAt(i);
-      const out = slotView(slot);
+      const out = ring.pixelsOf(slot, spec.dtype);
       const draw = augment === null ? null : drawAugmentation(augment, spec, init.seed, task.epoch, task.samples[i]);
       if (!decodeFast(data, out, draw)) {
         let decoded: Awaited<ReturnType<typeof decode>>;
@@ -187,11 +153,11 @@ export default async function decodeSlice(task: DecodeTask): Promise<DecodeResul
         if (draw === null || augment === null) writeConverted(out, decoded.pixels, spec);
         else writeAugmented(out, decoded.pixels, decoded.width, decoded.height, draw, augment, spec);
       }
-      publish(slot, position, SlotState.READY);
+      ring.publish(slot, position, SlotState.READY);
     } catch (err) {
       const e = err instanceof SampleError ? err : new SampleError('ERR_DECODE', String(err));
       failures.push({ position, code: e.code, message: e.message });
-      publish(slot, position, SlotState.FAILED);
+      ring.publish(slot, position, SlotState.FAILED);
     } finally {
       done(i);
     }
