@@ -99,6 +99,8 @@ export interface Machine {
   sharp: string;
   libvips: string;
   jpeg: string;
+  /** imgstream's own JPEG decoder there: the fast path and its library, or why it is off (absent in older reports). */
+  decoder?: string;
   torch: string | null;
   pil: string | null;
   loadAverageAtStart: number[];

@@ -209,7 +209,8 @@ export function machineLine(report: Report): string {
   const load = `${m.loadAverageAtStart[0]?.toFixed(1) ?? '?'} at start, ${m.loadAverageAtEnd[0]?.toFixed(1) ?? '?'} at end`;
   return (
     `${m.cores} cores (${m.cpu}), ${fmtBytes(m.memoryBytes)} RAM, ${m.platform}, Node ${m.node}, sharp ${m.sharp} / libvips ${m.libvips} (${m.jpeg})` +
-    `${m.torch ? `, ${m.torch.replace(/ \(.*\)$/, '')}` : ''}${m.pil ? `, ${m.pil}` : ''}; load average ${load}`
+    `${m.torch ? `, ${m.torch.replace(/ \(.*\)$/, '')}` : ''}${m.pil ? `, ${m.pil}` : ''}; load average ${load}` +
+    `${m.decoder ? `; imgstream's ${m.decoder}` : ''}`
   );
 }
 

@@ -134,6 +134,7 @@ export function buildProgram(): Command {
     .option('--no-progress', 'no progress bar')
     .action(async (dir: string, opts: { concurrency?: number; json?: boolean; progress: boolean }) => {
       const { inspectDirectory, formatReport } = await import('./inspect.js');
+      (await import('./native/addon.js')).decoderReported();
       const shards = await import('./shards/inspect.js');
       const report = shards.looksLikeShards(dir)
         ? await shards.inspectShards(dir, { concurrency: opts.concurrency })
@@ -204,6 +205,8 @@ export function buildProgram(): Command {
         opts: { augment: string; out: string; samples: number; variants: number; size: readonly [number, number]; seed: number; json?: boolean },
       ) => {
         const { previewAugmentation, TYPICAL_AUGMENT } = await import('./index.js');
+        // The grid is the output; the loader behind it does not log its decoder.
+        (await import('./native/addon.js')).decoderReported();
         let augment: unknown = TYPICAL_AUGMENT;
         if (opts.augment !== 'typical') {
           try {

@@ -13,6 +13,7 @@ import type { ErrorCode, IndexWarning, SkippedSample } from './errors.js';
 import { fromDirectory } from './file-index.js';
 import { ImageLoader } from './loader.js';
 import { classifyDecodeError, readHead } from './read-sample.js';
+import { describeDecoder } from './native/addon.js';
 
 export interface InspectOptions {
   /** Files whose headers are read at once. Default: twice the number of cores. */
@@ -38,6 +39,8 @@ export interface InspectReport {
   bad: SkippedSample[];
   /** What the listing left out or found doubtful (links not followed, empty classes, ...). */
   warnings: IndexWarning[];
+  /** The JPEG decoder a loader uses here (the fast path and its library, or why it is off), in one line. */
+  decoder: string;
 }
 
 export interface Summary {
@@ -146,6 +149,7 @@ export async function inspectDirectory(dir: string, options: InspectOptions = {}
     formats,
     bad,
     warnings: [...index.warnings],
+    decoder: describeDecoder(),
   };
 }
 
@@ -172,5 +176,6 @@ export function formatReport(report: InspectReport): string {
     lines.push(`${report.bad.length} file(s) cannot be decoded (the loader skips them):`);
     for (const b of report.bad) lines.push(`  ${b.path}: ${b.code} ${b.message}`);
   }
+  lines.push(report.decoder);
   return lines.join('\n');
 }

@@ -12,7 +12,7 @@ import { SampleError, SampleReader, classifyDecodeError } from '../src/read-samp
 import { BLUR_SIGMA_MIN, applySharpStage, cropWindow, drawAugmentation, stageSize, writeAugmented, type AugmentDraw } from './augment.js';
 import { writeConverted } from './convert.js';
 import { jpegFastPath } from './jpeg-turbo.js';
-import { jpegTurboAddon } from '../src/native/index.js';
+import { nativeAddon } from '../src/native/addon.js';
 import { Ring } from '../src/ring.js';
 import {
   SlotState,
@@ -106,13 +106,13 @@ const READER_RESERVE = 4 * 1024 * 1024;
  * has had its worst file, and peak RSS grows with the dataset. One `malloc_trim` costs well under a millisecond.
  */
 const TRIM_EVERY = 256;
-const nativeAddon = jpegTurboAddon();
+const addon = nativeAddon();
 let sinceTrim = 0;
 function trimNow(samples: number): void {
   sinceTrim += samples;
   if (sinceTrim < TRIM_EVERY) return;
   sinceTrim = 0;
-  nativeAddon?.trimMemory();
+  addon?.trimMemory();
 }
 
 /** The decode of one sample's bytes into its slot; throws a `SampleError` when it cannot be decoded. */
