@@ -5,7 +5,6 @@
  */
 import { Errors, type SkippedSample } from './errors.js';
 import type { Coordinator } from './coordinator.js';
-import type { FileIndex } from './file-index.js';
 import type { ResolvedOptions } from './options.js';
 import type { Ring } from './ring.js';
 import type { ConsumerCounters } from './stats.js';
@@ -24,7 +23,19 @@ export interface Batch {
   paths: string[];
 }
 
-/** The arrays of a full batch the caller handed back with `loader.recycle(batch)`, to be filled again. */
+/**
+ * What the consumer takes positions from: the file `Coordinator`, or a stream source's (`ShardCoordinator`).
+ * `entryAt(p)` names the entry whose label and path the {@link EntrySource} gives.
+ */
+export type PositionFeed = Pick<Coordinator, 'size' | 'held' | 'pump' | 'isReady' | 'settle' | 'release' | 'entryAt'>;
+
+/** Labels and paths by entry: the index for files, the stream coordinator's per-slot record for shards. */
+export interface EntrySource {
+  readonly labels: Int32Array | null;
+  path(entry: number): string;
+}
+
+/** Memory of an earlier batch to be filled again (see `batch-pool.ts`); `labels: null` makes new labels. */
 export interface BatchArrays {
   images: Float32Array | Uint8Array;
   labels: Int32Array | Float32Array | null;
@@ -43,13 +54,13 @@ class BatchBuilder {
     const n = options.batchSize;
     const perSample = options.imageSize[0] * options.imageSize[1] * options.channels;
     const mode = options.labelMode;
-    if (reuse !== null) {
-      // Every image byte is overwritten; one-hot rows are not, so they start from zero again.
-      this.images = reuse.images;
+    // Every image byte of reused memory is overwritten; reused one-hot rows are not, so they start from zero
+    // again. Memory offered without labels (the loader's pool) gets new ones.
+    this.images = reuse?.images ?? (options.dtype === 'float32' ? new Float32Array(n * perSample) : new Uint8Array(n * perSample));
+    if (mode !== null && reuse?.labels) {
       this.labels = reuse.labels;
       if (this.labels instanceof Float32Array) this.labels.fill(0);
     } else {
-      this.images = options.dtype === 'float32' ? new Float32Array(n * perSample) : new Uint8Array(n * perSample);
       this.labels = mode === null ? null : mode === 'categorical' ? new Float32Array(n * options.numClasses) : new Int32Array(n);
     }
     this.imageBytes = new Uint8Array(this.images.buffer, 0, this.images.byteLength);
@@ -89,9 +100,9 @@ export class Consumer {
   readonly counters: ConsumerCounters;
 
   constructor(
-    private readonly coordinator: Coordinator,
+    private readonly coordinator: PositionFeed,
     private readonly ring: Ring,
-    private readonly index: FileIndex,
+    private readonly index: EntrySource,
     private readonly options: ResolvedOptions,
     startPosition: number,
     private readonly takeRecycled: () => BatchArrays | null = () => null,
@@ -132,6 +143,10 @@ export class Consumer {
         if (skip !== null) {
           counters.skipped.push(skip);
           if (options.onError === 'throw') throw Errors.sample(skip);
+          // Past the share, the epoch cannot end within it: fail now rather than train on what is left.
+          if (counters.skipped.length > options.maxSkipShare * coordinator.size) {
+            throw Errors.tooManySkipped(counters.skipped, coordinator.size, options.maxSkipShare);
+          }
         } else {
           const entry = coordinator.entryAt(position);
           batch.add(ring, ring.slotOf(position), labels === null ? 0 : labels[entry], index.path(entry));
