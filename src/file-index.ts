@@ -86,25 +86,16 @@ class PathPacker {
       this.pushBytes(fsEncode(p));
       return;
     }
-    const need = this.used + p.length * 3;
-    if (need > this.bytes.length) {
-      const grown = Buffer.alloc(Math.max(need, this.bytes.length * 2));
-      this.bytes.copy(grown, 0, 0, this.used);
-      this.bytes = grown;
-    }
-    if (this.count + 2 > this.offsets.length) {
-      const grown = new Float64Array(this.offsets.length * 2);
-      grown.set(this.offsets);
-      this.offsets = grown;
-    }
+    this.reserve(p.length * 3);
     // Buffer#write, unlike TextEncoder#encodeInto, makes no view and no result object per path.
     this.used += this.bytes.write(p, this.used);
     this.count += 1;
     this.offsets[this.count] = this.used;
   }
 
-  private pushBytes(bytes: Buffer): void {
-    const need = this.used + bytes.length;
+  /** Room for one more path of up to `byteLength` bytes and its offset. */
+  private reserve(byteLength: number): void {
+    const need = this.used + byteLength;
     if (need > this.bytes.length) {
       const grown = Buffer.alloc(Math.max(need, this.bytes.length * 2));
       this.bytes.copy(grown, 0, 0, this.used);
@@ -115,6 +106,10 @@ class PathPacker {
       grown.set(this.offsets);
       this.offsets = grown;
     }
+  }
+
+  private pushBytes(bytes: Buffer): void {
+    this.reserve(bytes.length);
     this.used += bytes.copy(this.bytes, this.used);
     this.count += 1;
     this.offsets[this.count] = this.used;
