@@ -2,13 +2,12 @@
  * Smoke run of the benchmark harness (built, as `imgstream bench`): a tiny generated dataset, one repeat, a
  * few scenarios; checks the report's structure and that its files are written. No timing is asserted.
  */
-import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { removeDir, tempDir } from './fixtures/images.js';
-import { runNode, type Ran } from './fixtures/process.js';
+import { runCommand, runNode, type Ran } from './fixtures/process.js';
 
 const repo = fileURLToPath(new URL('..', import.meta.url));
 const bin = path.join(repo, 'dist/src/cli.js');
@@ -77,20 +76,7 @@ describe('imgstream bench (smoke)', () => {
 
   it("names `npm run bench -- <args>` as its command when run that way, and prints the report as JSON with --json", async () => {
     const extra = ['--only', 'breakdown', '--breakdown-files', '2', '--size', '10', '--cache-dir', path.join(root, 'cache'), '--out', path.join(root, 'npm-results'), '--no-pytorch', '--json'];
-    const out = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
-      const child = spawn('npm', ['run', '--silent', 'bench', '--', ...extra], { cwd: repo, stdio: ['ignore', 'pipe', 'pipe'] });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (d: Buffer) => (stdout += d));
-      child.stderr.on('data', (d: Buffer) => (stderr += d));
-      const timer = setTimeout(() => {
-        child.kill('SIGKILL');
-        reject(new Error(`npm run bench did not exit within 200 s; stderr: ${stderr}`));
-      }, 200_000);
-      child.on('close', (code) => {
-        clearTimeout(timer);
-        resolve({ code, stdout, stderr });
-      });
+    const out = await runCommand('npm', ['run', '--silent', 'bench', '--', ...extra], { cwd: repo, timeoutMs: 200_000 });
     });
     expect(out.code, out.stderr).toBe(0);
     const report = JSON.parse(out.stdout) as { command: string; derived: { breakdown: unknown[] } };

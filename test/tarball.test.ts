@@ -4,12 +4,13 @@
  * CommonJS, and through its bin. One pack and one install are shared by every case; TensorFlow.js is added
  * to the project only for the `imgstream/tf` cases, after the loader alone has been measured and used.
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeClassFolders, removeDir, tempDir } from './fixtures/images.js';
+import { runCommand, type Ran } from './fixtures/process.js';
 
 const repo = fileURLToPath(new URL('..', import.meta.url));
 const manifest = JSON.parse(readFileSync(path.join(repo, 'package.json'), 'utf8')) as {
@@ -42,12 +43,6 @@ const REQUIRED = [
   'src/native/load.cjs',
 ];
 
-interface Ran {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
 /**
  * Runs a command with npm's own variables removed from the environment: a child of `npm test` inherits
  * `npm_config_local_prefix` and friends, which would point npm at this repository instead of the project.
@@ -56,22 +51,7 @@ interface Ran {
  */
 function run(command: string, args: string[], cwd: string, timeoutMs: number): Promise<Ran> {
   const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.toLowerCase().startsWith('npm_') && !k.startsWith('IMGSTREAM_')));
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { cwd, env: { ...env, NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d));
-    child.stderr.on('data', (d: Buffer) => (stderr += d));
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`${command} ${args.join(' ')} did not exit within ${timeoutMs / 1000} s; stderr: ${stderr.slice(-2000)}`));
-    }, timeoutMs);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
+  return runCommand(command, args, { cwd, timeoutMs, env: { ...env, NO_COLOR: '1' } });
 }
 
 function npm(args: string[], cwd: string, timeoutMs = 300_000): Promise<Ran> {
@@ -191,9 +171,14 @@ describe('installed into an empty CommonJS project', () => {
   it('imgstream inspect --json prints one JSON report and nothing else on stdout', async () => {
     const r = await run('npx', ['--no-install', 'imgstream', 'inspect', '--json', data], project, 90_000);
     expect(r.code, r.stderr).toBe(0);
-    const report = JSON.parse(r.stdout) as { files: number; bad: unknown[]; classes: unknown };
+    const report = JSON.parse(r.stdout) as { files: number; bad: unknown[]; classes: unknown; decoder: string };
     expect(report.files).toBe(files.length);
     expect(report.bad).toEqual([]);
+    // npm ran no install script of imgstream's here, so the fast path is the addon prebuilt into the tarball
+    // with the libturbojpeg that the npm package ships: no compiler, no system library.
+    if (process.platform === 'linux' && process.arch === 'x64') {
+      expect(report.decoder).toMatch(/^JPEG fast path on: libjpeg-turbo [0-9.]+ from @julusian\/jpeg-turbo .*addon prebuilt/);
+    }
   });
 
   it('imgstream bench --quick --json: the report as JSON, Python rows when python3 imports torch, cache outside the working folder', async () => {
