@@ -83,6 +83,8 @@ export interface Settings {
   writeDocs: string | null;
   reportFrom: string | null;
   progress: boolean;
+  /** `--json`: the report as JSON on stdout, no progress output. */
+  json: boolean;
   timeoutSeconds: number;
 }
 

@@ -301,7 +301,7 @@ export function plots(report: Report, d: Derived): [string, string][] {
     const series: Series[] = [{ name: 'imgstream', points: pts(d.workers.map((w) => [w.workers, w.imgstream])) }];
     if (d.workers.some((w) => w.pytorch !== null)) series.push({ name: 'PyTorch DataLoader', points: pts(d.workers.map((w) => [w.workers, w.pytorch])) });
     const c = d.ceiling.uint8;
-    out.push(['workers', lineChart({ title: 'Throughput vs workers (uint8)', xLabel: 'workers (num_workers for PyTorch)', yLabel: 'images/s', series, references: c ? [{ y: c.imagesPerSecond, label: 'decode ceiling' }] : [] })]);
+    out.push(['workers', lineChart({ title: 'Throughput vs workers (uint8)', xLabel: 'workers (num_workers for PyTorch)', yLabel: 'images/s', xInteger: true, series, references: c ? [{ y: c.imagesPerSecond, label: 'decode ceiling' }] : [] })]);
   }
   if (d.sizes.length) {
     const naiveFailed = d.sizes.filter((z) => z.naivePeak === null && z.naiveNote.startsWith('killed')).map((z): [number, number] => [z.size, report.settings.memoryCap / MIB]);
@@ -346,7 +346,7 @@ export function replaceSection(page: string, section: string): string {
 }
 
 /** Writes `<stamp>.json`, `<stamp>.md` and `<stamp>-<plot>.svg` to the results folder, and the docs page's section. */
-export async function writeReport(report: Report, settings: Settings): Promise<{ markdown: string; files: string[] }> {
+export async function writeReport(report: Report, settings: Settings): Promise<{ markdown: string; derived: Derived; files: string[] }> {
   const d = derive(report);
   const stamp = report.startedAt.replace(/[:.]/g, '-');
   await fsp.mkdir(settings.out, { recursive: true });
@@ -366,5 +366,5 @@ export async function writeReport(report: Report, settings: Settings): Promise<{
     await fsp.writeFile(settings.writeDocs, replaceSection(page, `## Measured\n\n${markdown(report, d, 3)}`));
     files.push(settings.writeDocs);
   }
-  return { markdown: md, files };
+  return { markdown: md, derived: d, files };
 }

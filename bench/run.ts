@@ -13,7 +13,7 @@ import cliProgress from 'cli-progress';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import sharp from 'sharp';
 import { parseByteSize } from '../src/options.js';
-import { describeFolder, ensureDataset } from './dataset.js';
+import { defaultCacheDir, describeFolder, ensureDataset } from './dataset.js';
 import { GROUPS, type Attempt, type Figures, type Group, type Machine, type RunRecord, type RunSpec, type Settings } from './records.js';
 import { writeReport, type Report } from './report.js';
 import type { Dtype, ScenarioConfig, ScenarioResult } from './scenarios/common.js';
@@ -56,7 +56,7 @@ export function buildCommand(): Command {
     )
     .option('--quick', 'a smoke run of under 2 minutes: small dataset, one repeat, short sweeps')
     .option('--dir <folder>', 'run on your own images (one sub-folder per class) instead of the generated set')
-    .option('--cache-dir <folder>', 'where generated datasets are cached', '.cache/bench-data')
+    .option('--cache-dir <folder>', 'where generated datasets are cached (default: node_modules/.cache/imgstream/bench-data of the project, else the user cache folder)')
     .option('--size <n>', 'images in the generated main dataset (default 2000; quick 400)', positive)
     .option('--sizes <list>', 'dataset sizes of the memory sweep (default 1000,10000,50000; quick 200,800)', intList)
     .option('--repeats <n>', 'runs of each scenario, interleaved; medians are reported (default 3; quick 1)', positive)
@@ -78,7 +78,8 @@ export function buildCommand(): Command {
     .option('--out <folder>', 'results folder', 'bench/results')
     .option('--write-docs [file]', "replace the measured section of docs/performance.md (between its <!-- PERFORMANCE --> markers) with this run's tables")
     .option('--report-from <json>', 'run nothing: write the report (and docs section) again from a saved results JSON')
-    .option('--no-progress', 'no progress bars')
+    .option('--json', 'print the report (every run and the derived figures) as JSON instead of the tables; no progress output')
+    .option('--no-progress', 'no progress bars (they show only on a terminal)')
     .option('--timeout <seconds>', 'longest a single run may take', positive, 1800)
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s), writeOut: (s) => process.stdout.write(s) });
@@ -94,7 +95,7 @@ export function resolveSettings(opts: Record<string, unknown>): Settings {
   return {
     quick,
     dir: (opts.dir as string | undefined) ?? null,
-    cacheDir: opts.cacheDir as string,
+    cacheDir: (opts.cacheDir as string | undefined) ?? defaultCacheDir(),
     size: (opts.size as number | undefined) ?? (quick ? 400 : 2000),
     sizes: (opts.sizes as number[] | undefined) ?? (quick ? [200, 800] : [1000, 10_000, 50_000]),
     repeats: (opts.repeats as number | undefined) ?? (quick ? 1 : 3),
@@ -116,7 +117,8 @@ export function resolveSettings(opts: Record<string, unknown>): Settings {
     out: opts.out as string,
     writeDocs: docs === undefined || docs === false ? null : docs === true ? 'docs/performance.md' : String(docs),
     reportFrom: (opts.reportFrom as string | undefined) ?? null,
-    progress: opts.progress !== false,
+    progress: opts.progress !== false && opts.json !== true,
+    json: opts.json === true,
     timeoutSeconds: opts.timeout as number,
   };
 }
@@ -304,13 +306,25 @@ function machine(torch: ReturnType<typeof findTorch>, pil: ReturnType<typeof fin
   };
 }
 
+/** The command line the report names: the one the user typed, or `imgstream bench <args>`. */
+export interface RunBenchOptions {
+  /** Default `imgstream bench` followed by `argv`. */
+  command?: string;
+}
+
+/** What `runBench` prints on stdout: the tables, or with `--json` the report itself. */
+function printReport(report: Report, written: { markdown: string; derived: unknown; files: string[] }, json: boolean): void {
+  process.stdout.write(json ? `${JSON.stringify({ ...report, derived: written.derived }, null, 2)}\n` : `${written.markdown}\n`);
+  process.stderr.write(`${json ? '' : '\n'}wrote ${written.files.join(', ')}\n`);
+}
+
 /**
  * Runs the benchmark with command-line arguments (after `bench`) and returns the exit code.
  *
  * @example
  * process.exitCode = await runBench(['--quick']);
  */
-export async function runBench(argv: string[]): Promise<number> {
+export async function runBench(argv: string[], options: RunBenchOptions = {}): Promise<number> {
   const command = buildCommand();
   try {
     command.parse(argv, { from: 'user' });
@@ -329,8 +343,7 @@ export async function runBench(argv: string[]): Promise<number> {
     const saved = JSON.parse(readFileSync(settings.reportFrom, 'utf8')) as Report & { derived?: unknown };
     delete saved.derived;
     const written = await writeReport(saved, { ...saved.settings, out: settings.out, writeDocs: settings.writeDocs });
-    process.stdout.write(`${written.markdown}\n`);
-    process.stderr.write(`\nwrote ${written.files.join(', ')}\n`);
+    printReport(saved, written, settings.json);
     return 0;
   }
   const startedAt = new Date();
@@ -484,7 +497,7 @@ export async function runBench(argv: string[]): Promise<number> {
     version: 1,
     startedAt: startedAt.toISOString(),
     finishedAt: new Date().toISOString(),
-    command: `npm run bench --${argv.length ? ` ${argv.join(' ')}` : ''}`,
+    command: options.command ?? ['imgstream bench', ...argv].join(' '),
     machine: m,
     settings: { ...settings, variants: settings.variants },
     dataset,
@@ -492,7 +505,6 @@ export async function runBench(argv: string[]): Promise<number> {
     records,
   };
   const written = await writeReport(report, settings);
-  process.stdout.write(`${written.markdown}\n`);
-  process.stderr.write(`\nwrote ${written.files.join(', ')}\n`);
+  printReport(report, written, settings.json);
   return 0;
 }

@@ -14,7 +14,8 @@ export type ErrorCode =
   | 'ERR_DECODE'
   | 'ERR_TOO_MANY_PIXELS'
   | 'ERR_WORKER'
-  | 'ERR_CLOSED';
+  | 'ERR_CLOSED'
+  | 'ERR_NOT_INSTALLED';
 
 /** Codes that describe one sample that could not be turned into pixels (skipped under `onError: 'skip'`). */
 export const SAMPLE_ERROR_CODES: readonly ErrorCode[] = [
@@ -77,6 +78,11 @@ export const Errors = {
   },
   sample(skip: SkippedSample): ImgstreamError {
     return new ImgstreamError(skip.code, `Cannot load ${skip.path}: ${skip.message}`, { path: skip.path });
+  },
+  /** A feature's optional peer dependency is missing: `<feature> needs <what>, which is not installed: npm install <a> or <b>`. */
+  notInstalled(feature: string, what: string, choices: readonly string[]): ImgstreamError {
+    const install = choices.map((c) => `npm install ${c}`).join(' or ');
+    return new ImgstreamError('ERR_NOT_INSTALLED', `${feature} needs ${what}, which is not installed: ${install}`);
   },
   closed(): ImgstreamError {
     return new ImgstreamError('ERR_CLOSED', 'The loader was closed');

@@ -8,7 +8,7 @@
  * await train.close();
  */
 export { ImageLoader, imageDatasetFromDirectory } from './loader.js';
-export type { ImageDatasetOptions, ImageLoaderOptions, SplitOptions, Subset } from './loader.js';
+export type { ImageDatasetOptions, ImageLoaderOptions, IterateOptions, SignalOptions, SplitOptions, Subset } from './loader.js';
 export { FileIndex, fromDirectory, fromList, IMAGE_EXTENSIONS } from './file-index.js';
 export { fromCsv } from './csv-index.js';
 export type { FromCsvOptions } from './csv-index.js';

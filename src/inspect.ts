@@ -18,7 +18,7 @@ export interface InspectOptions {
   concurrency?: number;
   /** Files above this many pixels are reported as decompression bombs. Default the loader's `maxPixels`. */
   maxPixels?: number;
-  /** Show a progress bar on stderr. Default `true`. */
+  /** Show a progress bar on stderr (only when stderr is a terminal). Default `true`. */
   progress?: boolean;
 }
 
@@ -80,9 +80,9 @@ export async function inspectDirectory(dir: string, options: InspectOptions = {}
   const heights: number[] = [];
   const formats: Record<string, number> = {};
   const bad: SkippedSample[] = [];
-  const bar = progress
+  const bar = progress && process.stderr.isTTY === true
     ? new cliProgress.SingleBar(
-        { format: 'Scanning {bar} {value}/{total} files | {bad} bad', stream: process.stderr, hideCursor: true, noTTYOutput: false },
+        { format: 'Scanning {bar} {value}/{total} files | {bad} bad', stream: process.stderr, hideCursor: true },
         cliProgress.Presets.shades_classic,
       )
     : null;

@@ -3,6 +3,7 @@
  * `for await` starts one epoch, which owns its ring, its coordinator and their worker threads and releases
  * them when the epoch ends, breaks or fails.
  */
+import { anySignal, resolveSignal, untilAborted } from './abort.js';
 import type { AugmentOptions } from './augment-options.js';
 import { Errors } from './errors.js';
 import { fromDirectory, type FileIndex, type FromDirectoryOptions } from './file-index.js';
@@ -33,7 +34,30 @@ export interface SplitOptions {
   subset?: Subset | null;
 }
 
-export type ImageLoaderOptions = LoaderOptions & SplitOptions;
+/** Stopping from outside, as Node's streams and `fetch` take an `AbortSignal`. */
+export interface SignalOptions {
+  /**
+   * Ends the loader when aborted, as `close()` does: the running epoch stops, the decode workers end, and
+   * that iteration and every later one reject with the signal's reason. To stop one epoch only, pass a signal
+   * to `loader.iterate({ signal })` instead.
+   *
+   * @default null
+   */
+  signal?: AbortSignal | null;
+}
+
+/** Options of one pass over the loader ({@link ImageLoader.iterate}). */
+export interface IterateOptions {
+  /**
+   * Stops this epoch when aborted: the pending iteration rejects with the signal's reason, the workers drop
+   * its work; the loader stays usable, and the next iteration starts the next epoch.
+   *
+   * @default null
+   */
+  signal?: AbortSignal | null;
+}
+
+export type ImageLoaderOptions = LoaderOptions & SplitOptions & SignalOptions;
 
 function resolveSplit(opts: SplitOptions, allowBoth: boolean): { validationSplit: number; subset: Subset | 'both' } | null {
   const { validationSplit, subset } = opts;
@@ -72,6 +96,10 @@ export class ImageLoader implements AsyncIterable<Batch> {
   private startPosition = 0;
   private openEpoch: { epoch: number; finished: boolean } | null = null;
   private closed = false;
+  private closing: Promise<void> | null = null;
+  private readonly signal: AbortSignal | null;
+  /** The `signal` option's listener; a failure to close reaches whoever awaits `close()`, not the event. */
+  private readonly onAbort = () => void this.close().catch(() => {});
   private pool: DecodePool | null = null;
   private current: Coordinator | null = null;
   /** Arrays of full batches handed back by {@link ImageLoader.recycle}, filled again before new ones are made. */
@@ -80,8 +108,9 @@ export class ImageLoader implements AsyncIterable<Batch> {
   private readonly owners = new WeakMap<object, Batch>();
 
   constructor(index: FileIndex, options: ImageLoaderOptions = {}) {
-    const { validationSplit, subset, ...loaderOptions } = options ?? {};
+    const { validationSplit, subset, signal, ...loaderOptions } = options ?? {};
     this.index = index;
+    this.signal = resolveSignal('signal', signal);
     const resolved = resolveOptions(loaderOptions, index);
     const split = resolveSplit({ validationSplit, subset }, false);
     this.entries =
@@ -89,6 +118,7 @@ export class ImageLoader implements AsyncIterable<Batch> {
         ? Int32Array.from({ length: index.size }, (_, i) => i)
         : splitEntries(index.size, { ...split, subset: split.subset as Subset, shuffle: resolved.shuffle, seed: resolved.seed });
     this.options = split === null ? resolved : resolveOptions(loaderOptions, index, [], this.entries.length);
+    this.signal?.addEventListener('abort', this.onAbort, { once: true });
   }
 
   /** Statistics of the current or last epoch. */
@@ -148,7 +178,21 @@ export class ImageLoader implements AsyncIterable<Batch> {
    * One epoch of batches. Each call starts the next epoch (a new order when shuffling); starting one while
    * another is still open stops the older one first. The workers stay up between epochs until `close()`.
    */
-  async *[Symbol.asyncIterator](): AsyncGenerator<Batch, void, undefined> {
+  [Symbol.asyncIterator](): AsyncGenerator<Batch, void, undefined> {
+    return this.iterate();
+  }
+
+  /**
+   * One epoch of batches, as `for await (const batch of loader)` gives, that `signal` can stop.
+   *
+   * @example
+   * const controller = new AbortController();
+   * process.once('SIGTERM', () => controller.abort());
+   * for await (const batch of loader.iterate({ signal: controller.signal })) await step(batch);
+   */
+  async *iterate(options: IterateOptions = {}): AsyncGenerator<Batch, void, undefined> {
+    const signal = anySignal(this.signal, resolveSignal('signal', options?.signal));
+    signal?.throwIfAborted();
     if (this.closed) throw Errors.closed();
     const epoch = this.epoch++;
     const start = this.startPosition;
@@ -164,15 +208,18 @@ export class ImageLoader implements AsyncIterable<Batch> {
     this.openEpoch = open;
     const consumer = new Consumer(coordinator, this.pool.ring, this.index, this.options, start, () => this.recycled.pop() ?? null);
     this.counted = { epochs: epoch + 1, coordinator, consumer };
+    const batches = consumer.batches();
     try {
-      for await (const batch of consumer.batches()) {
+      for await (const batch of untilAborted(batches, signal, () => coordinator.requestStop())) {
         this.owners.set(batch.images, batch);
         yield batch;
       }
       open.finished = true;
     } finally {
       await coordinator.join();
+      await batches.return();
       if (this.current === coordinator) this.current = null;
+      if (this.signal?.aborted) await this.close();
     }
   }
 
@@ -201,13 +248,17 @@ export class ImageLoader implements AsyncIterable<Batch> {
   }
 
   /** Stops a running epoch and ends the worker threads. The loader cannot be iterated afterwards. */
-  async close(): Promise<void> {
-    this.closed = true;
-    this.recycled.length = 0;
-    await this.current?.join();
-    const pool = this.pool;
-    this.pool = null;
-    await pool?.destroy();
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      this.closed = true;
+      this.signal?.removeEventListener('abort', this.onAbort);
+      this.recycled.length = 0;
+      await this.current?.join();
+      const pool = this.pool;
+      this.pool = null;
+      await pool?.destroy();
+    })();
+    return this.closing;
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
@@ -215,7 +266,7 @@ export class ImageLoader implements AsyncIterable<Batch> {
   }
 }
 
-export interface ImageDatasetOptions extends LoaderOptions, FromDirectoryOptions {
+export interface ImageDatasetOptions extends LoaderOptions, FromDirectoryOptions, SignalOptions {
   /**
    * As {@link SplitOptions.validationSplit}.
    *

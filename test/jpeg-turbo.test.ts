@@ -1,13 +1,13 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import sharp from 'sharp';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ImageLoader, fromList } from '../src/index.js';
 import { BACKEND_ENV, jpegTurboAddon } from '../src/native/index.js';
 import type { DecodeSpec } from '../src/protocol.js';
 import { fastPathAccepts, jpegFastPath, readJpegHeader } from '../workers/jpeg-turbo.js';
 import { removeDir, tempDir } from './fixtures/images.js';
-import { cjpeg, hasCjpeg, photoJpeg } from './fixtures/jpegs.js';
+import { NO_CJPEG, cjpeg, hasCjpeg, noNativeReason, photoJpeg } from './fixtures/jpegs.js';
 import { collect, decodeSpec, describeBothPaths } from './fixtures/pipeline.js';
 
 const native = jpegTurboAddon() !== null;
@@ -72,7 +72,8 @@ describeBothPaths('JPEG header scan', () => {
     expect(readJpegHeader(jpeg.subarray(0, 20))).toBeNull();
   });
 
-  it.runIf(hasCjpeg)('declines arithmetic-coded JPEGs', () => {
+  it('declines arithmetic-coded JPEGs', (ctx) => {
+    ctx.skip(!hasCjpeg, NO_CJPEG);
     const h = readJpegHeader(cjpeg(40, 30, 4, ['-arithmetic'], path.join(root, 'a.ppm')));
     expect(h?.frame).toBe(0xc9);
     expect(fastPathAccepts(h, 1e9)).toBe(false);
@@ -85,7 +86,8 @@ describeBothPaths('JPEG header scan', () => {
   });
 });
 
-describe.runIf(native)('native fast path pixels against sharp (mean absolute difference <= 2 per file)', () => {
+describe('native fast path pixels against sharp (mean absolute difference <= 2 per file)', () => {
+  beforeEach((ctx) => ctx.skip(!native, noNativeReason()));
   const sizes: [number, number][] = [
     [450, 400],
     [640, 480],
@@ -146,7 +148,8 @@ describe.runIf(native)('native fast path pixels against sharp (mean absolute dif
     }
   });
 
-  it.runIf(hasCjpeg)('4:2:2 and restart markers (cjpeg)', async () => {
+  it('4:2:2 and restart markers (cjpeg)', async (ctx) => {
+    ctx.skip(!hasCjpeg, NO_CJPEG);
     for (const args of [['-sample', '2x1'], ['-restart', '1'], ['-sample', '2x1', '-restart', '3', '-progressive']]) {
       const data = cjpeg(450, 400, 11, args, path.join(root, 'c.ppm'));
       expect(await fastVsSharp(data, decodeSpec()), args.join(' ')).toBeLessThanOrEqual(2);
@@ -172,7 +175,7 @@ describe.runIf(native)('native fast path pixels against sharp (mean absolute dif
 
   it('resamples to the same values with its AVX2 and its portable passes', async (ctx) => {
     const addon = jpegTurboAddon()!;
-    if (!addon.useAvx2(true)) ctx.skip(); // no AVX2 on this CPU: only the portable passes exist
+    ctx.skip(!addon.useAvx2(true), 'no AVX2 on this CPU: only the portable passes exist');
     const files = [await photoJpeg(450, 400, 21), await photoJpeg(333, 517, 22, { subsampling: '4:4:4' }), await photoJpeg(1000, 300, 23, { grayscale: true })];
     const scale = new Float32Array([1 / 58, 1 / 57, 1 / 57, 1]);
     const offset = new Float32Array([-2.1, -2, -1.8, 0]);
@@ -225,7 +228,8 @@ describe.runIf(native)('native fast path pixels against sharp (mean absolute dif
   });
 });
 
-describe.runIf(native)('native addon helpers', () => {
+describe('native addon helpers', () => {
+  beforeEach((ctx) => ctx.skip(!native, noNativeReason()));
   it('trimMemory hands free pages back where the C library can (glibc), and says so', () => {
     const report = process.report.getReport() as { header?: { glibcVersionRuntime?: string } };
     const glibc = typeof report.header?.glibcVersionRuntime === 'string';
@@ -254,7 +258,8 @@ describeBothPaths('loader decoder option', () => {
     }
   });
 
-  it.runIf(native)('every fallback reaches sharp: same pixels, same skips, same codes as decoder sharp', async () => {
+  it('every fallback reaches sharp: same pixels, same skips, same codes as decoder sharp', async (ctx) => {
+    ctx.skip(!native, noNativeReason());
     const dir = path.join(root, 'mixed');
     mkdirSync(dir, { recursive: true });
     const truncated = Buffer.from(await photoJpeg(64, 64, 9));
@@ -297,7 +302,8 @@ describeBothPaths('loader decoder option', () => {
     });
   }, 30_000);
 
-  it.runIf(native)('augments on the fast path as on sharp: same draws, the crop window resized in one pass', async () => {
+  it('augments on the fast path as on sharp: same draws, the crop window resized in one pass', async (ctx) => {
+    ctx.skip(!native, noNativeReason());
     const dir = path.join(root, 'augmented');
     mkdirSync(dir, { recursive: true });
     const files: string[] = [];

@@ -7,7 +7,7 @@ import cliProgress from 'cli-progress';
 import type * as tfTypes from '@tensorflow/tfjs';
 import { Errors } from '../errors.js';
 import { func, inArray, integerBetween, integerIn, invalid, object } from '../validate.js';
-import { tf } from './backend.js';
+import { announceBackend, tf } from './backend.js';
 import { resolveLogs, type UnresolvedLogs } from './callbacks.js';
 import { releaseDataset, toTfDataset, type BatchSource, type TensorBatch } from './dataset.js';
 
@@ -37,7 +37,7 @@ export interface FitOptions {
   stepsPerEpoch?: number | null;
   /** Batches per validation pass, from the start of the validation data each time. Default: all of it. */
   validationSteps?: number | null;
-  /** `1` prints a progress bar per epoch (to stderr), `0` prints nothing. Default `1`. */
+  /** `1` prints the engine's line once per process and a progress bar per epoch (to stderr), `0` prints nothing. Default `1`. */
   verbose?: 0 | 1;
   /** Epoch to start at (for resumed runs; numbering only). Default `0`. */
   initialEpoch?: number;
@@ -202,6 +202,7 @@ export async function fit(
   }
 
   const all: tfTypes.Callback[] = [];
+  if (verbose === 1) announceBackend();
   if (verbose === 1) all.push(new ProgressLogger(epochs, () => stepsPerEpoch ?? loaderBatches?.() ?? null));
   all.push(...callbacks.map(asCallback));
   try {
