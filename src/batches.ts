@@ -24,7 +24,7 @@ export interface Batch {
   paths: string[];
 }
 
-/** The arrays of a full batch the caller handed back with `loader.recycle(batch)`, to be filled again. */
+/** Memory of an earlier batch to be filled again (see `batch-pool.ts`); `labels: null` makes new labels. */
 export interface BatchArrays {
   images: Float32Array | Uint8Array;
   labels: Int32Array | Float32Array | null;
@@ -43,13 +43,13 @@ class BatchBuilder {
     const n = options.batchSize;
     const perSample = options.imageSize[0] * options.imageSize[1] * options.channels;
     const mode = options.labelMode;
-    if (reuse !== null) {
-      // Every image byte is overwritten; one-hot rows are not, so they start from zero again.
-      this.images = reuse.images;
+    // Every image byte of reused memory is overwritten; reused one-hot rows are not, so they start from zero
+    // again. Memory offered without labels (the loader's pool) gets new ones.
+    this.images = reuse?.images ?? (options.dtype === 'float32' ? new Float32Array(n * perSample) : new Uint8Array(n * perSample));
+    if (mode !== null && reuse?.labels) {
       this.labels = reuse.labels;
       if (this.labels instanceof Float32Array) this.labels.fill(0);
     } else {
-      this.images = options.dtype === 'float32' ? new Float32Array(n * perSample) : new Uint8Array(n * perSample);
       this.labels = mode === null ? null : mode === 'categorical' ? new Float32Array(n * options.numClasses) : new Int32Array(n);
     }
     this.imageBytes = new Uint8Array(this.images.buffer, 0, this.images.byteLength);
@@ -132,6 +132,10 @@ export class Consumer {
         if (skip !== null) {
           counters.skipped.push(skip);
           if (options.onError === 'throw') throw Errors.sample(skip);
+          // Past the share, the epoch cannot end within it: fail now rather than train on what is left.
+          if (counters.skipped.length > options.maxSkipShare * coordinator.size) {
+            throw Errors.tooManySkipped(counters.skipped, coordinator.size, options.maxSkipShare);
+          }
         } else {
           const entry = coordinator.entryAt(position);
           batch.add(ring, ring.slotOf(position), labels === null ? 0 : labels[entry], index.path(entry));

@@ -44,6 +44,7 @@ export class Coordinator {
   private consumed = 0;
   private fullSince: number | null = null;
   private stopping = false;
+  private stopReason: Error | null = null;
 
   constructor(
     private readonly index: FileIndex,
@@ -154,7 +155,7 @@ export class Coordinator {
   async settle(position: number): Promise<SkippedSample | null> {
     const slot = this.ring.slotOf(position);
     for (;;) {
-      if (this.stopping) throw Errors.closed();
+      if (this.stopping) throw this.stopReason ?? Errors.closed();
       const state = this.ring.state(slot);
       if (state === SlotState.READY) return null;
       const slice = this.sliceOf.get(position) as Slice;
@@ -186,8 +187,10 @@ export class Coordinator {
     return this.nextPosition - this.consumed;
   }
 
-  requestStop(): void {
+  /** Stops handing out work; `reason` is what a consumer still waiting is told (default: the loader was closed). */
+  requestStop(reason?: Error): void {
     this.stopping = true;
+    if (reason !== undefined) this.stopReason ??= reason;
   }
 
   /**

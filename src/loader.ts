@@ -9,7 +9,8 @@ import { Errors } from './errors.js';
 import { fromDirectory, type FileIndex, type FromDirectoryOptions } from './file-index.js';
 import { Coordinator } from './coordinator.js';
 import { DecodePool } from './decode-pool.js';
-import { Consumer, type Batch, type BatchArrays } from './batches.js';
+import { Consumer, type Batch } from './batches.js';
+import { BatchPool } from './batch-pool.js';
 import { resolveOptions, type LoaderOptions, type ResolvedOptions } from './options.js';
 import { epochPlan, shardSize, splitEntries, type Subset } from './sampler.js';
 import { composeStats, type LoaderStats } from './stats.js';
@@ -102,10 +103,8 @@ export class ImageLoader implements AsyncIterable<Batch> {
   private readonly onAbort = () => void this.close().catch(() => {});
   private pool: DecodePool | null = null;
   private current: Coordinator | null = null;
-  /** Arrays of full batches handed back by {@link ImageLoader.recycle}, filled again before new ones are made. */
-  private readonly recycled: BatchArrays[] = [];
-  /** The batch each yielded image array belongs to, so that only that batch, once, can hand it back. */
-  private readonly owners = new WeakMap<object, Batch>();
+  /** The memory of the two batches `memoryBudget` counts besides the ring, lent to yielded batches. */
+  private readonly batchPool = new BatchPool();
 
   constructor(index: FileIndex, options: ImageLoaderOptions = {}) {
     const { validationSplit, subset, signal, ...loaderOptions } = options ?? {};
@@ -197,7 +196,10 @@ export class ImageLoader implements AsyncIterable<Batch> {
     const epoch = this.epoch++;
     const start = this.startPosition;
     this.startPosition = 0;
-    if (this.current !== null) await this.current.join();
+    if (this.current !== null) {
+      this.current.requestStop(Errors.superseded(this.openEpoch?.epoch ?? epoch - 1, epoch));
+      await this.current.join();
+    }
     if (this.closed) throw Errors.closed();
     this.pool ??= this.createPool();
     const { shuffle, seed, shard } = this.options;
@@ -206,13 +208,14 @@ export class ImageLoader implements AsyncIterable<Batch> {
     this.current = coordinator;
     const open = { epoch, finished: false };
     this.openEpoch = open;
-    const consumer = new Consumer(coordinator, this.pool.ring, this.index, this.options, start, () => this.recycled.pop() ?? null);
+    const consumer = new Consumer(coordinator, this.pool.ring, this.index, this.options, start, () => this.batchPool.take());
     this.counted = { epochs: epoch + 1, coordinator, consumer };
     const batches = consumer.batches();
     try {
       for await (const batch of untilAborted(batches, signal, () => coordinator.requestStop())) {
-        this.owners.set(batch.images, batch);
+        this.batchPool.lend(batch);
         yield batch;
+        await this.batchPool.reclaim();
       }
       open.finished = true;
     } finally {
@@ -224,10 +227,11 @@ export class ImageLoader implements AsyncIterable<Batch> {
   }
 
   /**
-   * Hands a batch's arrays back, to be filled by a later batch instead of new arrays (FFCV reuses its batch
-   * memory the same way). Call it once nothing reads `batch.images` or `batch.labels` any more. Without it,
-   * dropped batches wait for the garbage collector, which at 224x224 float32 lets several 19 MB batches pile
-   * up on top of the ring. Short last batches are ignored; a batch can be handed back once; two are kept.
+   * Hands a batch's arrays back at once, to be filled by a later batch (FFCV reuses its batch memory the same
+   * way). Call it once nothing reads `batch.images` or `batch.labels` any more. Without it, a dropped batch's
+   * memory comes back when the garbage collector finds its arrays unreachable (the loader asks for a young
+   * collection when both batches of the budget are out); a kept batch is never written again. A batch can be
+   * handed back once; other objects are ignored.
    *
    * @example
    * for await (const batch of loader) {
@@ -239,12 +243,7 @@ export class ImageLoader implements AsyncIterable<Batch> {
     if (!object(batch) || !ArrayBuffer.isView(batch.images)) {
       throw invalid('batch', 'a batch yielded by this loader', object(batch) ? 'an object without images' : batch);
     }
-    // Only a batch this loader yielded, once: its arrays have the loader's types; a short one is a view.
-    if (this.owners.get(batch.images) !== batch) return;
-    this.owners.delete(batch.images);
-    if (this.recycled.length < 2 && batch.shape[0] === this.options.batchSize) {
-      this.recycled.push({ images: batch.images, labels: batch.labels });
-    }
+    this.batchPool.recycle(batch);
   }
 
   /** Stops a running epoch and ends the worker threads. The loader cannot be iterated afterwards. */
@@ -252,7 +251,7 @@ export class ImageLoader implements AsyncIterable<Batch> {
     this.closing ??= (async () => {
       this.closed = true;
       this.signal?.removeEventListener('abort', this.onAbort);
-      this.recycled.length = 0;
+      this.batchPool.clear();
       await this.current?.join();
       const pool = this.pool;
       this.pool = null;
@@ -305,9 +304,9 @@ export async function imageDatasetFromDirectory(
   dir: string,
   options: ImageDatasetOptions = {},
 ): Promise<ImageLoader | [ImageLoader, ImageLoader]> {
-  const { extensions, labels, classNames, validationSplit, subset, augment, validationAugment, ...loaderOptions } = options ?? {};
+  const { extensions, labels, classNames, followLinks, validationSplit, subset, augment, validationAugment, ...loaderOptions } = options ?? {};
   const split = resolveSplit({ validationSplit, subset: subset as Subset }, true);
-  const index = await fromDirectory(dir, { extensions, labels, classNames });
+  const index = await fromDirectory(dir, { extensions, labels, classNames, followLinks });
   const trainOptions = { ...loaderOptions, augment };
   const valOptions = { ...loaderOptions, augment: validationAugment };
   if (split?.subset === 'both') {

@@ -4,6 +4,7 @@
  */
 import os from 'node:os';
 import bytes from 'bytes';
+import { constants as bufferConstants } from 'node:buffer';
 import { resolveAugment, type AugmentOptions, type AugmentSpec } from './augment-options.js';
 import { Errors } from './errors.js';
 import type { FileIndex } from './file-index.js';
@@ -11,7 +12,7 @@ import { resolveDecoder, type Decoder } from './native/index.js';
 import type { ColorChannels, DecodeSpec, Dtype, Interpolation, JpegDecoder, Normalization } from './protocol.js';
 import { bytesPerSample } from './protocol.js';
 import type { Shard } from './sampler.js';
-import { boolean, defined, integerBetween, integerIn, invalid, number, object, oneOf, positiveInteger, size2d } from './validate.js';
+import { boolean, defined, integerBetween, integerIn, invalid, number, numberBetween, object, oneOf, positiveInteger, size2d } from './validate.js';
 
 export type ColorMode = 'grayscale' | 'rgb' | 'rgba';
 export type LabelMode = 'int' | 'categorical' | 'binary' | null;
@@ -92,8 +93,11 @@ export interface LoaderOptions {
   workers?: number | 'auto';
   /**
    * The most decoded pixels may take: the ring plus two batches, the one being assembled and the one the
-   * consumer holds (or has handed back with `loader.recycle`). Bytes or a string such as `'256MiB'`
-   * (KB/KiB = 1024 bytes). A hard cap: too small for three batches fails at construction.
+   * consumer holds. A batch's image memory is filled again once the consumer has dropped the batch (the loader
+   * asks the garbage collector when both are out) or handed it back with `loader.recycle`; a batch the consumer
+   * keeps is never written again and is its memory, outside the budget. Not counted: labels, paths, the index,
+   * the decoders' working memory. Bytes or a string such as `'256MiB'` (KB/KiB = 1024 bytes); too small for
+   * three batches fails at construction.
    *
    * @default '256MiB'
    */
@@ -125,6 +129,21 @@ export interface LoaderOptions {
    * @default 89_478_485
    */
   maxPixels?: number;
+  /**
+   * Files larger than this are refused from their size (`ERR_FILE_TOO_LARGE`), before a byte is read: no single
+   * file can take a worker's memory. Bytes or a string such as `'64MiB'`.
+   *
+   * @default '1GiB'
+   */
+  maxFileBytes?: number | string;
+  /**
+   * With `onError: 'skip'`, the largest share of an epoch's samples that may be skipped: past it the epoch
+   * fails (`ERR_TOO_MANY_SKIPPED`, with the counts per code and an example), so a dataset that yields nothing,
+   * or mostly errors, cannot train in silence. `1` never fails.
+   *
+   * @default 0.5
+   */
+  maxSkipShare?: number;
   /**
    * For data-parallel training, `{ count, index }`: this process takes every `count`-th sample of each epoch's
    * order, from `index` (the same seed on every process makes the shards disjoint). `null`: all samples.
@@ -172,6 +191,8 @@ export interface ResolvedOptions {
   readonly onError: OnError;
   readonly dropRemainder: boolean;
   readonly maxPixels: number;
+  readonly maxFileBytes: number;
+  readonly maxSkipShare: number;
   readonly shard: Shard | null;
   /** The JPEG decoder in use: `'jpeg-turbo'` (fast path, sharp for what it declines) or `'sharp'`. */
   readonly decoder: JpegDecoder;
@@ -196,6 +217,8 @@ export const DEFAULTS = Object.freeze({
   onError: 'skip' as OnError,
   dropRemainder: false,
   maxPixels: 89_478_485,
+  maxFileBytes: '1GiB' as number | string,
+  maxSkipShare: 0.5,
   shard: null as Shard | null,
   augment: null as AugmentOptions | null,
   decoder: 'auto' as Decoder,
@@ -203,6 +226,9 @@ export const DEFAULTS = Object.freeze({
 
 /** Batches counted in `memoryBudget` besides the ring: the one being assembled and the one the consumer holds. */
 const BATCHES_IN_BUDGET = 2;
+
+/** The largest Buffer this Node makes: a file's bytes are read into one. */
+const BUFFER_MAX_LENGTH = bufferConstants.MAX_LENGTH;
 
 /** `workers: 'auto'`: one decode worker per core this process may use. */
 export function defaultWorkerCount(): number {
@@ -309,6 +335,11 @@ export function resolveOptions(
   const onError = oneOf<OnError>('onError', o.onError, ['skip', 'throw']);
   const dropRemainder = boolean('dropRemainder', o.dropRemainder);
   const maxPixels = positiveInteger('maxPixels', o.maxPixels);
+  const maxFileBytes = parseByteSize('maxFileBytes', o.maxFileBytes);
+  if (maxFileBytes > BUFFER_MAX_LENGTH) {
+    throw invalid('maxFileBytes', `at most ${BUFFER_MAX_LENGTH} bytes (the largest Buffer)`, o.maxFileBytes);
+  }
+  const maxSkipShare = numberBetween('maxSkipShare', o.maxSkipShare, 0, 1);
   const shard = resolveShard(o.shard);
   const augment = resolveAugment(o.augment, imageSize);
   const decoder = resolveDecoder(oneOf<Decoder>('decoder', o.decoder, ['auto', 'sharp', 'jpeg-turbo']));
@@ -322,6 +353,7 @@ export function resolveOptions(
     interpolation,
     cropToAspectRatio,
     maxPixels,
+    maxFileBytes,
     decoder,
   });
   const sampleBytes = bytesPerSample(spec);
@@ -363,6 +395,8 @@ export function resolveOptions(
     onError,
     dropRemainder,
     maxPixels,
+    maxFileBytes,
+    maxSkipShare,
     shard,
     decoder,
     spec,

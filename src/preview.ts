@@ -71,6 +71,7 @@ export async function previewAugmentation(
     seed: options.seed ?? 0,
     workers: options.workers ?? 2,
     onError: 'skip' as const,
+    maxSkipShare: 1,
   };
   const plain = new ImageLoader(list, common);
   const augmented = new ImageLoader(list, { ...common, augment });

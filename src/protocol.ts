@@ -61,6 +61,8 @@ export interface DecodeSpec {
   interpolation: Interpolation;
   cropToAspectRatio: boolean;
   maxPixels: number;
+  /** Files larger than this many bytes are refused from their size (the reader's default when absent). */
+  maxFileBytes?: number;
   decoder: JpegDecoder;
 }
 

@@ -64,7 +64,7 @@ describeBothPaths("onError: 'skip'", () => {
   });
 
   it('honours a lower maxPixels', async () => {
-    const loader = new ImageLoader(fromList(good.slice(0, 4)), { imageSize: [8, 8], labelMode: null, maxPixels: 33 * 25 - 1 });
+    const loader = new ImageLoader(fromList(good.slice(0, 4)), { imageSize: [8, 8], labelMode: null, maxPixels: 33 * 25 - 1, maxSkipShare: 1 });
     expect(await collect(loader)).toEqual([]);
     expect(loader.stats.skipped.map((s) => s.code)).toEqual(Array(4).fill('ERR_TOO_MANY_PIXELS'));
   });

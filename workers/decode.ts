@@ -7,7 +7,7 @@
  */
 import { workerData } from 'piscina';
 import type SharpFactory from 'sharp';
-import { readPackedPath } from '../src/file-index.js';
+import { readPackedFileName, readPackedPath } from '../src/file-index.js';
 import { SampleError, SampleReader, classifyDecodeError } from '../src/read-sample.js';
 import { BLUR_SIGMA_MIN, applySharpStage, cropWindow, drawAugmentation, stageSize, writeAugmented, type AugmentDraw } from './augment.js';
 import { writeConverted } from './convert.js';
@@ -123,9 +123,9 @@ export default async function decodeSlice(task: DecodeTask): Promise<DecodeResul
   const reads = files.map(() => null as Promise<Buffer> | null);
   const readAt = (i: number) => {
     if (reads[i] === null) {
-      const reader = idleReaders.pop() ?? new SampleReader(READER_RESERVE);
+      const reader = idleReaders.pop() ?? new SampleReader(READER_RESERVE, spec.maxFileBytes);
       readers[i] = reader;
-      reads[i] = reader.read(files[i]);
+      reads[i] = reader.read(readPackedFileName(pathText, offsets, task.samples[i]));
     }
     return reads[i];
   };
@@ -148,7 +148,7 @@ export default async function decodeSlice(task: DecodeTask): Promise<DecodeResul
         try {
           decoded = await decode(data, draw);
         } catch (err) {
-          throw classifyDecodeError(err, spec.maxPixels);
+          throw classifyDecodeError(err, spec.maxPixels, data);
         }
         if (draw === null || augment === null) writeConverted(out, decoded.pixels, spec);
         else writeAugmented(out, decoded.pixels, decoded.width, decoded.height, draw, augment, spec);

@@ -109,7 +109,8 @@ export function fastPathAccepts(header: JpegHeader | null, maxPixels: number): h
 }
 
 /** The spec fields the fast path implements; a spec with anything else switched on stays with sharp. */
-const HANDLED = new Set(['height', 'width', 'channels', 'dtype', 'normalization', 'interpolation', 'cropToAspectRatio', 'maxPixels', 'decoder']);
+// maxFileBytes is the reader's bound, met before any decoder sees the file.
+const HANDLED = new Set(['height', 'width', 'channels', 'dtype', 'normalization', 'interpolation', 'cropToAspectRatio', 'maxPixels', 'maxFileBytes', 'decoder']);
 const INTERPOLATION = { nearest: 0, bilinear: 1 } as const;
 
 /** Where the fast path writes: a size other than the spec's, and a window of the oriented source to resize. */
