@@ -5,8 +5,8 @@
 import type { ScenarioConfig, ScenarioResult, Dtype } from './scenarios/common.js';
 import type { Variant } from './variants.js';
 
-export type ScenarioName = 'imgstream' | 'ceiling' | 'decode-only' | 'fast-ceiling' | 'naive' | 'one-at-a-time' | 'pytorch' | 'sharp-breakdown' | 'pil-decode';
-export const GROUPS = ['breakdown', 'main', 'workers', 'budget', 'steps', 'sizes'] as const;
+export type ScenarioName = 'imgstream' | 'ceiling' | 'decode-only' | 'fast-ceiling' | 'naive' | 'one-at-a-time' | 'pytorch' | 'sharp-breakdown' | 'pil-decode' | 'shards';
+export const GROUPS = ['breakdown', 'main', 'workers', 'budget', 'steps', 'sizes', 'shards'] as const;
 export type Group = (typeof GROUPS)[number];
 
 export interface RunSpec {
@@ -99,6 +99,8 @@ export interface Machine {
   sharp: string;
   libvips: string;
   jpeg: string;
+  /** imgstream's own JPEG decoder there: the fast path and its library, or why it is off (absent in older reports). */
+  decoder?: string;
   torch: string | null;
   pil: string | null;
   loadAverageAtStart: number[];

@@ -20,6 +20,8 @@ import type { Dtype, ScenarioConfig, ScenarioResult } from './scenarios/common.j
 import { prepareDecodeOnly } from './scenarios/decode-loop.js';
 import { findPil, findTorch, scriptPath } from './scenarios/pytorch.js';
 import { IMGSTREAM_VARIANTS, parseVariant, type Variant } from './variants.js';
+import { packedShards, shardSpecs } from './shards.js';
+import { decoderReported, describeDecoder } from '../src/native/addon.js';
 
 function intList(value: string): number[] {
   const list = value.split(',').map((v) => Number(v.trim()));
@@ -72,7 +74,7 @@ export function buildCommand(): Command {
     .option('--sizes-budget <size>', "imgstream's memoryBudget in the dataset-size sweep (default 256MiB; quick 64MiB)", byteSize)
     .option('--memory-cap <size>', 'RSS past which a run of the dataset-size sweep or the naive loader is killed (default 2GiB; quick 400MiB)', byteSize)
     .addOption(new Option('--only <group...>', 'run only these groups').choices([...GROUPS]))
-    .option('--variant <name=json>', 'add an imgstream row with these loader options, e.g. \'decoder=sharp={"decoder":"sharp"}\'', (v, acc: Variant[]) => [...acc, parseVariant(v)], [] as Variant[])
+    .option('--variant <name=json>', 'add an imgstream row with these loader options (and "env" for its process), e.g. \'decoder=sharp={"decoder":"sharp"}\'', (v, acc: Variant[]) => [...acc, parseVariant(v)], [] as Variant[])
     .option('--python <path>', 'Python interpreter for the PyTorch and PIL rows (default: the first that imports torch)')
     .option('--no-pytorch', 'skip the PyTorch rows')
     .option('--out <folder>', 'results folder', 'bench/results')
@@ -299,6 +301,7 @@ function machine(torch: ReturnType<typeof findTorch>, pil: ReturnType<typeof fin
     sharp: sharp.versions.sharp ?? 'unknown',
     libvips: sharp.versions.vips,
     jpeg: (sharp.versions as Record<string, string | undefined>).mozjpeg ? `mozjpeg ${(sharp.versions as Record<string, string>).mozjpeg}` : 'libjpeg',
+    decoder: describeDecoder(),
     torch: 'torch' in torch ? `torch ${torch.torch}, torchvision ${torch.torchvision} (${torch.python})` : null,
     pil: pil ? `PIL ${pil.pil.split(' ')[0]}, libjpeg ${pil.pil.split(' ')[1]}` : null,
     loadAverageAtStart: os.loadavg(),
@@ -428,7 +431,7 @@ export async function runBench(argv: string[], options: RunBenchOptions = {}): P
       }
       // The decoder imgstream runs (the native fast path where built), bare: its loader's own ceiling.
       specs.push({ id: `main-fast-ceiling-${dtype}`, group: 'main', label: `imgstream's decoder bare (${cores} threads, no ring)`, scenario: 'fast-ceiling', config: base(dtype, { threads: cores }) });
-      for (const v of settings.variants) specs.push({ id: `main-${v.name}-${dtype}`, group: 'main', label: v.name, scenario: 'imgstream', config: base(dtype, v.options) });
+      for (const v of settings.variants) specs.push({ id: `main-${v.name}-${dtype}`, group: 'main', label: v.name, scenario: 'imgstream', config: base(dtype, v.options), env: v.env });
       specs.push({ id: `main-one-${dtype}`, group: 'main', label: 'one-at-a-time generator', scenario: 'one-at-a-time', config: base(dtype) });
       specs.push({ id: `main-naive-${dtype}`, group: 'main', label: 'naive load-all', scenario: 'naive', config: base(dtype), capBytes: settings.memoryCap });
       if (torchPython) {
@@ -476,6 +479,12 @@ export async function runBench(argv: string[], options: RunBenchOptions = {}): P
     records.push(...(await runGroup('steps', specs, settings, torchPython, progress)));
   }
 
+  if (has('shards')) {
+    if (settings.progress) process.stderr.write('shards: packing the dataset once (cached)\n');
+    const shards = await packedShards(mainDir, settings.cacheDir);
+    records.push(...(await runGroup('shards', shardSpecs(base, shards, 'uint8'), settings, torchPython, progress)));
+  }
+
   if (has('sizes')) {
     if (settings.dir !== null) {
       notes.push('Dataset-size sweep skipped: it needs the generated datasets (it runs without --dir).');
@@ -492,6 +501,7 @@ export async function runBench(argv: string[], options: RunBenchOptions = {}): P
   }
 
   const m = machine(torch, pil);
+  decoderReported();
   m.loadAverageAtEnd = os.loadavg();
   const report: Report = {
     version: 1,

@@ -5,7 +5,6 @@
  */
 import { Errors, type SkippedSample } from './errors.js';
 import type { Coordinator } from './coordinator.js';
-import type { FileIndex } from './file-index.js';
 import type { ResolvedOptions } from './options.js';
 import type { Ring } from './ring.js';
 import type { ConsumerCounters } from './stats.js';
@@ -22,6 +21,18 @@ export interface Batch {
   shape: [number, number, number, number];
   /** Paths of the batch's samples, in order. */
   paths: string[];
+}
+
+/**
+ * What the consumer takes positions from: the file `Coordinator`, or a stream source's (`ShardCoordinator`).
+ * `entryAt(p)` names the entry whose label and path the {@link EntrySource} gives.
+ */
+export type PositionFeed = Pick<Coordinator, 'size' | 'held' | 'pump' | 'isReady' | 'settle' | 'release' | 'entryAt'>;
+
+/** Labels and paths by entry: the index for files, the stream coordinator's per-slot record for shards. */
+export interface EntrySource {
+  readonly labels: Int32Array | null;
+  path(entry: number): string;
 }
 
 /** Memory of an earlier batch to be filled again (see `batch-pool.ts`); `labels: null` makes new labels. */
@@ -89,9 +100,9 @@ export class Consumer {
   readonly counters: ConsumerCounters;
 
   constructor(
-    private readonly coordinator: Coordinator,
+    private readonly coordinator: PositionFeed,
     private readonly ring: Ring,
-    private readonly index: FileIndex,
+    private readonly index: EntrySource,
     private readonly options: ResolvedOptions,
     startPosition: number,
     private readonly takeRecycled: () => BatchArrays | null = () => null,

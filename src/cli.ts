@@ -1,12 +1,14 @@
 #!/usr/bin/env node
 /**
  * The `imgstream` command: `demo` (train a small CNN from a generated folder), `bench` (the benchmark),
- * `inspect <dir>` (class counts, sizes, undecodable files) and `preview <dir>` (a grid of augmented samples).
+ * `inspect <dir>` (class counts, sizes, undecodable files), `pack <folder-or-csv> <out-dir>` (WebDataset shards)
+ * and `preview <dir>` (a grid of augmented samples).
  * Errors print as one line with a non-zero exit code. Commands whose output a script reads take `--json`
  * (one JSON document on stdout, nothing else there); progress bars go to stderr, only on a terminal.
  */
 import { createRequire } from 'node:module';
 import path from 'node:path';
+import bytes from 'bytes';
 import { Command, InvalidArgumentError } from 'commander';
 
 /** Exit code of `inspect` when it found files that cannot be decoded (1 is for errors). */
@@ -22,6 +24,12 @@ function nonNegativeInteger(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('Expected a non-negative integer.');
   return n;
+}
+
+function byteSizeArgument(value: string): number {
+  const n = /^\d+$/.test(value) ? Number(value) : bytes.parse(value.trim().replace(/([kmgtp])ib$/i, '$1b'));
+  if (n === null || !Number.isFinite(n) || n < 1024) throw new InvalidArgumentError('Expected a size such as 256MB or 1GiB.');
+  return Math.floor(n);
 }
 
 function imageSizeArgument(value: string): readonly [number, number] {
@@ -120,17 +128,62 @@ export function buildProgram(): Command {
       `Count images per class, summarise their sizes and formats, and decode every file to list those that cannot be loaded. ` +
         `Exit code ${EXIT_BAD_FILES} when any file cannot be decoded, 1 on errors.`,
     )
-    .argument('<dir>', 'dataset folder (one sub-folder per class, or a folder of images)')
+    .argument('<dir>', 'dataset folder (one sub-folder per class, or a folder of images), or shards (a .tar, brace notation, a URL or a shards.json)')
     .option('--concurrency <n>', 'files decoded at once (default: 2 x cores)', positiveInteger)
     .option('--json', 'print the report as JSON')
     .option('--no-progress', 'no progress bar')
     .action(async (dir: string, opts: { concurrency?: number; json?: boolean; progress: boolean }) => {
       const { inspectDirectory, formatReport } = await import('./inspect.js');
-      const report = await inspectDirectory(dir, { concurrency: opts.concurrency, progress: opts.progress && !opts.json });
+      (await import('./native/addon.js')).decoderReported();
+      const shards = await import('./shards/inspect.js');
+      const report = shards.looksLikeShards(dir)
+        ? await shards.inspectShards(dir, { concurrency: opts.concurrency })
+        : await inspectDirectory(dir, { concurrency: opts.concurrency, progress: opts.progress && !opts.json });
       if (opts.json) printJson(report);
       else process.stdout.write(`${formatReport(report)}\n`);
       if (report.bad.length > 0) process.exitCode = EXIT_BAD_FILES;
     });
+
+  program
+    .command('pack')
+    .description(
+      'Write a folder of class sub-folders (or a CSV of path,label) as WebDataset tar shards, <key>.<ext> + <key>.cls per sample, ' +
+        'with a shards.json index (sample counts, class names) for imageDatasetFromShards.',
+    )
+    .argument('<folder-or-csv>', 'dataset folder (one sub-folder per class) or CSV file')
+    .argument('<out-dir>', 'folder the shards and shards.json are written to')
+    .option('--shard-size <size>', 'largest shard, e.g. 256MB or 1GiB', byteSizeArgument, 256 * 2 ** 20)
+    .option('--samples-per-shard <n>', 'samples per shard (a shard also ends at --shard-size)', positiveInteger)
+    .option('--max-side <px>', 'shrink images whose longer side is above this, re-encoded in their format', positiveInteger)
+    .option('--prefix <name>', 'shard file names: <name>-000000.tar, ...', 'shard')
+    .option('--seed <n>', 'seed of the shuffle before packing', nonNegativeInteger, 0)
+    .option('--no-shuffle', 'keep the folder order (classes would then sit in separate shards)')
+    .option('--no-progress', 'no progress bar')
+    .action(
+      async (
+        source: string,
+        outDir: string,
+        opts: { shardSize: number; samplesPerShard?: number; maxSide?: number; prefix: string; seed: number; shuffle: boolean; progress: boolean },
+      ) => {
+        const { packShards } = await import('./shards/pack.js');
+        const result = await packShards(source, outDir, {
+          shardSize: opts.shardSize,
+          samplesPerShard: opts.samplesPerShard ?? null,
+          maxSide: opts.maxSide ?? null,
+          prefix: opts.prefix,
+          seed: opts.seed,
+          shuffle: opts.shuffle,
+          progress: opts.progress && process.stderr.isTTY === true,
+        });
+        const rate = result.samples / Math.max(result.seconds, 1e-3);
+        process.stdout.write(
+          `Wrote ${result.shards.length} shards (${result.samples} samples, ${(result.bytes / 2 ** 20).toFixed(1)} MiB of images) ` +
+            `and ${result.index} in ${result.seconds.toFixed(1)} s (${rate.toFixed(0)} images/s)\n`,
+        );
+        for (const s of result.skipped) process.stderr.write(`skipped ${s.path}: ${s.code} ${s.message}\n`);
+        if (result.skipped.length > 0) process.exitCode = EXIT_BAD_FILES;
+      },
+    );
 
   program
     .command('preview')
@@ -152,6 +205,8 @@ export function buildProgram(): Command {
         opts: { augment: string; out: string; samples: number; variants: number; size: readonly [number, number]; seed: number; json?: boolean },
       ) => {
         const { previewAugmentation, TYPICAL_AUGMENT } = await import('./index.js');
+        // The grid is the output; the loader behind it does not log its decoder.
+        (await import('./native/addon.js')).decoderReported();
         let augment: unknown = TYPICAL_AUGMENT;
         if (opts.augment !== 'typical') {
           try {

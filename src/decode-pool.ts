@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
 import type { FileIndex } from './file-index.js';
 import type { ResolvedOptions } from './options.js';
-import type { DecodeResult, DecodeTask, WorkerInit } from './protocol.js';
+import type { DecodeResult, DecodeTask, SampleSource, WorkerInit } from './protocol.js';
 import { Ring } from './ring.js';
 
 /** The module every pool thread runs (its default export decodes a {@link DecodeTask}) and the Node flags it needs. */
@@ -38,13 +38,14 @@ export class DecodePool {
   private quarantine: Piscina<DecodeTask, DecodeResult> | null = null;
 
   /** `worker`: the module the threads run; the decode worker unless a wrapper of it is given (the fault tests inject faults so). */
-  constructor(index: FileIndex, options: ResolvedOptions, worker: WorkerEntry = decodeWorkerEntry()) {
+  /** `source`: a file index, or another sample source (a shard stream's staging arena). */
+  constructor(source: FileIndex | SampleSource, options: ResolvedOptions, worker: WorkerEntry = decodeWorkerEntry()) {
     this.ring = new Ring(options.capacity, options.sampleBytes);
     this.workers = options.workers;
     const { filename, execArgv } = worker;
     const workerData: WorkerInit = {
       spec: options.spec,
-      source: { kind: 'files', pathBytes: index.pathBytes, pathOffsets: index.pathOffsets },
+      source: 'kind' in source ? source : { kind: 'files', pathBytes: source.pathBytes, pathOffsets: source.pathOffsets },
       ring: this.ring.shared,
       seed: options.seed,
       augment: options.augment,

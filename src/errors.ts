@@ -19,7 +19,11 @@ export type ErrorCode =
   | 'ERR_WORKER'
   | 'ERR_TOO_MANY_SKIPPED'
   | 'ERR_CLOSED'
-  | 'ERR_NOT_INSTALLED';
+  | 'ERR_NOT_INSTALLED'
+  | 'ERR_SHARD_READ'
+  | 'ERR_SHARD_SAMPLE'
+  | 'ERR_LABEL'
+  | 'ERR_TOO_LARGE';
 
 /** Codes that describe one sample that could not be turned into pixels (skipped under `onError: 'skip'`). */
 export const SAMPLE_ERROR_CODES: readonly ErrorCode[] = [
@@ -31,6 +35,10 @@ export const SAMPLE_ERROR_CODES: readonly ErrorCode[] = [
   'ERR_DECODE',
   'ERR_TOO_MANY_PIXELS',
   'ERR_WORKER',
+  'ERR_SHARD_READ',
+  'ERR_SHARD_SAMPLE',
+  'ERR_LABEL',
+  'ERR_TOO_LARGE',
 ];
 
 export class ImgstreamError extends Error {

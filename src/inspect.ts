@@ -9,10 +9,11 @@ import cliProgress from 'cli-progress';
 import PQueue from 'p-queue';
 import sharp from 'sharp';
 import { DEFAULTS } from './options.js';
-import type { IndexWarning, SkippedSample } from './errors.js';
+import type { ErrorCode, IndexWarning, SkippedSample } from './errors.js';
 import { fromDirectory } from './file-index.js';
 import { ImageLoader } from './loader.js';
-import { readHead } from './read-sample.js';
+import { classifyDecodeError, readHead } from './read-sample.js';
+import { describeDecoder } from './native/addon.js';
 
 export interface InspectOptions {
   /** Files whose headers are read at once. Default: twice the number of cores. */
@@ -38,6 +39,8 @@ export interface InspectReport {
   bad: SkippedSample[];
   /** What the listing left out or found doubtful (links not followed, empty classes, ...). */
   warnings: IndexWarning[];
+  /** The JPEG decoder a loader uses here (the fast path and its library, or why it is off), in one line. */
+  decoder: string;
 }
 
 export interface Summary {
@@ -53,6 +56,21 @@ function summarize(values: number[]): Summary {
 
 /** Enough of a file for its header (JPEG APP segments come before the frame header; 64 KiB each at most). */
 const HEADER_BYTES = 512 * 1024;
+
+type Scan = { ok: true; width: number; height: number; format: string } | { ok: false; code: ErrorCode; message: string };
+
+/** An image's size and format, or why the loader could not decode it (the loader's codes). */
+export async function scanBytes(data: Buffer, maxPixels: number): Promise<Scan> {
+  try {
+    const meta = await sharp(data, { limitInputPixels: maxPixels }).metadata();
+    // A full decode: metadata alone reads only the header and misses truncated or corrupt pixel data.
+    await sharp(data, { limitInputPixels: maxPixels, failOn: 'warning' }).raw().toBuffer();
+    return { ok: true, width: meta.width ?? 0, height: meta.height ?? 0, format: meta.format ?? 'unknown' };
+  } catch (err) {
+    const e = classifyDecodeError(err, maxPixels, data);
+    return { ok: false, code: e.code, message: e.message.split('\n')[0] };
+  }
+}
 
 /**
  * Scans every image below `dir` (class sub-folders as the loader reads them).
@@ -131,6 +149,7 @@ export async function inspectDirectory(dir: string, options: InspectOptions = {}
     formats,
     bad,
     warnings: [...index.warnings],
+    decoder: describeDecoder(),
   };
 }
 
@@ -157,5 +176,6 @@ export function formatReport(report: InspectReport): string {
     lines.push(`${report.bad.length} file(s) cannot be decoded (the loader skips them):`);
     for (const b of report.bad) lines.push(`  ${b.path}: ${b.code} ${b.message}`);
   }
+  lines.push(report.decoder);
   return lines.join('\n');
 }

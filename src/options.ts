@@ -8,7 +8,7 @@ import { constants as bufferConstants } from 'node:buffer';
 import { resolveAugment, type AugmentOptions, type AugmentSpec } from './augment-options.js';
 import { Errors } from './errors.js';
 import type { FileIndex } from './file-index.js';
-import { resolveDecoder, type Decoder } from './native/index.js';
+import { resolveDecoder, type Decoder } from './native/addon.js';
 import type { ColorChannels, DecodeSpec, Dtype, Interpolation, JpegDecoder, Normalization } from './protocol.js';
 import { bytesPerSample } from './protocol.js';
 import type { Shard } from './sampler.js';

@@ -67,9 +67,9 @@ export interface DecodeSpec {
 }
 
 /**
- * Where a worker finds a sample's encoded bytes, given its index-entry number: today a file path packed in
- * shared memory, read by the worker. Other sources (bytes staged in shared memory by the main thread) are
- * further members of this union, told apart by `kind`.
+ * Where a worker finds a sample's encoded bytes: a file path packed in shared memory, read by the worker
+ * ({@link FileSource}), or bytes the main thread staged in shared memory ({@link StagedSource}, the shard
+ * stream's). Told apart by `kind`; a pool serves one kind for its life.
  */
 export interface FileSource {
   kind: 'files';
@@ -78,7 +78,12 @@ export interface FileSource {
   /** `Float64Array` of `size + 1` byte offsets into `pathBytes`. */
   pathOffsets: SharedArrayBuffer;
 }
-export type SampleSource = FileSource;
+/** A stream source's staging arena: each task names its samples' bytes in it (`DecodeTask.staged`). */
+export interface StagedSource {
+  kind: 'staged';
+  arena: SharedArrayBuffer;
+}
+export type SampleSource = FileSource | StagedSource;
 
 /** `workerData` of every decode worker. Shared buffers are shared, not copied. */
 export interface WorkerInit {
@@ -99,8 +104,16 @@ export interface DecodeTask {
   epoch: number;
   /** Epoch position of the first sample; position `p` lives in slot `p % capacity`. */
   firstPosition: number;
-  /** Index-entry numbers (into the packed paths) of the samples, one per position. */
+  /**
+   * One number per position: for a file source, the index entry (into the packed paths); for a stream source,
+   * the sample's number in the dataset. Either way it fixes the sample's augmentation draw.
+   */
   samples: number[];
+  /**
+   * A staged source's task: the samples' encoded bytes are `arena[offsets[i], offsets[i] + lengths[i])`
+   * instead of files. Absent for a file source.
+   */
+  staged?: { offsets: number[]; lengths: number[] };
 }
 
 export interface SampleFailure {

@@ -4,7 +4,7 @@
  */
 import { constants, promises as fsp } from 'node:fs';
 import { boundText, type ErrorCode } from './errors.js';
-import { jpegTurboAddon, type JpegTurboAddon } from './native/index.js';
+import { nativeAddon, type NativeAddon } from './native/addon.js';
 
 /** One file that cannot be used: a stable code and the reader's or decoder's own words, in bounded length. */
 export class SampleError extends Error {
@@ -61,7 +61,7 @@ export class SampleReader {
     if (nul !== -1) throw new SampleError('ERR_READ', `the path has a NUL byte at offset ${nul}: no file has that name`);
     let length: number;
     try {
-      const addon = typeof file === 'string' ? jpegTurboAddon() : null;
+      const addon = typeof file === 'string' ? nativeAddon() : null;
       length = addon === null ? -1 : await this.readNative(addon, file as string);
       if (length < 0) length = await this.readPortable(file);
     } catch (err) {
@@ -80,7 +80,7 @@ export class SampleReader {
    * One pool task per file with the native addon (Node's promise API takes four: open, stat, read, close;
    * about 0.09 against 0.17 ms of CPU per file from the page cache). -1: left to {@link readPortable}.
    */
-  private async readNative(addon: JpegTurboAddon, file: string): Promise<number> {
+  private async readNative(addon: NativeAddon, file: string): Promise<number> {
     for (;;) {
       // Never more room than the bound: a larger file reports its size unread, and is refused from it.
       const room = this.scratch.length > this.maxBytes ? this.scratch.subarray(0, this.maxBytes) : this.scratch;

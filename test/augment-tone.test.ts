@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { resolveAugment } from '../src/index.js';
-import { jpegTurboAddon } from '../src/native/index.js';
+import { nativeAddon } from '../src/native/addon.js';
 import { writeAugmented, type AugmentDraw, type PixelEngine } from '../workers/augment.js';
 import { identityDraw, rawSpec } from './fixtures/augment.js';
 
@@ -70,7 +70,7 @@ describe('the tone ops follow the reference rules in every pixel pass', () => {
   const aug = resolveAugment({ fillMode: 'constant', fillValue: FILL, randomErasing: { value: ERASE_VALUE } }, [H, W]);
   if (aug === null) throw new Error('expected an augmentation');
   for (const [name, channels, geometry, engine] of passes) {
-    it.runIf(engine === 'js' || jpegTurboAddon() !== null)(name, () => {
+    it.runIf(engine === 'js' || nativeAddon() !== null)(name, () => {
       const src = randomImage(channels);
       const out = new Float32Array(W * H * channels);
       writeAugmented(out, src, W, H, identityDraw({ ...colour, ...geometry }), aug, rawSpec(W, H, channels as 1 | 3 | 4, 'float32'), engine);

@@ -15,7 +15,7 @@ import {
 import type { AugmentSpec } from '../src/augment-options.js';
 import { applySharpStage, drawAugmentation, resolveCrop, writeAugmented, type AugmentDraw } from '../workers/augment.js';
 import { writeConverted } from '../workers/convert.js';
-import { jpegTurboAddon } from '../src/native/index.js';
+import { nativeAddon } from '../src/native/addon.js';
 import { gradientRaw, identityDraw, rawSpec } from './fixtures/augment.js';
 import { makeClassFolders, removeDir, tempDir } from './fixtures/images.js';
 import { noNativeReason } from './fixtures/jpegs.js';
@@ -242,7 +242,7 @@ describeBothPaths('the pixel pass', () => {
   });
 
   it('the native RGB pass writes exactly what the JavaScript one does', (ctx) => {
-    ctx.skip(jpegTurboAddon() === null, noNativeReason());
+    ctx.skip(nativeAddon() === null, noNativeReason());
     // A photo-like stage image larger than the output, so crop windows, flips and padding all land inside and outside.
     const sw = 37;
     const sh = 29;

@@ -3,14 +3,15 @@ import path from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ImageLoader, fromList } from '../src/index.js';
-import { BACKEND_ENV, jpegTurboAddon } from '../src/native/index.js';
+import { packDecodeParams } from '../src/native/abi.js';
+import { BACKEND_ENV, nativeAddon } from '../src/native/addon.js';
 import type { DecodeSpec } from '../src/protocol.js';
 import { fastPathAccepts, jpegFastPath, readJpegHeader } from '../workers/jpeg-turbo.js';
 import { removeDir, tempDir } from './fixtures/images.js';
 import { NO_CJPEG, cjpeg, hasCjpeg, noNativeReason, photoJpeg } from './fixtures/jpegs.js';
 import { collect, decodeSpec, describeBothPaths } from './fixtures/pipeline.js';
 
-const native = jpegTurboAddon() !== null;
+const native = nativeAddon() !== null;
 let root: string;
 beforeAll(() => {
   root = tempDir();
@@ -174,7 +175,7 @@ describe('native fast path pixels against sharp (mean absolute difference <= 2 p
   });
 
   it('resamples to the same values with its AVX2 and its portable passes', async (ctx) => {
-    const addon = jpegTurboAddon()!;
+    const addon = nativeAddon()!;
     ctx.skip(!addon.useAvx2(true), 'no AVX2 on this CPU: only the portable passes exist');
     const files = [await photoJpeg(450, 400, 21), await photoJpeg(333, 517, 22, { subsampling: '4:4:4' }), await photoJpeg(1000, 300, 23, { grayscale: true })];
     const scale = new Float32Array([1 / 58, 1 / 57, 1 / 57, 1]);
@@ -198,7 +199,9 @@ describe('native fast path pixels against sharp (mean absolute difference <= 2 p
               const run = (avx2: boolean): Uint8Array | Float32Array => {
                 addon.useAvx2(avx2);
                 const out = float ? new Float32Array(w * h * c) : new Uint8Array(w * h * c);
-                const status = addon.decode(data, out, w, h, c, orientation, crop, interp, float ? scale : null, float ? offset : null, ...(region ?? []));
+                const [left, top, width, height] = region ?? [];
+                const params = packDecodeParams({ width: w, height: h, channels: c, orientation, crop, interpolation: interp, region: region === null ? null : { left, top, width, height } });
+                const status = addon.decode(data, out, params, float ? scale : null, float ? offset : null);
                 return status === 0 ? out : new Uint8Array(0);
               };
               const portable = run(false);
@@ -233,7 +236,7 @@ describe('native addon helpers', () => {
   it('trimMemory hands free pages back where the C library can (glibc), and says so', () => {
     const report = process.report.getReport() as { header?: { glibcVersionRuntime?: string } };
     const glibc = typeof report.header?.glibcVersionRuntime === 'string';
-    expect(jpegTurboAddon()?.trimMemory()).toBe(glibc);
+    expect(nativeAddon()?.trimMemory()).toBe(glibc);
   });
 });
 

@@ -12,7 +12,7 @@ import { SampleError, SampleReader, classifyDecodeError } from '../src/read-samp
 import { BLUR_SIGMA_MIN, applySharpStage, cropWindow, drawAugmentation, stageSize, writeAugmented, type AugmentDraw } from './augment.js';
 import { writeConverted } from './convert.js';
 import { jpegFastPath } from './jpeg-turbo.js';
-import { jpegTurboAddon } from '../src/native/index.js';
+import { nativeAddon } from '../src/native/addon.js';
 import { Ring } from '../src/ring.js';
 import {
   SlotState,
@@ -25,8 +25,9 @@ import {
 
 const init = workerData as WorkerInit;
 const spec: DecodeSpec = init.spec;
-const offsets = new Float64Array(init.source.pathOffsets);
-const pathText = Buffer.from(init.source.pathBytes);
+const source = init.source;
+const offsets = source.kind === 'files' ? new Float64Array(source.pathOffsets) : new Float64Array(0);
+const pathText = source.kind === 'files' ? Buffer.from(source.pathBytes) : Buffer.alloc(0);
 const ring = new Ring(init.ring);
 
 let sharpLib: typeof SharpFactory | null = null;
@@ -105,16 +106,52 @@ const READER_RESERVE = 4 * 1024 * 1024;
  * has had its worst file, and peak RSS grows with the dataset. One `malloc_trim` costs well under a millisecond.
  */
 const TRIM_EVERY = 256;
-const nativeAddon = jpegTurboAddon();
+const addon = nativeAddon();
 let sinceTrim = 0;
 function trimNow(samples: number): void {
   sinceTrim += samples;
   if (sinceTrim < TRIM_EVERY) return;
   sinceTrim = 0;
-  nativeAddon?.trimMemory();
+  addon?.trimMemory();
+}
+
+/** The decode of one sample's bytes into its slot; throws a `SampleError` when it cannot be decoded. */
+async function decodeInto(data: Buffer, slot: number, epoch: number, sample: number): Promise<void> {
+  const out = ring.pixelsOf(slot, spec.dtype);
+  const draw = augment === null ? null : drawAugmentation(augment, spec, init.seed, epoch, sample);
+  if (decodeFast(data, out, draw)) return;
+  let decoded: Awaited<ReturnType<typeof decode>>;
+  try {
+    decoded = await decode(data, draw);
+  } catch (err) {
+    throw classifyDecodeError(err, spec.maxPixels, data);
+  }
+  if (draw === null || augment === null) writeConverted(out, decoded.pixels, spec);
+  else writeAugmented(out, decoded.pixels, decoded.width, decoded.height, draw, augment, spec);
+}
+
+/** A staged source's slice: the bytes are views on the staging arena, no file to read. */
+async function decodeStaged(task: DecodeTask, arena: SharedArrayBuffer, staged: { offsets: number[]; lengths: number[] }): Promise<DecodeResult> {
+  const started = performance.now();
+  const failures: SampleFailure[] = [];
+  for (let i = 0; i < task.samples.length; i++) {
+    const position = task.firstPosition + i;
+    const slot = ring.slotOf(position);
+    try {
+      await decodeInto(Buffer.from(arena, staged.offsets[i], staged.lengths[i]), slot, task.epoch, task.samples[i]);
+      ring.publish(slot, position, SlotState.READY);
+    } catch (err) {
+      const e = err instanceof SampleError ? err : new SampleError('ERR_DECODE', String(err));
+      failures.push({ position, code: e.code, message: e.message });
+      ring.publish(slot, position, SlotState.FAILED);
+    }
+  }
+  trimNow(task.samples.length);
+  return { failures, busyMs: performance.now() - started };
 }
 
 export default async function decodeSlice(task: DecodeTask): Promise<DecodeResult> {
+  if (source.kind === 'staged' && task.staged !== undefined) return decodeStaged(task, source.arena, task.staged);
   const started = performance.now();
   const failures: SampleFailure[] = [];
   const files = task.samples.map((s) => readPackedPath(pathText, offsets, s));
@@ -140,19 +177,7 @@ export default async function decodeSlice(task: DecodeTask): Promise<DecodeResul
     const slot = ring.slotOf(position);
     if (i + 1 < files.length) readAt(i + 1).catch(() => undefined);
     try {
-      const data = await readAt(i);
-      const out = ring.pixelsOf(slot, spec.dtype);
-      const draw = augment === null ? null : drawAugmentation(augment, spec, init.seed, task.epoch, task.samples[i]);
-      if (!decodeFast(data, out, draw)) {
-        let decoded: Awaited<ReturnType<typeof decode>>;
-        try {
-          decoded = await decode(data, draw);
-        } catch (err) {
-          throw classifyDecodeError(err, spec.maxPixels, data);
-        }
-        if (draw === null || augment === null) writeConverted(out, decoded.pixels, spec);
-        else writeAugmented(out, decoded.pixels, decoded.width, decoded.height, draw, augment, spec);
-      }
+      await decodeInto(await readAt(i), slot, task.epoch, task.samples[i]);
       ring.publish(slot, position, SlotState.READY);
     } catch (err) {
       const e = err instanceof SampleError ? err : new SampleError('ERR_DECODE', String(err));

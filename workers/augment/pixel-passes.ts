@@ -18,7 +18,8 @@
  * arithmetic is `mixColor`'s, which the tests check (`the RGB fast paths agree with the general one`).
  */
 import type { AugmentSpec } from '../../src/augment-options.js';
-import { jpegTurboAddon, type JpegTurboAddon } from '../../src/native/index.js';
+import { ShiftedParam as P } from '../../src/native/abi.js';
+import { nativeAddon, type NativeAddon } from '../../src/native/addon.js';
 import type { DecodeSpec } from '../../src/protocol.js';
 import type { AugmentDraw } from './draws.js';
 import { FILL_CODE, bilinearInto, lerp2, needsWarp, stageMap, stageX, stageY, windowIndex, type StageMap } from './sample.js';
@@ -48,7 +49,7 @@ interface Tone {
 let columnMap = new Int32Array(0);
 const pixel = new Float64Array(4);
 const toneLut = new Float32Array(256);
-const nativeParams = new Float64Array(30);
+const nativeParams = new Float64Array(P.COUNT);
 
 /**
  * Writes the decoded stage image (`src`, `srcWidth` x `srcHeight` x `spec.channels`, 8-bit interleaved) into
@@ -67,7 +68,7 @@ export function writeAugmented(
 ): void {
   const C = spec.channels;
   const color = C >= 3 ? 3 : 1;
-  const addon = engine === 'auto' ? jpegTurboAddon() : null;
+  const addon = engine === 'auto' ? nativeAddon() : null;
   const shift = draw.channelShift;
   const brightness = draw.brightness;
   const contrast = draw.contrast;
@@ -88,17 +89,28 @@ export function writeAugmented(
   else writeGeneral(out, src, srcWidth, srcHeight, draw, warp ? stageMap(draw, srcWidth, srcHeight) : null, aug, spec, tone);
 }
 
-/** The native pass' parameters, in the order `augment_pass.c` reads them (its `P_*` indices). */
+/** The native pass' parameters, laid out as `ShiftedParam` (src/native/abi.ts) says. */
 function shiftedParams(W: number, H: number, mode: number, fill: number, draw: AugmentDraw, aug: AugmentSpec, spec: DecodeSpec, twist: number[] | null): Float64Array {
   const p = nativeParams;
   const erase = draw.erase;
-  p.set([W, H, draw.window.left, draw.window.top, +draw.flipH, +draw.flipV, mode, fill, +draw.grayscale]);
-  p.set(erase === null ? [0, 0, 0, 0] : [erase.top, erase.left, erase.height, erase.width], 9);
-  p[13] = aug.erasing?.value ?? 0;
-  p[14] = twist === null ? 0 : 1;
-  p.set(twist ?? [1, 0, 0, 0, 1, 0, 0, 0, 1], 15);
-  p.set(spec.normalization?.scale.slice(0, 3) ?? [1, 1, 1], 24);
-  p.set(spec.normalization?.offset.slice(0, 3) ?? [0, 0, 0], 27);
+  p[P.WIDTH] = W;
+  p[P.HEIGHT] = H;
+  p[P.WINDOW_LEFT] = draw.window.left;
+  p[P.WINDOW_TOP] = draw.window.top;
+  p[P.FLIP_H] = +draw.flipH;
+  p[P.FLIP_V] = +draw.flipV;
+  p[P.FILL_MODE] = mode;
+  p[P.FILL] = fill;
+  p[P.GRAY] = +draw.grayscale;
+  p[P.ERASE_TOP] = erase?.top ?? 0;
+  p[P.ERASE_LEFT] = erase?.left ?? 0;
+  p[P.ERASE_HEIGHT] = erase?.height ?? 0;
+  p[P.ERASE_WIDTH] = erase?.width ?? 0;
+  p[P.ERASE_VALUE] = aug.erasing?.value ?? 0;
+  p[P.HAS_TWIST] = twist === null ? 0 : 1;
+  p.set(twist ?? [1, 0, 0, 0, 1, 0, 0, 0, 1], P.TWIST);
+  p.set(spec.normalization?.scale.slice(0, 3) ?? [1, 1, 1], P.SCALE);
+  p.set(spec.normalization?.offset.slice(0, 3) ?? [0, 0, 0], P.OFFSET);
   return p;
 }
 
@@ -116,7 +128,7 @@ function writeShiftedRgb(
   aug: AugmentSpec,
   spec: DecodeSpec,
   tone: Tone,
-  addon: JpegTurboAddon | null,
+  addon: NativeAddon | null,
 ): void {
   const W = spec.width;
   const H = spec.height;

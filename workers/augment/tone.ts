@@ -3,7 +3,7 @@
  * tone of each value (channel shift, brightness, contrast, each clipped), saturation and hue as one 3x3
  * matrix, grayscale, and the mean luminance the contrast blends with. Every pixel pass takes them from here.
  */
-import type { JpegTurboAddon } from '../../src/native/index.js';
+import type { NativeAddon } from '../../src/native/addon.js';
 
 export const clamp255 = (v: number): number => (v < 0 ? 0 : v > 255 ? 255 : v);
 
@@ -80,7 +80,7 @@ const brightLut = new Float64Array(256);
  * `adjust_contrast` blends with (of the first channel when there are fewer than 3). Natively when `addon`
  * is given, with the same sums in the same order.
  */
-export function meanLuminance(src: Uint8Array, channels: number, shift: number, brightness: number, addon: JpegTurboAddon | null): number {
+export function meanLuminance(src: Uint8Array, channels: number, shift: number, brightness: number, addon: NativeAddon | null): number {
   toneTable(brightLut, shift, brightness, 1, 0);
   if (addon !== null) return addon.meanLuminance(src, channels, brightLut);
   const n = src.length;
