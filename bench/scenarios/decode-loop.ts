@@ -6,12 +6,13 @@ import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
+import { nativeStatus } from '../../src/native/addon.js';
 import { scriptPath } from './pytorch.js';
 
-/** The TurboJPEG library the row opens: `IMGSTREAM_TURBOJPEG` when it names a file, else the system's. */
+/** The TurboJPEG library the row opens: the one the fast path opened, else the system's. */
 function libraryName(): string {
-  const asked = process.env.IMGSTREAM_TURBOJPEG;
-  return asked && asked !== 'system' ? asked : 'libturbojpeg.so.0';
+  const status = nativeStatus();
+  return status.addon !== null ? status.library : 'libturbojpeg.so.0';
 }
 
 /** The loop built into `cacheDir` (once per source) and checked against the library, or why not. */

@@ -1,6 +1,6 @@
 /*
  * The benchmark's decode-only row: libjpeg-turbo's own full-size decode of files already in memory, one thread
- * per core, through its TurboJPEG API (opened at run time, as the fast path opens it). Nothing else: no DCT
+ * per core, through its TurboJPEG API (opened at run time: the library the fast path opened). Nothing else: no DCT
  * scaling, resampling, conversion, file read, ring or batch.
  *
  * decode-only <library> <threads> <list>: <list> holds one file per line. Prints one JSON line: images decoded,
