@@ -31,6 +31,9 @@ const spec: DecodeSpec = {
   cropToAspectRatio: false,
   maxPixels: 89_478_485,
   decoder: 'jpeg-turbo',
+  reference: null,
+  ignoreOrientation: false,
+  convertIcc: false,
 };
 
 function cpuMs(): number {

@@ -286,7 +286,7 @@ function codePointOrderUnit(unit: number): number {
  * Python's `sorted()` on str compares code points. Compared in place, not as encoded copies: a sort of a
  * folder of n files makes n log n comparisons, and garbage per comparison grows the young generation.
  */
-function compareCodePoints(a: string, b: string): number {
+export function compareCodePoints(a: string, b: string): number {
   const n = Math.min(a.length, b.length);
   for (let i = 0; i < n; i++) {
     const x = a.charCodeAt(i);

@@ -6,13 +6,15 @@
 import { anySignal, resolveSignal, untilAborted } from './abort.js';
 import type { AugmentOptions } from './augment-options.js';
 import { Errors } from './errors.js';
-import { fromDirectory, type FileIndex, type FromDirectoryOptions } from './file-index.js';
+import { COMPAT_PRESETS, kerasFoundMessage } from './compat.js';
+import { fromDirectory, fromList, type FileIndex, type FromDirectoryOptions } from './file-index.js';
+import { referenceListing } from './reference-index.js';
 import { Coordinator } from './coordinator.js';
 import { DecodePool } from './decode-pool.js';
 import { Consumer, type Batch } from './batches.js';
 import { BatchPool } from './batch-pool.js';
 import { resolveOptions, type LoaderOptions, type ResolvedOptions } from './options.js';
-import { epochPlan, shardSize, splitEntries, type Subset } from './sampler.js';
+import { epochPlan, numpyLegacyShuffle, shardSize, splitEntries, type Subset } from './sampler.js';
 import { composeStats, type LoaderStats } from './stats.js';
 import { defined, integerBetween, integerIn, invalid, number, object, oneOf } from './validate.js';
 
@@ -91,6 +93,8 @@ export class ImageLoader implements AsyncIterable<Batch> {
   readonly options: ResolvedOptions;
   /** Index entries this loader serves, in their base order (all of them, or one side of a split). */
   readonly entries: Int32Array;
+  /** The side of a validation split this loader serves, `null` without a split. */
+  readonly subset: Subset | null;
   /** The stages of the current or last epoch, whose counters {@link ImageLoader.stats} reads. */
   private counted: { epochs: number; coordinator: Coordinator; consumer: Consumer } | null = null;
   private epoch = 0;
@@ -112,11 +116,23 @@ export class ImageLoader implements AsyncIterable<Batch> {
     this.signal = resolveSignal('signal', signal);
     const resolved = resolveOptions(loaderOptions, index);
     const split = resolveSplit({ validationSplit, subset }, false);
+    const keras = resolved.compat === 'keras';
+    if (keras && split !== null && resolved.shuffle && loaderOptions.seed === undefined) {
+      throw Errors.optionConflict(
+        "Expected a seed with validationSplit and shuffle under compat: 'keras' (Keras requires one, so that the subsets cannot overlap) but received none",
+      );
+    }
+    this.subset = split === null ? null : (split.subset as Subset);
+    // Keras shuffles the whole file list once, split or not, before its per-epoch shuffle.
+    const all = Array.from({ length: index.size }, (_, i) => i);
     this.entries =
       split === null
-        ? Int32Array.from({ length: index.size }, (_, i) => i)
+        ? Int32Array.from(keras && resolved.shuffle ? numpyLegacyShuffle(all, resolved.seed) : all)
         : splitEntries(index.size, { ...split, subset: split.subset as Subset, shuffle: resolved.shuffle, seed: resolved.seed });
     this.options = split === null ? resolved : resolveOptions(loaderOptions, index, [], this.entries.length);
+    if (split !== null && this.options.verbose) {
+      console.log(`Using ${this.entries.length} files for ${split.subset}.`);
+    }
     this.signal?.addEventListener('abort', this.onAbort, { once: true });
   }
 
@@ -135,6 +151,11 @@ export class ImageLoader implements AsyncIterable<Batch> {
   /** Class names, in label order. */
   get classNames(): readonly string[] {
     return this.index.classNames;
+  }
+
+  /** The paths this loader serves, in their base order (Keras' `dataset.file_paths`). */
+  get filePaths(): string[] {
+    return Array.from(this.entries, (e) => this.index.path(e));
   }
 
   /** Samples per epoch (this shard's share when sharded). */
@@ -202,7 +223,8 @@ export class ImageLoader implements AsyncIterable<Batch> {
     }
     if (this.closed) throw Errors.closed();
     this.pool ??= this.createPool();
-    const { shuffle, seed, shard } = this.options;
+    const { seed, shard } = this.options;
+    const shuffle = this.options.shuffle && (this.subset !== 'validation' || this.options.shuffleValidation);
     const order = epochPlan(this.entries.length, { shuffle, seed, epoch, shard, start });
     const coordinator = new Coordinator(this.index, this.options, this.pool, this.entries, order, epoch);
     this.current = coordinator;
@@ -288,6 +310,30 @@ export interface ImageDatasetOptions extends LoaderOptions, FromDirectoryOptions
 }
 
 /**
+ * The index of `dir`: imgstream's listing, or under `compat` the reference loader's (and, with `verbose`,
+ * Keras' "Found N files belonging to M classes.").
+ */
+async function directoryIndex(dir: string, listing: FromDirectoryOptions, options: LoaderOptions): Promise<FileIndex> {
+  const compat = options.compat ?? null;
+  if (compat !== 'keras' && compat !== 'torchvision') {
+    if (compat !== null) throw Errors.invalidOption('compat', "one of 'keras', 'torchvision', null", compat);
+    return fromDirectory(dir, listing);
+  }
+  const followLinks = listing.followLinks ?? COMPAT_PRESETS[compat].followLinks;
+  if (typeof followLinks !== 'boolean') throw Errors.invalidOption('followLinks', 'a boolean', followLinks);
+  const found = await referenceListing(compat, dir, {
+    followLinks,
+    classNames: listing.classNames,
+    labels: listing.labels,
+    extensions: listing.extensions?.map((e) => `.${e.replace(/^\./, '').toLowerCase()}`),
+  });
+  if (options.verbose ?? COMPAT_PRESETS[compat].verbose) {
+    console.log(kerasFoundMessage(found.paths.length, found.labels === null ? null : found.classNames.length));
+  }
+  return fromList(found.paths, found.labels, { classNames: found.classNames });
+}
+
+/**
  * Keras' `image_dataset_from_directory` for streaming: one class per sub-folder, optional validation split.
  *
  * @example
@@ -304,9 +350,10 @@ export async function imageDatasetFromDirectory(
   dir: string,
   options: ImageDatasetOptions = {},
 ): Promise<ImageLoader | [ImageLoader, ImageLoader]> {
-  const { extensions, labels, classNames, followLinks, validationSplit, subset, augment, validationAugment, ...loaderOptions } = options ?? {};
+  const { extensions, labels, classNames, followLinks, validationSplit, subset, augment, validationAugment, ...loaderOptions } =
+    options ?? {};
   const split = resolveSplit({ validationSplit, subset: subset as Subset }, true);
-  const index = await fromDirectory(dir, { extensions, labels, classNames, followLinks });
+  const index = await directoryIndex(dir, { extensions, labels, classNames, followLinks }, loaderOptions);
   const trainOptions = { ...loaderOptions, augment };
   const valOptions = { ...loaderOptions, augment: validationAugment };
   if (split?.subset === 'both') {

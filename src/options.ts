@@ -9,7 +9,8 @@ import { resolveAugment, type AugmentOptions, type AugmentSpec } from './augment
 import { Errors } from './errors.js';
 import type { FileIndex } from './file-index.js';
 import { resolveDecoder, type Decoder } from './native/addon.js';
-import type { ColorChannels, DecodeSpec, Dtype, Interpolation, JpegDecoder, Normalization } from './protocol.js';
+import { COMPAT_PRESETS, COMPAT_VALUES, type Compat } from './compat.js';
+import type { ColorChannels, DecodeSpec, Dtype, Interpolation, JpegDecoder, Normalization, ReferenceResize } from './protocol.js';
 import { bytesPerSample } from './protocol.js';
 import type { Shard } from './sampler.js';
 import { boolean, defined, integerBetween, integerIn, invalid, number, numberBetween, object, oneOf, positiveInteger, size2d } from './validate.js';
@@ -61,7 +62,8 @@ export interface LoaderOptions {
    */
   seed?: number;
   /**
-   * Resampling kernel: `'nearest'`, `'bilinear'`, `'bicubic'` or `'lanczos3'`.
+   * Resampling kernel: `'nearest'`, `'bilinear'`, `'bicubic'` or `'lanczos3'`; with `antialias: false` (or
+   * `compat: 'keras'`) also Keras' `'area'`, `'lanczos5'`, `'gaussian'` and `'mitchellcubic'`.
    *
    * @default 'bilinear'
    */
@@ -72,6 +74,57 @@ export interface LoaderOptions {
    * @default false
    */
   cropToAspectRatio?: boolean;
+  /**
+   * Keras' `pad_to_aspect_ratio`: fit the whole image inside `imageSize`, keeping its aspect ratio, and pad
+   * with zeros (`tf.image.resize_with_pad`'s box). Takes the reference path (see `compat`); not with
+   * `cropToAspectRatio`.
+   *
+   * @default false
+   */
+  padToAspectRatio?: boolean;
+  /**
+   * Reproduce a reference loader's observable behaviour. `'keras'`: `image_dataset_from_directory`'s file list
+   * (bmp/gif/jpeg/jpg/png, hidden files kept, links to folders not followed), its split and seed rules (a
+   * `seed` is required to shuffle with a split), its messages, `tf.image.resize` without antialiasing and
+   * with half-pixel centres, its crop and pad boxes, unrounded float values, EXIF orientation and ICC profiles
+   * ignored, int32 labels in `imgstream/tf`, the validation subset kept in its order. `'torchvision'`:
+   * `ImageFolder`'s file list (every folder a class, links followed) and PIL's `Image.resize` filters, EXIF
+   * orientation and ICC profiles ignored. The preset only fills in the switches below that are not given.
+   * Pixels take the reference path: a full-size decode and a TypeScript resampler, slower than the default
+   * path and exact (docs/compat.md). `null`: imgstream's own defaults.
+   *
+   * @default null
+   */
+  compat?: 'keras' | 'torchvision' | null;
+  /**
+   * `true`: downscaling widens the kernel so every source pixel counts (libvips' and PIL's resize);
+   * `false`: the kernel at its own width, as `tf.image.resize(antialias=False)` and so Keras do (the reference
+   * path). Under `compat` the preset's.
+   *
+   * @default true
+   */
+  antialias?: boolean;
+  /**
+   * Rotate and flip by the file's EXIF orientation. Keras (`tf.io.decode_image`) and torchvision (PIL) do
+   * not; `false` reproduces them. Under `compat` the preset's (`false`).
+   *
+   * @default true
+   */
+  applyExifOrientation?: boolean;
+  /**
+   * Embedded ICC profiles: `'ignore'` uses the stored values, as PIL, TF and torchvision do, in both decoders
+   * (the JPEG fast path and sharp); `'srgb'` converts them to sRGB (every file then goes to sharp).
+   *
+   * @default 'ignore'
+   */
+  iccProfile?: 'ignore' | 'srgb';
+  /**
+   * Print what was found and used, in Keras' words ("Found N files belonging to M classes.", "Using N files
+   * for training."). Under `compat: 'keras'` the preset's (`true`).
+   *
+   * @default false
+   */
+  verbose?: boolean;
   /**
    * Pixel type of `batch.images`: `'float32'` or `'uint8'`.
    *
@@ -198,6 +251,12 @@ export interface ResolvedOptions {
   readonly decoder: JpegDecoder;
   readonly spec: DecodeSpec;
   readonly augment: AugmentSpec | null;
+  /** The reference loader reproduced, or `null`. */
+  readonly compat: Compat | null;
+  /** Print Keras' "Found ..." and "Using ..." lines. */
+  readonly verbose: boolean;
+  /** A validation subset is re-shuffled every epoch (`false` under `compat: 'keras'`, as Keras keeps its order). */
+  readonly shuffleValidation: boolean;
 }
 
 export const DEFAULTS = Object.freeze({
@@ -222,6 +281,12 @@ export const DEFAULTS = Object.freeze({
   shard: null as Shard | null,
   augment: null as AugmentOptions | null,
   decoder: 'auto' as Decoder,
+  padToAspectRatio: false,
+  compat: null as Compat | null,
+  antialias: true,
+  applyExifOrientation: true,
+  iccProfile: 'ignore' as 'ignore' | 'srgb',
+  verbose: false,
 });
 
 /** Batches counted in `memoryBudget` besides the ring: the one being assembled and the one the consumer holds. */
@@ -324,8 +389,9 @@ export function resolveOptions(
   const batchSize = positiveInteger('batchSize', o.batchSize, 1 << 20);
   const shuffle = boolean('shuffle', o.shuffle);
   const seed = integerBetween('seed', o.seed, 0, 0xffffffff);
-  const interpolation = oneOf<Interpolation>('interpolation', o.interpolation, ['nearest', 'bilinear', 'bicubic', 'lanczos3']);
   const cropToAspectRatio = boolean('cropToAspectRatio', o.cropToAspectRatio);
+  const compat = resolveCompat(o, options as Record<string, unknown>, cropToAspectRatio);
+  const interpolation = compat.interpolation;
   const dtype = oneOf<Dtype>('dtype', o.dtype, ['float32', 'uint8']);
   const normalization = resolveNormalization(o.normalize, dtype, channels);
   const workers =
@@ -355,7 +421,15 @@ export function resolveOptions(
     maxPixels,
     maxFileBytes,
     decoder,
+    reference: compat.reference,
+    ignoreOrientation: !compat.applyExifOrientation,
+    convertIcc: compat.iccProfile === 'srgb',
   });
+  if (compat.reference !== null && augment !== null) {
+    throw Errors.optionConflict(
+      `Expected augment null with the reference resampler (${compat.compat === null ? 'antialias: false' : `compat: '${compat.compat}'`}) but received an augmentation`,
+    );
+  }
   const sampleBytes = bytesPerSample(spec);
   // The budget holds the ring and the two batches the loader may fill or keep at once: the one it assembles
   // and the one the consumer holds meanwhile or has handed back. The ring needs at least a batch of slots so
@@ -401,5 +475,52 @@ export function resolveOptions(
     decoder,
     spec,
     augment,
+    compat: compat.compat,
+    verbose: compat.verbose,
+    shuffleValidation: compat.shuffleValidation,
   });
+}
+
+const DEFAULT_INTERPOLATIONS: readonly Interpolation[] = ['nearest', 'bilinear', 'bicubic', 'lanczos3'];
+const KERAS_INTERPOLATIONS: readonly Interpolation[] = [...DEFAULT_INTERPOLATIONS, 'area', 'lanczos5', 'gaussian', 'mitchellcubic'];
+const PIL_FILTER: Partial<Record<Interpolation, string>> = { nearest: 'nearest', bilinear: 'bilinear', bicubic: 'bicubic', lanczos3: 'lanczos' };
+
+/** `compat` and the switches behind it: each given switch wins over the preset, the preset over the default. */
+function resolveCompat(o: Record<string, unknown>, given: Record<string, unknown>, cropToAspectRatio: boolean) {
+  const compat = oneOf<Compat | null>('compat', o.compat, [...COMPAT_VALUES, null]);
+  const preset = compat === null ? null : COMPAT_PRESETS[compat];
+  const value = (option: 'antialias' | 'applyExifOrientation' | 'verbose' | 'iccProfile') =>
+    given[option] ?? (preset === null ? o[option] : preset[option]);
+  const antialias = boolean('antialias', value('antialias'));
+  const applyExifOrientation = boolean('applyExifOrientation', value('applyExifOrientation'));
+  const verbose = boolean('verbose', value('verbose'));
+  const iccProfile = oneOf<'ignore' | 'srgb'>('iccProfile', value('iccProfile'), ['ignore', 'srgb']);
+  const padToAspectRatio = boolean('padToAspectRatio', o.padToAspectRatio);
+  if (padToAspectRatio && cropToAspectRatio) {
+    throw Errors.optionConflict('Expected at most one of cropToAspectRatio and padToAspectRatio but received both true');
+  }
+  const resampler = compat === 'torchvision' && antialias ? 'pil' : antialias ? null : 'tf';
+  const allowed = resampler === 'tf' ? KERAS_INTERPOLATIONS : DEFAULT_INTERPOLATIONS;
+  const interpolation = oneOf<Interpolation>(
+    resampler === 'tf' ? 'interpolation' : "interpolation (Keras' area, lanczos5, gaussian and mitchellcubic need antialias: false)",
+    o.interpolation,
+    allowed,
+  );
+  if (padToAspectRatio && resampler !== 'tf') {
+    throw Errors.optionConflict(
+      "Expected antialias false (or compat: 'keras') with padToAspectRatio, Keras' resize_with_pad, but received antialias true",
+    );
+  }
+  const reference: ReferenceResize | null =
+    resampler === null
+      ? null
+      : Object.freeze({
+          resampler,
+          method: resampler === 'pil' ? (PIL_FILTER[interpolation] as string) : interpolation,
+          fit: cropToAspectRatio ? 'crop' : padToAspectRatio ? 'pad' : 'stretch',
+          applyExifOrientation,
+          convertIcc: iccProfile === 'srgb',
+        });
+  const shuffleValidation = preset?.shuffleValidation ?? true;
+  return { compat, interpolation, reference, applyExifOrientation, iccProfile, verbose, shuffleValidation };
 }

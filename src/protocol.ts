@@ -40,7 +40,31 @@ export interface RingBuffers {
 
 export type ColorChannels = 1 | 3 | 4;
 export type Dtype = 'float32' | 'uint8';
-export type Interpolation = 'nearest' | 'bilinear' | 'bicubic' | 'lanczos3';
+export type Interpolation =
+  | 'nearest'
+  | 'bilinear'
+  | 'bicubic'
+  | 'lanczos3'
+  | 'area'
+  | 'lanczos5'
+  | 'gaussian'
+  | 'mitchellcubic';
+
+/**
+ * The reference decode path (`workers/reference-decode.ts`): full-size decode, then a reference resampler.
+ * `null` in a spec: the default path (shrink-on-load, libvips or the JPEG fast path).
+ */
+export interface ReferenceResize {
+  /** `'tf'`: `tf.image.resize` without antialiasing (Keras); `'pil'`: PIL's `Image.resize` (torchvision). */
+  resampler: 'tf' | 'pil';
+  /** The resampler's method: a Keras interpolation, or a PIL filter (`'lanczos'` for `lanczos3`). */
+  method: string;
+  /** `'stretch'` to the target, Keras' `'crop'` (`smart_resize`) or `'pad'` (`resize_with_pad`) box. */
+  fit: 'stretch' | 'crop' | 'pad';
+  applyExifOrientation: boolean;
+  /** Convert with the embedded ICC profile to sRGB (else the stored values are used). */
+  convertIcc: boolean;
+}
 /** The decoder a worker uses for JPEGs: the libjpeg-turbo fast path (falling back to sharp per file) or sharp. */
 export type JpegDecoder = 'jpeg-turbo' | 'sharp';
 
@@ -64,6 +88,12 @@ export interface DecodeSpec {
   /** Files larger than this many bytes are refused from their size (the reader's default when absent). */
   maxFileBytes?: number;
   decoder: JpegDecoder;
+  /** The reference decode path, or `null` for the default one. */
+  reference: ReferenceResize | null;
+  /** EXIF orientation left unapplied (`applyExifOrientation: false`): pixels as stored. */
+  ignoreOrientation: boolean;
+  /** Embedded ICC profiles converted to sRGB (`iccProfile: 'srgb'`); `false`: ignored, by both decoders. */
+  convertIcc: boolean;
 }
 
 /**

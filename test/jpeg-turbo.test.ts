@@ -7,7 +7,7 @@ import { packDecodeParams } from '../src/native/abi.js';
 import { BACKEND_ENV, nativeAddon } from '../src/native/addon.js';
 import type { DecodeSpec } from '../src/protocol.js';
 import { fastPathAccepts, jpegFastPath, readJpegHeader } from '../workers/jpeg-turbo.js';
-import { removeDir, tempDir } from './fixtures/images.js';
+import { rec601Luma, removeDir, tempDir } from './fixtures/images.js';
 import { NO_CJPEG, cjpeg, hasCjpeg, noNativeReason, photoJpeg } from './fixtures/jpegs.js';
 import { collect, decodeSpec, describeBothPaths } from './fixtures/pipeline.js';
 
@@ -24,10 +24,10 @@ async function sharpDecode(data: Buffer, s: DecodeSpec): Promise<Buffer> {
   let image = sharp(data, { failOn: 'warning' })
     .autoOrient()
     .resize(s.width, s.height, { fit: s.cropToAspectRatio ? 'cover' : 'fill', kernel });
-  if (s.channels === 1) image = image.flatten({ background: '#000000' }).toColourspace('b-w');
-  else if (s.channels === 3) image = image.flatten({ background: '#000000' }).toColourspace('srgb');
-  else image = image.ensureAlpha().toColourspace('srgb');
-  return image.raw().toBuffer();
+  if (s.channels === 4) image = image.ensureAlpha().toColourspace('srgb');
+  else image = image.flatten({ background: '#000000' }).toColourspace('srgb');
+  const raw = await image.raw().toBuffer();
+  return s.channels === 1 ? rec601Luma(raw) : raw;
 }
 
 function meanAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {

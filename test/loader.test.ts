@@ -3,7 +3,7 @@ import path from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ImageLoader, fromDirectory, fromList, imageDatasetFromDirectory } from '../src/index.js';
-import { makeClassFolders, removeDir, tempDir, writeImage } from './fixtures/images.js';
+import { makeClassFolders, rec601Luma, removeDir, tempDir, writeImage } from './fixtures/images.js';
 import { collect, describeBothPaths } from './fixtures/pipeline.js';
 
 let root: string;
@@ -25,10 +25,10 @@ async function referenceDecode(
   fit: 'fill' | 'cover' = 'fill',
 ): Promise<Buffer> {
   let img = sharp(file).autoOrient().resize(w, h, { fit, kernel: 'linear' });
-  if (mode === 'grayscale') img = img.flatten().toColourspace('b-w');
-  else if (mode === 'rgb') img = img.flatten().toColourspace('srgb');
-  else img = img.ensureAlpha().toColourspace('srgb');
-  return img.raw().toBuffer();
+  if (mode === 'rgba') img = img.ensureAlpha().toColourspace('srgb');
+  else img = img.flatten().toColourspace('srgb');
+  const raw = await img.raw().toBuffer();
+  return mode === 'grayscale' ? rec601Luma(raw) : raw;
 }
 
 describeBothPaths('pixels', () => {

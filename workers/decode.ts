@@ -13,6 +13,8 @@ import { BLUR_SIGMA_MIN, applySharpStage, cropWindow, drawAugmentation, stageSiz
 import { writeConverted } from './convert.js';
 import { jpegFastPath } from './jpeg-turbo.js';
 import { nativeAddon } from '../src/native/addon.js';
+import { referenceDecode } from './reference-decode.js';
+import { rec601Gray } from '../src/resize/gray.js';
 import { Ring } from '../src/ring.js';
 import {
   SlotState,
@@ -69,25 +71,37 @@ function decodeFast(data: Buffer, out: Float32Array | Uint8Array, draw: AugmentD
   return true;
 }
 
-const KERNEL = { nearest: 'nearest', bilinear: 'linear', bicubic: 'cubic', lanczos3: 'lanczos3' } as const;
+const KERNEL: Partial<Record<DecodeSpec['interpolation'], 'nearest' | 'linear' | 'cubic' | 'lanczos3'>> = {
+  nearest: 'nearest',
+  bilinear: 'linear',
+  bicubic: 'cubic',
+  lanczos3: 'lanczos3',
+};
 
 async function decode(data: Buffer, draw: AugmentDraw | null): Promise<{ pixels: Buffer; width: number; height: number }> {
   const sharp = await loadSharp();
-  let image = sharp(data, { failOn: 'warning', limitInputPixels: spec.maxPixels, sequentialRead: true }).autoOrient();
+  let image = sharp(data, { failOn: 'warning', limitInputPixels: spec.maxPixels, sequentialRead: true, ignoreIcc: !spec.convertIcc });
+  if (!spec.ignoreOrientation) image = image.autoOrient();
   const resize = { fit: spec.cropToAspectRatio ? 'cover' : 'fill', position: 'centre', kernel: KERNEL[spec.interpolation] } as const;
   let size: { width: number; height: number } = spec;
   if (draw === null || augment === null) image = image.resize(spec.width, spec.height, resize);
   else size = await applySharpStage(image, draw, augment, spec, resize);
-  if (spec.channels === 1) image = image.flatten({ background: '#000000' }).toColourspace('b-w');
-  else if (spec.channels === 3) image = image.flatten({ background: '#000000' }).toColourspace('srgb');
+  // Grayscale is Rec.601 luma of the sRGB values (rec601Gray, after the resize), as PIL's convert('L') and
+  // the JPEG fast path's Y plane give; libvips' b-w is linear-light Rec.709 luminance, a few levels brighter.
+  if (spec.channels === 1 || spec.channels === 3) image = image.flatten({ background: '#000000' }).toColourspace('srgb');
   else image = image.ensureAlpha().toColourspace('srgb');
-  const { data: pixels, info } = await image.raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
-  if (info.width !== size.width || info.height !== size.height || info.channels !== spec.channels) {
+  const { data: decoded, info } = await image.raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
+  const channels = spec.channels === 1 ? 3 : spec.channels;
+  if (info.width !== size.width || info.height !== size.height || info.channels !== channels) {
     throw new SampleError(
       'ERR_DECODE',
-      `decoded to ${info.width}x${info.height}x${info.channels}, expected ${size.width}x${size.height}x${spec.channels}`,
+      `decoded to ${info.width}x${info.height}x${info.channels}, expected ${size.width}x${size.height}x${channels}`,
     );
   }
+  const pixels =
+    spec.channels === 1
+      ? Buffer.from(rec601Gray({ data: decoded, width: info.width, height: info.height, channels: 3 }).data.buffer)
+      : decoded;
   return { pixels, width: size.width, height: size.height };
 }
 
@@ -118,6 +132,14 @@ function trimNow(samples: number): void {
 /** The decode of one sample's bytes into its slot; throws a `SampleError` when it cannot be decoded. */
 async function decodeInto(data: Buffer, slot: number, epoch: number, sample: number): Promise<void> {
   const out = ring.pixelsOf(slot, spec.dtype);
+  if (spec.reference !== null) {
+    try {
+      await referenceDecode(await loadSharp(), data, spec, spec.reference, out);
+    } catch (err) {
+      throw classifyDecodeError(err, spec.maxPixels, data);
+    }
+    return;
+  }
   const draw = augment === null ? null : drawAugmentation(augment, spec, init.seed, epoch, sample);
   if (decodeFast(data, out, draw)) return;
   let decoded: Awaited<ReturnType<typeof decode>>;

@@ -722,10 +722,8 @@ static int resample(State *s, const Request *rq, const Plan *pl) {
         q[1] = round_u8(acc[1]);
         q[2] = round_u8(acc[2]);
         if (to_gray) {
-          /* libvips' sRGB -> b-w: Rec. 709 luminance in linear light, re-encoded. */
-          double l = 0.2126 * s->to_linear[q[0]] + 0.7152 * s->to_linear[q[1]] + 0.0722 * s->to_linear[q[2]];
-          int i = (int)(l * ENCODE_STEPS + 0.5);
-          q[0] = s->from_linear[i < 0 ? 0 : i > ENCODE_STEPS ? ENCODE_STEPS : i];
+          /* Rec. 601 luma of the sRGB values in PIL's integer form (convert('L')), as the sharp path gives. */
+          q[0] = (q[0] * 19595 + q[1] * 38470 + q[2] * 7471 + 0x8000) >> 16;
         }
       } else {
         float a0 = 0;

@@ -10,7 +10,7 @@ import { tf } from './backend.js';
 
 /** What `toTfDataset` needs from a loader: batches, and the resolved options that describe them. */
 export type BatchSource = AsyncIterable<Batch> & {
-  readonly options: Pick<ImageLoader['options'], 'labelMode' | 'numClasses'>;
+  readonly options: Pick<ImageLoader['options'], 'labelMode' | 'numClasses'> & { readonly compat?: ImageLoader['options']['compat'] };
   /** When present, batches whose tensors are gone are handed back to be filled again (see `ImageLoader.recycle`). */
   recycle?: (batch: Batch) => void;
 };
@@ -34,7 +34,13 @@ export interface TensorBatch extends tfTypes.TensorContainerObject {
 const openEpochs = new WeakMap<object, Set<AsyncIterator<Batch>>>();
 
 /** Turns one loader batch into `{ xs, ys }` tensors (the caller owns and disposes them). */
-export function batchToTensors(batch: Batch, labelMode: BatchSource['options']['labelMode'], numClasses: number, oneHot = false): TensorBatch {
+export function batchToTensors(
+  batch: Batch,
+  labelMode: BatchSource['options']['labelMode'],
+  numClasses: number,
+  oneHot = false,
+  intLabels: 'float32' | 'int32' = 'float32',
+): TensorBatch {
   const images = batch.images instanceof Float32Array ? batch.images : Float32Array.from(batch.images);
   const xs = tf.tensor4d(images, batch.shape, 'float32');
   const n = batch.shape[0];
@@ -50,14 +56,15 @@ export function batchToTensors(batch: Batch, labelMode: BatchSource['options']['
     const hot = new Float32Array(n * numClasses);
     for (let i = 0; i < n; i++) hot[i * numClasses + labels[i]] = 1;
     ys = tf.tensor2d(hot, [n, numClasses], 'float32');
-  } else ys = tf.tensor1d(Float32Array.from(labels), 'float32');
+  } else if (intLabels === 'int32') ys = tf.tensor1d(Int32Array.from(labels), 'int32');
+  else ys = tf.tensor1d(Float32Array.from(labels), 'float32');
   return { xs, ys };
 }
 
 /**
  * A `tf.data.Dataset` of `{ xs, ys }` over a loader: `xs` float32 `[n, h, w, c]` (uint8 pixels are widened),
  * `ys` by `labelMode`: `'int'` float32 `[n]` of class indices (tfjs' `sparseCategoricalCrossentropy`
- * floors its targets, which it only accepts as float32), or one-hot float32 `[n, numClasses]` with `oneHot`),
+ * floors its targets, which it only accepts as float32; int32, as Keras gives, under `compat: 'keras'`), or one-hot float32 `[n, numClasses]` with `oneHot`),
  * `'categorical'` float32 `[n, numClasses]`, `'binary'` float32 `[n, 1]`. Each `iterator()` call (tfjs makes
  * one per `fitDataset` epoch) runs one loader epoch. Tensors are made one batch at a time; `fitDataset`
  * disposes each batch after its step, so nothing accumulates.
@@ -80,6 +87,7 @@ export function toTfDataset(loader: BatchSource, options: TfDatasetOptions = {})
   boolean('oneHot', oneHot);
   boolean('repeat', repeat);
   const { labelMode, numClasses } = loader.options;
+  const intLabels = loader.options.compat === 'keras' ? 'int32' : 'float32';
   if (labelMode === null) {
     throw Errors.optionConflict(
       "Expected a loader with labels for toTfDataset (labelMode 'int', 'categorical' or 'binary') but received labelMode null; use predict() for unlabeled images",
@@ -113,7 +121,7 @@ export function toTfDataset(loader: BatchSource, options: TfDatasetOptions = {})
           const next = await epoch.next();
           if (next.done) break;
           if (next.value.shape[0] === 0) continue;
-          const t = batchToTensors(next.value, labelMode, numClasses, oneHot);
+          const t = batchToTensors(next.value, labelMode, numClasses, oneHot, intLabels);
           if (recycle !== null) lent.push({ batch: next.value, tensors: t });
           yield t;
         }
