@@ -17,6 +17,7 @@ import { defaultCacheDir, describeFolder, ensureDataset } from './dataset.js';
 import { GROUPS, type Attempt, type Figures, type Group, type Machine, type RunRecord, type RunSpec, type Settings } from './records.js';
 import { writeReport, type Report } from './report.js';
 import type { Dtype, ScenarioConfig, ScenarioResult } from './scenarios/common.js';
+import { prepareDecodeOnly } from './scenarios/decode-loop.js';
 import { findPil, findTorch, scriptPath } from './scenarios/pytorch.js';
 import { IMGSTREAM_VARIANTS, parseVariant, type Variant } from './variants.js';
 import { packedShards, shardSpecs } from './shards.js';
@@ -412,6 +413,8 @@ export async function runBench(argv: string[], options: RunBenchOptions = {}): P
 
   if (has('main')) {
     const specs: RunSpec[] = [];
+    const decodeOnly = prepareDecodeOnly(path.join(settings.cacheDir, 'tools'));
+    if ('missing' in decodeOnly) notes.push(`libjpeg-turbo decode-only row skipped: ${decodeOnly.missing}`);
     for (const dtype of settings.dtypes) {
       for (const c of settings.ceilingConcurrency) {
         const env = { UV_THREADPOOL_SIZE: String(Math.max(4, c)) };
@@ -422,6 +425,10 @@ export async function runBench(argv: string[], options: RunBenchOptions = {}): P
         id: `main-ceiling-${dtype}-threads`, group: 'main', label: `decode ceiling (bare sharp, ${cores} threads x 2 in flight)`, scenario: 'ceiling',
         config: base(dtype, { concurrency: 2 * cores, threads: cores }), env: { UV_THREADPOOL_SIZE: String(Math.max(4, 2 * cores)) },
       });
+      // libjpeg-turbo alone, full size, files in memory: the physical limit every row is read against.
+      if (!('missing' in decodeOnly)) {
+        specs.push({ id: `main-decode-only-${dtype}`, group: 'main', label: `libjpeg-turbo decode only (${cores} threads, full size, files in memory)`, scenario: 'decode-only', config: base(dtype, { threads: cores, ...decodeOnly }) });
+      }
       // The decoder imgstream runs (the native fast path where built), bare: its loader's own ceiling.
       specs.push({ id: `main-fast-ceiling-${dtype}`, group: 'main', label: `imgstream's decoder bare (${cores} threads, no ring)`, scenario: 'fast-ceiling', config: base(dtype, { threads: cores }) });
       for (const v of settings.variants) specs.push({ id: `main-${v.name}-${dtype}`, group: 'main', label: v.name, scenario: 'imgstream', config: base(dtype, v.options), env: v.env });

@@ -31,7 +31,7 @@ const ALLOWED = [
   /^dist\/(src|workers)\/[\w/.-]+\.(js|d\.ts)$/,
   /^dist\/bench\/(?!decoders\.)[\w-]+\.(js|d\.ts)$/, // the runner's modules, not the decoder micro-benchmark (a dev tool)
   /^dist\/bench\/scenarios\/[\w-]+\.(js|d\.ts)$/,
-  /^bench\/scenarios\/[\w-]+\.py$/,
+  /^bench\/scenarios\/[\w-]+\.(py|c)$/,
   /^src\/native\/(binding\.gyp|build\.mjs|load\.cjs|[\w-]+\.[ch])$/,
   /^src\/native\/prebuilds\/[\w-]+\/imgstream\.node$/, // the addon prebuilt by prepack, for installs that skip scripts
 ];
@@ -39,7 +39,7 @@ const ALLOWED = [
 const REQUIRED = [
   'package.json', 'README.md', 'LICENSE', 'CHANGELOG.md', 'docs/performance.md', 'dist/src/index.js', 'dist/src/index.d.ts', 'dist/src/tf/index.js',
   'dist/src/tf/index.d.ts', 'dist/src/cli.js', 'dist/workers/decode.js', 'dist/bench/run.js', 'dist/bench/scenarios/imgstream.js',
-  'bench/scenarios/pytorch.py', 'bench/scenarios/pil-decode.py', 'src/native/binding.gyp', 'src/native/build.mjs',
+  'bench/scenarios/pytorch.py', 'bench/scenarios/pil-decode.py', 'bench/scenarios/decode-only.c', 'src/native/binding.gyp', 'src/native/build.mjs',
   'src/native/load.cjs',
 ];
 

@@ -26,6 +26,33 @@
 
 typedef float v4f __attribute__((vector_size(16)));
 
+/* One axis of the resampling: for each output index, the first source index, the tap count and weights. */
+typedef struct {
+  int *start;
+  int *count;
+  float *weights;
+  int max_taps;
+} Axis;
+
+/*
+ * The taps of one axis for one (source length, output length, scale, offset, kernel, mirror), computed once and
+ * kept: they depend only on the geometry, and a dataset has a handful of image sizes. The horizontal axis of the
+ * RGB case also holds its taps in pairs, broadcast (horizontal_rgb), the same number of pairs for every output
+ * pixel (zero weights past a pixel's own taps), so that the pass has no per-pixel trip count.
+ */
+#define AXIS_PLANS 8
+typedef struct {
+  int out_len, src_len, interp, mirror, paired;
+  double scale, offset;
+  unsigned used; /* the state's clock when last used; 0: empty */
+  Axis axis;
+  int lo, hi;    /* the source range the taps cover */
+  int pairs;     /* paired: taps per output pixel, in pairs */
+  int read_hi;   /* paired: one past the last source pixel the pairs read */
+  float *pair_weights;
+  size_t start_cap, count_cap, weights_cap, pair_weights_cap;
+} AxisPlan;
+
 typedef struct {
   const TurboJpeg *api; /* set with `tj` on the first decode, once a library is open */
   tjhandle tj;
@@ -35,21 +62,13 @@ typedef struct {
   size_t scratch_cap;
   float *line; /* one output row of RGB floats before rounding, and the float output's per-value scale and offset */
   size_t line_cap;
-  float *pair_weights; /* the horizontal taps of the RGB case, in pairs, broadcast (horizontal_rgb) */
-  size_t pair_weights_cap;
   const unsigned char **taps; /* the source rows of one output row's vertical taps */
   size_t taps_cap;
+  AxisPlan plans[AXIS_PLANS]; /* the taps of the last axes resampled, kept for the next file of the same size */
+  unsigned plan_clock;
   float to_linear[256];
   unsigned char from_linear[ENCODE_STEPS + 1];
 } State;
-
-/* One axis of the resampling: for each output index, the first source index, the tap count and weights. */
-typedef struct {
-  int *start;
-  int *count;
-  float *weights;
-  int max_taps;
-} Axis;
 
 static double srgb_to_linear(double v) { return v <= 0.04045 ? v / 12.92 : pow((v + 0.055) / 1.055, 2.4); }
 static double linear_to_srgb(double l) { return l <= 0.0031308 ? l * 12.92 : 1.055 * pow(l, 1 / 2.4) - 0.055; }
@@ -62,7 +81,12 @@ static void state_free(napi_env env, void *data, void *hint) {
   free(s->pixels);
   free(s->scratch);
   free(s->line);
-  free(s->pair_weights);
+  for (int i = 0; i < AXIS_PLANS; i++) {
+    free(s->plans[i].axis.start);
+    free(s->plans[i].axis.count);
+    free(s->plans[i].axis.weights);
+    free(s->plans[i].pair_weights);
+  }
   free(s->taps);
   free(s);
 }
@@ -153,19 +177,68 @@ static void axis_mirror(Axis *a, int out_len, int src_len) {
   }
 }
 
-static int axis_alloc(Axis *a, int out_len, double scale) {
+/*
+ * The taps of one axis, from the state's plans when this geometry was resampled before (no allocation then), else
+ * computed into the least recently used plan, whose buffers are reused. NULL when memory runs out.
+ */
+static const AxisPlan *plan_axis(State *s, int out_len, int src_len, double scale, double offset, int interp, int mirror,
+                                 int paired) {
+  AxisPlan *p = NULL, *oldest = &s->plans[0];
+  for (int i = 0; i < AXIS_PLANS; i++) {
+    AxisPlan *c = &s->plans[i];
+    if (c->used && c->out_len == out_len && c->src_len == src_len && c->scale == scale && c->offset == offset &&
+        c->interp == interp && c->mirror == mirror && c->paired == paired) {
+      p = c;
+      break;
+    }
+    if (c->used < oldest->used) oldest = c;
+  }
+  if (p) {
+    p->used = ++s->plan_clock;
+    return p;
+  }
+  p = oldest;
+  p->used = 0;
+  Axis *a = &p->axis;
   double support = scale > 1 ? scale : 1;
   a->max_taps = (int)ceil(support) * 2 + 4;
-  a->start = malloc(sizeof(int) * (size_t)out_len);
-  a->count = malloc(sizeof(int) * (size_t)out_len);
-  a->weights = malloc(sizeof(float) * (size_t)out_len * (size_t)a->max_taps);
-  return a->start && a->count && a->weights;
-}
-
-static void axis_free(Axis *a) {
-  free(a->start);
-  free(a->count);
-  free(a->weights);
+  if (!grow((void **)&a->start, &p->start_cap, sizeof(int) * (size_t)out_len) ||
+      !grow((void **)&a->count, &p->count_cap, sizeof(int) * (size_t)out_len) ||
+      !grow((void **)&a->weights, &p->weights_cap, sizeof(float) * (size_t)out_len * (size_t)a->max_taps))
+    return NULL;
+  axis_taps(a, out_len, src_len, scale, offset, interp);
+  if (mirror) axis_mirror(a, out_len, src_len);
+  p->lo = a->start[0];
+  p->hi = a->start[0] + a->count[0];
+  int most = 1;
+  for (int i = 0; i < out_len; i++) {
+    if (a->start[i] < p->lo) p->lo = a->start[i];
+    if (a->start[i] + a->count[i] > p->hi) p->hi = a->start[i] + a->count[i];
+    if (a->count[i] > most) most = a->count[i];
+  }
+  p->pairs = (most + 1) / 2;
+  p->read_hi = p->hi;
+  if (paired) {
+    if (!grow((void **)&p->pair_weights, &p->pair_weights_cap, sizeof(float) * 8 * (size_t)out_len * p->pairs)) return NULL;
+    for (int i = 0; i < out_len; i++) {
+      const float *w = a->weights + (size_t)i * a->max_taps;
+      float *w8 = p->pair_weights + (size_t)i * p->pairs * 8;
+      for (int j = 0; j < p->pairs * 2; j++) {
+        float wj = j < a->count[i] ? w[j] : 0;
+        for (int c = 0; c < 4; c++) w8[(j / 2) * 8 + (j % 2) * 4 + c] = wj;
+      }
+      if (a->start[i] + p->pairs * 2 > p->read_hi) p->read_hi = a->start[i] + p->pairs * 2;
+    }
+  }
+  p->out_len = out_len;
+  p->src_len = src_len;
+  p->scale = scale;
+  p->offset = offset;
+  p->interp = interp;
+  p->mirror = mirror;
+  p->paired = paired;
+  p->used = ++s->plan_clock;
+  return p;
 }
 
 static inline int round_u8(float v) {
@@ -198,15 +271,16 @@ static void vertical_rows_c(float *restrict r, const unsigned char *const *lines
 
 /* Horizontal, per output pixel: one 4-lane load per tap (R, G, B and the next pixel's R, ignored), even taps in
  * one accumulator and odd ones in another, added at the end. The weights are laid out 8 floats per pair of taps
- * (the even tap's broadcast, then the odd one's; zero for a missing odd tap). Each pixel's 4 floats go to
- * line[3x..3x+3]; the fourth is overwritten by the next pixel (the line has a float of slack). */
-static void horizontal_rgb_c(float *restrict line, const float *restrict row, const int *start, const int *count,
-                             const float *w8, int max_pairs, int out_w) {
+ * (the even tap's broadcast, then the odd one's), `pairs` pairs for every pixel, zero past its own taps (adding
+ * zero leaves the sums as they are). Each pixel's 4 floats go to line[3x..3x+3]; the fourth is overwritten by
+ * the next pixel (the line has a float of slack). */
+static void horizontal_rgb_c(float *restrict line, const float *restrict row, const int *start, const float *w8,
+                             int pairs, int out_w) {
   for (int x = 0; x < out_w; x++) {
     const float *r = row + (size_t)start[x] * 3;
-    const float *w = w8 + (size_t)x * max_pairs * 8;
+    const float *w = w8 + (size_t)x * pairs * 8;
     v4f a0 = {0, 0, 0, 0}, a1 = {0, 0, 0, 0}, v0, v1;
-    for (int p = 0, pairs = (count[x] + 1) / 2; p < pairs; p++, r += 6, w += 8) {
+    for (int p = 0; p < pairs; p++, r += 6, w += 8) {
       memcpy(&v0, r, sizeof v0);
       memcpy(&v1, r + 3, sizeof v1);
       a0 += v0 * w[0];
@@ -248,19 +322,66 @@ __attribute__((target("avx2"))) static void vertical_rows_avx2(float *restrict r
   }
 }
 
-/* A pair of taps per 8-lane multiply-add: the even tap in lanes 0-3, the odd one in lanes 4-7. */
-__attribute__((target("avx2"))) static void horizontal_rgb_avx2(float *restrict line, const float *restrict row,
-                                                                const int *start, const int *count, const float *w8,
-                                                                int max_pairs, int out_w) {
+/* A pair of taps per 8-lane multiply-add: the even tap in lanes 0-3, the odd one in lanes 4-7. Inlined with a
+ * constant pair count for the common counts, so that the taps' loop unrolls away. */
+__attribute__((target("avx2"), always_inline)) static inline void horizontal_pairs_avx2(float *restrict line, const float *restrict row,
+                                                                                       const int *start, const float *w8,
+                                                                                       int pairs, int out_w) {
   for (int x = 0; x < out_w; x++) {
     const float *r = row + (size_t)start[x] * 3;
-    const float *w = w8 + (size_t)x * max_pairs * 8;
+    const float *w = w8 + (size_t)x * pairs * 8;
     __m256 acc = _mm256_setzero_ps();
-    for (int p = 0, pairs = (count[x] + 1) / 2; p < pairs; p++, r += 6, w += 8) {
+    for (int p = 0; p < pairs; p++, r += 6, w += 8) {
       __m256 v = _mm256_insertf128_ps(_mm256_castps128_ps256(_mm_loadu_ps(r)), _mm_loadu_ps(r + 3), 1);
       acc = _mm256_add_ps(acc, _mm256_mul_ps(v, _mm256_loadu_ps(w)));
     }
     _mm_storeu_ps(line + (size_t)x * 3, _mm_add_ps(_mm256_castps256_ps128(acc), _mm256_extractf128_ps(acc, 1)));
+  }
+}
+
+__attribute__((target("avx2"))) static void horizontal_rgb_avx2(float *restrict line, const float *restrict row,
+                                                                const int *start, const float *w8, int pairs, int out_w) {
+  switch (pairs) {
+    case 1: horizontal_pairs_avx2(line, row, start, w8, 1, out_w); break;
+    case 2: horizontal_pairs_avx2(line, row, start, w8, 2, out_w); break;
+    case 3: horizontal_pairs_avx2(line, row, start, w8, 3, out_w); break;
+    case 4: horizontal_pairs_avx2(line, row, start, w8, 4, out_w); break;
+    case 5: horizontal_pairs_avx2(line, row, start, w8, 5, out_w); break;
+    default: horizontal_pairs_avx2(line, row, start, w8, pairs, out_w); break;
+  }
+}
+
+/* Rounded and clamped to 0..255 as store_u8's C does ((int)(v + 0.5f), truncation, then the clamp), 8 at a time. */
+__attribute__((target("avx2"))) static inline __m256i levels_avx2(const float *v) {
+  __m256i q = _mm256_cvttps_epi32(_mm256_add_ps(_mm256_loadu_ps(v), _mm256_set1_ps(0.5f)));
+  return _mm256_min_epi32(_mm256_max_epi32(q, _mm256_setzero_si256()), _mm256_set1_epi32(255));
+}
+
+__attribute__((target("avx2"))) static void store_u8_avx2(unsigned char *restrict out, const float *restrict v, size_t n) {
+  size_t i = 0;
+  for (; i + 32 <= n; i += 32) {
+    __m256i a = _mm256_packs_epi32(levels_avx2(v + i), levels_avx2(v + i + 8));
+    __m256i b = _mm256_packs_epi32(levels_avx2(v + i + 16), levels_avx2(v + i + 24));
+    /* The packs work per 128-bit lane: one 32-bit shuffle puts the groups of 4 bytes back in order. */
+    __m256i q = _mm256_permutevar8x32_epi32(_mm256_packus_epi16(a, b), _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+    _mm256_storeu_si256((__m256i *)(out + i), q);
+  }
+  for (; i < n; i++) {
+    int q = (int)(v[i] + 0.5f);
+    out[i] = (unsigned char)(q < 0 ? 0 : q > 255 ? 255 : q);
+  }
+}
+
+__attribute__((target("avx2"))) static void store_f32_avx2(float *restrict out, const float *restrict v, const float *restrict scale,
+                                                           const float *restrict offset, size_t n) {
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    __m256 q = _mm256_cvtepi32_ps(levels_avx2(v + i));
+    _mm256_storeu_ps(out + i, _mm256_add_ps(_mm256_mul_ps(q, _mm256_loadu_ps(scale + i)), _mm256_loadu_ps(offset + i)));
+  }
+  for (; i < n; i++) {
+    int q = (int)(v[i] + 0.5f);
+    out[i] = (float)(q < 0 ? 0 : q > 255 ? 255 : q) * scale[i] + offset[i];
   }
 }
 #endif
@@ -287,20 +408,20 @@ static void vertical_rows(float *restrict r, const unsigned char *const *lines, 
   vertical_rows_c(r, lines, w, taps, n);
 }
 
-static void horizontal_rgb(float *restrict line, const float *restrict row, const int *start, const int *count,
-                           const float *w8, int max_pairs, int out_w) {
+static void horizontal_rgb(float *restrict line, const float *restrict row, const int *start, const float *w8, int pairs,
+                           int out_w) {
 #ifdef HAVE_AVX2_PATH
   if (avx2_active()) {
-    horizontal_rgb_avx2(line, row, start, count, w8, max_pairs, out_w);
+    horizontal_rgb_avx2(line, row, start, w8, pairs, out_w);
     return;
   }
 #endif
-  horizontal_rgb_c(line, row, start, count, w8, max_pairs, out_w);
+  horizontal_rgb_c(line, row, start, w8, pairs, out_w);
 }
 
 /* One row of RGB floats (rounded, clamped to 0..255) into 8-bit output; vectorises. */
 AVX2_CLONE
-static void store_u8(unsigned char *restrict out, const float *restrict v, size_t n) {
+static void store_u8_c(unsigned char *restrict out, const float *restrict v, size_t n) {
   for (size_t i = 0; i < n; i++) {
     int q = (int)(v[i] + 0.5f);
     out[i] = (unsigned char)(q < 0 ? 0 : q > 255 ? 255 : q);
@@ -309,11 +430,32 @@ static void store_u8(unsigned char *restrict out, const float *restrict v, size_
 
 /* The same levels as float32 output, `level * scale[i] + offset[i]` (scale and offset laid out per value). */
 AVX2_CLONE
-static void store_f32(float *restrict out, const float *restrict v, const float *restrict scale, const float *restrict offset, size_t n) {
+static void store_f32_c(float *restrict out, const float *restrict v, const float *restrict scale, const float *restrict offset, size_t n) {
   for (size_t i = 0; i < n; i++) {
     int q = (int)(v[i] + 0.5f);
     out[i] = (float)(q < 0 ? 0 : q > 255 ? 255 : q) * scale[i] + offset[i];
   }
+}
+
+static void store_u8(unsigned char *restrict out, const float *restrict v, size_t n) {
+#ifdef HAVE_AVX2_PATH
+  if (avx2_active()) {
+    store_u8_avx2(out, v, n);
+    return;
+  }
+#endif
+  store_u8_c(out, v, n);
+}
+
+static void store_f32(float *restrict out, const float *restrict v, const float *restrict scale, const float *restrict offset,
+                      size_t n) {
+#ifdef HAVE_AVX2_PATH
+  if (avx2_active()) {
+    store_f32_avx2(out, v, scale, offset, n);
+    return;
+  }
+#endif
+  store_f32_c(out, v, scale, offset, n);
 }
 
 static napi_value status_value(napi_env env, int status) {
@@ -497,52 +639,37 @@ static int decode_pixels(State *s, const Request *rq, const Plan *pl) {
   return DECODE_STATUS_OK;
 }
 
-/* The decoded pixels resampled, oriented and converted into the output. `ax` and `ay` are the caller's, which
- * frees them whatever happens. */
-static int resample(State *s, const Request *rq, const Plan *pl, Axis *ax, Axis *ay) {
+/* The decoded pixels resampled, oriented and converted into the output. */
+static int resample(State *s, const Request *rq, const Plan *pl) {
   int out_w = rq->out_w, out_h = rq->out_h, out_c = rq->out_c, src_c = pl->src_c, vw = pl->vw;
   ptrdiff_t C = src_c, origin = pl->origin, du = pl->du, dv = pl->dv;
   const float *norm_scale = rq->norm_scale, *norm_offset = rq->norm_offset;
-  if (!axis_alloc(ax, out_w, pl->scale_x) || !axis_alloc(ay, out_h, pl->scale_y)) return DECODE_STATUS_ERR_MEMORY;
-  axis_taps(ax, out_w, vw, pl->scale_x, pl->off_x, rq->interp);
-  axis_taps(ay, out_h, pl->vh, pl->scale_y, pl->off_y, rq->interp);
-  if (pl->mirror_x) axis_mirror(ax, out_w, vw);
-  int u_lo = ax->start[0], u_hi = ax->start[out_w - 1] + ax->count[out_w - 1];
-  for (int x = 0; x < out_w; x++) {
-    if (ax->start[x] < u_lo) u_lo = ax->start[x];
-    if (ax->start[x] + ax->count[x] > u_hi) u_hi = ax->start[x] + ax->count[x];
-  }
-  if (!grow((void **)&s->scratch, &s->scratch_cap, sizeof(float) * ((size_t)vw * src_c + 4))) return DECODE_STATUS_ERR_MEMORY;
-
   /* The common case, RGB in and out: the horizontal pass writes a row of floats, then one vectorised loop
    * rounds (and scales) it into the output. */
   int rgb_fast = src_c == 3 && out_c == 3;
+  const AxisPlan *px_plan = plan_axis(s, out_w, vw, pl->scale_x, pl->off_x, rq->interp, pl->mirror_x, rgb_fast);
+  const AxisPlan *py_plan = px_plan ? plan_axis(s, out_h, pl->vh, pl->scale_y, pl->off_y, rq->interp, 0, 0) : NULL;
+  /* The second lookup may not evict the first: the plans are taken least recently used, and the first was just used. */
+  if (!px_plan || !py_plan) return DECODE_STATUS_ERR_MEMORY;
+  const Axis *ax = &px_plan->axis, *ay = &py_plan->axis;
+  int u_lo = px_plan->lo, u_hi = px_plan->hi, read_hi = px_plan->read_hi;
+  if (!grow((void **)&s->scratch, &s->scratch_cap, sizeof(float) * ((size_t)(read_hi > vw ? read_hi : vw) * src_c + 4)))
+    return DECODE_STATUS_ERR_MEMORY;
   size_t line_n = (size_t)out_w * 3;
   if (rgb_fast && !grow((void **)&s->line, &s->line_cap, sizeof(float) * (line_n * 3 + 1))) return DECODE_STATUS_ERR_MEMORY;
-  int max_pairs = (ax->max_taps + 1) / 2;
-  if ((rgb_fast && !grow((void **)&s->pair_weights, &s->pair_weights_cap, sizeof(float) * 8 * (size_t)out_w * max_pairs)) ||
-      !grow((void **)&s->taps, &s->taps_cap, sizeof(*s->taps) * (size_t)ay->max_taps))
-    return DECODE_STATUS_ERR_MEMORY;
+  if (!grow((void **)&s->taps, &s->taps_cap, sizeof(*s->taps) * (size_t)ay->max_taps)) return DECODE_STATUS_ERR_MEMORY;
   float *line = s->line, *line_scale = line + line_n + 1, *line_offset = line_scale + line_n;
   if (rgb_fast) {
     for (size_t i = 0; i < line_n; i++) {
       line_scale[i] = norm_scale ? norm_scale[i % 3] : 1;
       line_offset[i] = norm_scale ? norm_offset[i % 3] : 0;
     }
-    for (int x = 0; x < out_w; x++) {
-      const float *wx = ax->weights + (size_t)x * ax->max_taps;
-      float *w8 = s->pair_weights + (size_t)x * max_pairs * 8;
-      for (int j = 0; j < (ax->count[x] + 1) / 2 * 2; j++) {
-        float wj = j < ax->count[x] ? wx[j] : 0;
-        for (int c = 0; c < 4; c++) w8[(j / 2) * 8 + (j % 2) * 4 + c] = wj;
-      }
-    }
   }
   const unsigned char *px = s->pixels;
   float *row = s->scratch;
-  /* The 4 floats after the last pixel the taps use are read: as the ignored fourth lane of that pixel's load,
-   * and as a pixel with a zero weight (an odd tap count in horizontal_rgb). Keep them finite. */
-  memset(row + (size_t)u_hi * src_c, 0, sizeof(float) * 4);
+  /* Past the last pixel the taps use, the pairs read up to read_hi pixels with zero weights, and one float more
+   * (the ignored fourth lane of a pixel's load). The vertical pass does not write there: keep them finite. */
+  memset(row + (size_t)u_hi * src_c, 0, sizeof(float) * ((size_t)(read_hi - u_hi) * src_c + 4));
   unsigned char *out8 = rq->out8;
   float *out32 = rq->out32;
   int to_gray = out_c == 1 && src_c == 3;
@@ -573,7 +700,7 @@ static int resample(State *s, const Request *rq, const Plan *pl, Axis *ax, Axis 
     }
     size_t o = (size_t)y * out_w * out_c;
     if (rgb_fast) {
-      horizontal_rgb(line, row, ax->start, ax->count, s->pair_weights, max_pairs, out_w);
+      horizontal_rgb(line, row, ax->start, px_plan->pair_weights, px_plan->pairs, out_w);
       if (out8) store_u8(out8 + o, line, line_n);
       else store_f32(out32 + o, line, line_scale, line_offset, line_n);
       continue;
@@ -632,14 +759,11 @@ static napi_value decode(napi_env env, napi_callback_info info) {
   if (napi_get_instance_data(env, (void **)&s) != napi_ok || !s) return status_value(env, DECODE_STATUS_ERR_ARGS);
   Request rq;
   Plan pl;
-  Axis ax = {0}, ay = {0};
   int status = parse_request(env, info, &rq);
   if (status == DECODE_STATUS_OK && !s->tj) status = open_decompressor(s);
   if (status == DECODE_STATUS_OK) status = plan_decode(s, &rq, &pl);
   if (status == DECODE_STATUS_OK) status = decode_pixels(s, &rq, &pl);
-  if (status == DECODE_STATUS_OK) status = resample(s, &rq, &pl, &ax, &ay);
-  axis_free(&ax);
-  axis_free(&ay);
+  if (status == DECODE_STATUS_OK) status = resample(s, &rq, &pl);
   release_if_large(s);
   return status_value(env, status);
 }
