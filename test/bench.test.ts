@@ -83,7 +83,6 @@ describe('imgstream bench (smoke)', () => {
   it("names `npm run bench -- <args>` as its command when run that way, and prints the report as JSON with --json", async () => {
     const extra = ['--only', 'breakdown', '--breakdown-files', '2', '--size', '10', '--cache-dir', path.join(root, 'cache'), '--out', path.join(root, 'npm-results'), '--no-pytorch', '--json'];
     const out = await runCommand('npm', ['run', '--silent', 'bench', '--', ...extra], { cwd: repo, timeoutMs: 200_000 });
-    });
     expect(out.code, out.stderr).toBe(0);
     const report = JSON.parse(out.stdout) as { command: string; derived: { breakdown: unknown[] } };
     expect(report.command).toBe(`npm run bench -- ${extra.join(' ')}`);
