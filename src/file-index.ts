@@ -11,7 +11,7 @@ import { Errors } from './errors.js';
 export const IMAGE_EXTENSIONS: readonly string[] = ['jpg', 'jpeg', 'png', 'webp', 'gif', 'tif', 'tiff', 'bmp', 'avif'];
 
 /** Grows a packed path table one path at a time, without keeping the strings. */
-class PathPacker {
+export class PathPacker {
   private bytes = Buffer.alloc(1 << 16);
   private offsets = new Float64Array(1 << 10);
   private count = 0;
@@ -171,7 +171,7 @@ function codePointOrderUnit(unit: number): number {
  * Python's `sorted()` on str compares code points. Compared in place, not as encoded copies: a sort of a
  * folder of n files makes n log n comparisons, and garbage per comparison grows the young generation.
  */
-function compareCodePoints(a: string, b: string): number {
+export function compareCodePoints(a: string, b: string): number {
   const n = Math.min(a.length, b.length);
   for (let i = 0; i < n; i++) {
     const x = a.charCodeAt(i);
@@ -181,11 +181,11 @@ function compareCodePoints(a: string, b: string): number {
   return a.length - b.length;
 }
 
-function isHidden(name: string): boolean {
+export function isHidden(name: string): boolean {
   return name.startsWith('.');
 }
 
-function hasImageExtension(name: string, extensions: ReadonlySet<string>): boolean {
+export function hasImageExtension(name: string, extensions: ReadonlySet<string>): boolean {
   const dot = name.lastIndexOf('.');
   return dot > 0 && extensions.has(name.slice(dot + 1).toLowerCase());
 }
