@@ -8,15 +8,40 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { fromDirectory } from '../src/file-index.js';
+import { fromDirectory, fromList } from '../src/file-index.js';
 import { createS3Context, resolveS3Options, type S3Context, type S3Options } from '../src/s3/client.js';
 import { fromS3Directory } from '../src/s3/list.js';
 import { getObjectBytes, readObject } from '../src/s3/object-read.js';
-import { fetchObjects } from '../src/s3/object-source.js';
+import { ObjectStream, type ObjectItem } from '../src/s3/object-stream.js';
+import type { FileIndex } from '../src/file-index.js';
 import { startFaultProxy, type FaultProxy } from './fixtures/fault-proxy.js';
 import { makeClassFolders, removeDir, tempDir, writeImage } from './fixtures/images.js';
 import { createBucket, putObject, testClient, uploadTree } from './fixtures/s3-bucket.js';
 import { startSwift, type S3TestServer } from './servers/swift/server.js';
+
+/** Every item of an object stream over `order`, taken as the coordinator takes them (when told they may be ready). */
+async function drain(ctx: S3Context, index: FileIndex, order: number[], inFlight: number, maxBytes = 1 << 30): Promise<ObjectItem[]> {
+  let wake: (() => void) | null = null;
+  const stream = new ObjectStream(ctx, index, Int32Array.from(order), { inFlight, maxBytes }, () => wake?.());
+  const out: ObjectItem[] = [];
+  stream.start();
+  try {
+    while (!stream.done) {
+      const item = stream.take();
+      if (item !== null) {
+        out.push(item);
+        continue;
+      }
+      await new Promise<void>((resolve) => {
+        wake = resolve;
+        setTimeout(resolve, 200);
+      });
+    }
+  } finally {
+    await stream.stop();
+  }
+  return out;
+}
 
 describe('S3 source against a real store', () => {
   let server: S3TestServer;
@@ -82,20 +107,24 @@ describe('S3 source against a real store', () => {
     expect(Array.from(index.labels!)).toEqual(Array.from(expected.labels!));
   });
 
-  it('reads back every object byte for byte, many in flight, through 20 ms of added round trip', async () => {
+  it('reads back every object byte for byte, in epoch order, many in flight, through 20 ms of added round trip', async () => {
     const ctx = await context({}, 'proxy');
     const index = await fromS3Directory(ctx, 's3://images/sets/train');
+    const order = Array.from({ length: index.size }, (_, i) => (i * 7) % index.size);
     proxy.setLatency(20);
     try {
-      const seen: number[] = [];
-      const items = Int32Array.from({ length: index.size }, (_, i) => i);
-      for await (const got of fetchObjects(ctx, items, (i) => index.path(i), { inFlight: 8 })) {
-        expect(got.error).toBeNull();
-        const file = path.join(local, 'train', got.url.slice('s3://images/sets/train/'.length));
-        expect(got.bytes!.equals(readFileSync(file))).toBe(true);
-        seen.push(got.item);
+      // A byte cap below two objects: requests still go out one at a time and every object arrives.
+      for (const [inFlight, maxBytes] of [[8, 1 << 30], [3, 1000]]) {
+        const items = await drain(ctx, index, order, inFlight, maxBytes);
+        expect(items.map((it) => it.sampleId)).toEqual(order);
+        for (const it of items) {
+          expect(it.ok).toBe(true);
+          if (!it.ok) continue;
+          expect(it.label).toBe(index.labels![it.sampleId]);
+          const file = path.join(local, 'train', it.path.slice('s3://images/sets/train/'.length));
+          expect(it.image.equals(readFileSync(file))).toBe(true);
+        }
       }
-      expect(seen).toEqual(Array.from(items));
     } finally {
       proxy.setLatency(0);
     }
@@ -151,11 +180,12 @@ describe('S3 source against a real store', () => {
       message: expect.stringContaining('s3://blobs/nope.jpg'),
     });
     await expect(fromS3Directory(ctx, 's3://images/no/such/prefix')).rejects.toMatchObject({ code: 'ERR_NOT_FOUND' });
-    const items = Int32Array.from([0, 1]);
-    const urls = ['s3://blobs/nope.jpg', 's3://blobs/big.bin'];
-    const out = [];
-    for await (const got of fetchObjects(ctx, items, (i) => urls[i], { inFlight: 2 })) out.push(got.error?.code ?? got.bytes!.length);
-    expect(out).toEqual(['ERR_S3_NOT_FOUND', big.length]);
+    const listed = fromList(['s3://blobs/nope.jpg', 's3://blobs/big.bin'], [0, 1]);
+    const items = await drain(ctx, listed, [0, 1], 2);
+    expect(items.map((it) => (it.ok ? it.image.length : it.skip))).toEqual([
+      { path: 's3://blobs/nope.jpg', code: 'ERR_S3_NOT_FOUND', message: expect.stringContaining('s3://blobs/nope.jpg') },
+      big.length,
+    ]);
   });
 
   it('fails a wrong secret at the first request with an auth error that quotes no credential', async () => {
@@ -171,5 +201,8 @@ describe('S3 source against a real store', () => {
     const get = (await getObjectBytes(ctx, { bucket: 'blobs', key: 'big.bin' }).catch((e: unknown) => e)) as Error & { code: string };
     expect(get.code).toBe('ERR_S3_AUTH');
     expect(`${get.message}${get.stack}`).not.toContain(secret);
+    // An object stream stops at the first rejected request instead of skipping every object.
+    const listed = fromList(['s3://blobs/big.bin', 's3://blobs/big.bin'], [0, 0]);
+    await expect(drain(ctx, listed, [0, 1], 2)).rejects.toMatchObject({ code: 'ERR_S3_AUTH' });
   });
 });
