@@ -31,6 +31,11 @@ export interface S3Options {
   backoffMs?: number;
   /** Keys per ListObjectsV2 page (S3 returns at most 1000). @default 1000 */
   pageSize?: number;
+  /**
+   * A bucket of class folders: GETs in flight at once (one per image), so that the store's latency overlaps.
+   * Their bytes count toward `memoryBudget`. @default 32
+   */
+  requestsInFlight?: number;
 }
 
 export interface ResolvedS3Options {
@@ -42,6 +47,7 @@ export interface ResolvedS3Options {
   retries: number;
   backoffMs: number;
   pageSize: number;
+  requestsInFlight: number;
 }
 
 function positiveInteger(option: string, value: unknown, fallback: number, max = Number.MAX_SAFE_INTEGER): number {
@@ -79,6 +85,7 @@ export function resolveS3Options(opts: S3Options | undefined, env: NodeJS.Proces
     retries: o.retries === 0 ? 0 : positiveInteger('s3.retries', o.retries, 6, 100),
     backoffMs: positiveInteger('s3.backoffMs', o.backoffMs, 100, 60_000),
     pageSize: positiveInteger('s3.pageSize', o.pageSize, 1000, 1000),
+    requestsInFlight: positiveInteger('s3.requestsInFlight', o.requestsInFlight, 32, 1024),
   });
 }
 

@@ -21,7 +21,15 @@ import { formatS3Url, parseS3Url } from './url.js';
 
 interface Page {
   keys: string[];
+  /** Bytes of each key's object. */
+  sizes: number[];
   prefixes: string[];
+}
+
+/** What a listing learned of the objects' sizes (to size the memory that holds them in flight). */
+export interface ListedBytes {
+  total: number;
+  largest: number;
 }
 
 /** The pages of a listing of `prefix`, one request each, each retried as any request. */
@@ -41,8 +49,10 @@ async function* listPages(ctx: S3Context, bucket: string, prefix: string, delimi
         { abortSignal },
       ),
     );
+    const contents = (out.Contents ?? []).filter((c) => (c.Key ?? '') !== '');
     yield {
-      keys: (out.Contents ?? []).map((c) => c.Key ?? '').filter((k) => k !== ''),
+      keys: contents.map((c) => c.Key as string),
+      sizes: contents.map((c) => c.Size ?? 0),
       prefixes: (out.CommonPrefixes ?? []).map((p) => p.Prefix ?? '').filter((p) => p !== ''),
     };
     token = out.IsTruncated ? out.NextContinuationToken : undefined;
@@ -82,16 +92,19 @@ async function packImages(
   prefix: string,
   extensions: ReadonlySet<string>,
   out: PathPacker,
+  listed: ListedBytes,
 ): Promise<number> {
   const group = new PathPacker();
   let nested = false;
   for await (const page of listPages(ctx, bucket, prefix)) {
-    for (const key of page.keys) {
+    page.keys.forEach((key, i) => {
       const rel = key.slice(prefix.length);
-      if (!isImageKey(rel, extensions)) continue;
+      if (!isImageKey(rel, extensions)) return;
       if (rel.includes('/')) nested = true;
       group.push(formatS3Url({ bucket, key }));
-    }
+      listed.total += page.sizes[i];
+      listed.largest = Math.max(listed.largest, page.sizes[i]);
+    });
   }
   const count = group.size;
   const packed = group.finish();
@@ -111,7 +124,12 @@ async function packImages(
  * An index of the images below an `s3://bucket/prefix` URL, labeled by class folder exactly as
  * {@link fromDirectory} labels a local folder (same classes, same order, same options).
  */
-export async function fromS3Directory(ctx: S3Context, url: string, opts: FromDirectoryOptions = {}): Promise<FileIndex> {
+export async function fromS3Directory(
+  ctx: S3Context,
+  url: string,
+  opts: FromDirectoryOptions = {},
+  listed: ListedBytes = { total: 0, largest: 0 },
+): Promise<FileIndex> {
   const loc = parseS3Url(url, 'directory');
   const extList = opts.extensions ?? IMAGE_EXTENSIONS;
   if (!Array.isArray(extList) || extList.length === 0 || extList.some((e) => typeof e !== 'string' || e === '')) {
@@ -146,13 +164,13 @@ export async function fromS3Directory(ctx: S3Context, url: string, opts: FromDir
 
   const packer = new PathPacker();
   if (labelsMode === null || classNames.length === 0) {
-    if ((await packImages(ctx, loc.bucket, prefix, extensions, packer)) === 0) throw Errors.noImages(root, [...extensions]);
+    if ((await packImages(ctx, loc.bucket, prefix, extensions, packer, listed)) === 0) throw Errors.noImages(root, [...extensions]);
     return new FileIndex({ ...packer.finish(), labels: null, classNames: [], root });
   }
   let labels = new Int32Array(1024);
   for (let c = 0; c < classNames.length; c++) {
     const before = packer.size;
-    await packImages(ctx, loc.bucket, `${prefix}${classNames[c]}/`, extensions, packer);
+    await packImages(ctx, loc.bucket, `${prefix}${classNames[c]}/`, extensions, packer, listed);
     if (packer.size > labels.length) {
       const grown = new Int32Array(Math.max(packer.size, labels.length * 2));
       grown.set(labels);
