@@ -5,7 +5,6 @@
  */
 import { Errors, type SkippedSample } from './errors.js';
 import type { Coordinator } from './coordinator.js';
-import type { FileIndex } from './file-index.js';
 import type { ResolvedOptions } from './options.js';
 import type { Ring } from './ring.js';
 import type { LoaderStats } from './stats.js';
@@ -22,6 +21,18 @@ export interface Batch {
   shape: [number, number, number, number];
   /** Paths of the batch's samples, in order. */
   paths: string[];
+}
+
+/**
+ * What the consumer takes positions from: the file `Coordinator`, or a stream source's (`ShardCoordinator`).
+ * `entryAt(p)` names the entry whose label and path the {@link EntrySource} gives.
+ */
+export type PositionFeed = Pick<Coordinator, 'size' | 'held' | 'counters' | 'pump' | 'isReady' | 'settle' | 'release' | 'entryAt'>;
+
+/** Labels and paths by entry: the index for files, the stream coordinator's per-slot record for shards. */
+export interface EntrySource {
+  readonly labels: Int32Array | null;
+  path(entry: number): string;
 }
 
 /** The arrays of a full batch the caller handed back with `loader.recycle(batch)`, to be filled again. */
@@ -86,9 +97,9 @@ class BatchBuilder {
  * joins it when this generator ends, however it ends.
  */
 export async function* assembleBatches(
-  coordinator: Coordinator,
+  coordinator: PositionFeed,
   ring: Ring,
-  index: FileIndex,
+  index: EntrySource,
   options: ResolvedOptions,
   stats: LoaderStats,
   startPosition: number,

@@ -1,9 +1,11 @@
 #!/usr/bin/env node
 /**
  * The `imgstream` command: `demo` (train a small CNN from a generated folder), `bench` (the benchmark),
- * `inspect <dir>` (class counts, sizes, undecodable files) and `preview <dir>` (a grid of augmented samples).
+ * `inspect <dir>` (class counts, sizes, undecodable files), `pack <folder-or-csv> <out-dir>` (WebDataset shards)
+ * and `preview <dir>` (a grid of augmented samples).
  * Errors print as one line with a non-zero exit code.
  */
+import bytes from 'bytes';
 import { Command, InvalidArgumentError } from 'commander';
 
 /** Exit code of `inspect` when it found files that cannot be decoded (1 is for errors). */
@@ -19,6 +21,12 @@ function nonNegativeInteger(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('Expected a non-negative integer.');
   return n;
+}
+
+function byteSizeArgument(value: string): number {
+  const n = /^\d+$/.test(value) ? Number(value) : bytes.parse(value.trim().replace(/([kmgtp])ib$/i, '$1b'));
+  if (n === null || !Number.isFinite(n) || n < 1024) throw new InvalidArgumentError('Expected a size such as 256MB or 1GiB.');
+  return Math.floor(n);
 }
 
 function imageSizeArgument(value: string): readonly [number, number] {
@@ -87,6 +95,47 @@ export function buildProgram(): Command {
       process.stdout.write(`${opts.json ? JSON.stringify(report, null, 2) : formatReport(report)}\n`);
       if (report.bad.length > 0) process.exitCode = EXIT_BAD_FILES;
     });
+
+  program
+    .command('pack')
+    .description(
+      'Write a folder of class sub-folders (or a CSV of path,label) as WebDataset tar shards, <key>.<ext> + <key>.cls per sample, ' +
+        'with a shards.json index (sample counts, class names) for imageDatasetFromShards.',
+    )
+    .argument('<folder-or-csv>', 'dataset folder (one sub-folder per class) or CSV file')
+    .argument('<out-dir>', 'folder the shards and shards.json are written to')
+    .option('--shard-size <size>', 'largest shard, e.g. 256MB or 1GiB', byteSizeArgument, 256 * 2 ** 20)
+    .option('--samples-per-shard <n>', 'samples per shard (a shard also ends at --shard-size)', positiveInteger)
+    .option('--max-side <px>', 'shrink images whose longer side is above this, re-encoded in their format', positiveInteger)
+    .option('--prefix <name>', 'shard file names: <name>-000000.tar, ...', 'shard')
+    .option('--seed <n>', 'seed of the shuffle before packing', nonNegativeInteger, 0)
+    .option('--no-shuffle', 'keep the folder order (classes would then sit in separate shards)')
+    .option('--no-progress', 'no progress bar')
+    .action(
+      async (
+        source: string,
+        outDir: string,
+        opts: { shardSize: number; samplesPerShard?: number; maxSide?: number; prefix: string; seed: number; shuffle: boolean; progress: boolean },
+      ) => {
+        const { packShards } = await import('./shards/pack.js');
+        const result = await packShards(source, outDir, {
+          shardSize: opts.shardSize,
+          samplesPerShard: opts.samplesPerShard ?? null,
+          maxSide: opts.maxSide ?? null,
+          prefix: opts.prefix,
+          seed: opts.seed,
+          shuffle: opts.shuffle,
+          progress: opts.progress && process.stderr.isTTY === true,
+        });
+        const rate = result.samples / Math.max(result.seconds, 1e-3);
+        process.stdout.write(
+          `Wrote ${result.shards.length} shards (${result.samples} samples, ${(result.bytes / 2 ** 20).toFixed(1)} MiB of images) ` +
+            `and ${result.index} in ${result.seconds.toFixed(1)} s (${rate.toFixed(0)} images/s)\n`,
+        );
+        for (const s of result.skipped) process.stderr.write(`skipped ${s.path}: ${s.code} ${s.message}\n`);
+        if (result.skipped.length > 0) process.exitCode = EXIT_BAD_FILES;
+      },
+    );
 
   program
     .command('preview')

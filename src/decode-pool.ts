@@ -38,7 +38,8 @@ export class DecodePool {
   private readonly makeQuarantine: () => Piscina<DecodeTask, DecodeResult>;
   private quarantine: Piscina<DecodeTask, DecodeResult> | null = null;
 
-  constructor(index: FileIndex, options: ResolvedOptions) {
+  /** `staging`: the staging arena of a stream source, shared with the workers (see `DecodeTask.staged`). */
+  constructor(index: FileIndex, options: ResolvedOptions, staging: SharedArrayBuffer | null = null) {
     this.ring = new Ring(options.capacity, options.sampleBytes);
     this.workers = options.workers;
     const { filename, execArgv } = workerEntry();
@@ -52,6 +53,7 @@ export class DecodePool {
       seed: options.seed,
       augment: options.augment,
       fault: faultFromEnv(),
+      staging,
     };
     // A worker's live JavaScript is small (its modules, a slice's bookkeeping); left to V8, its young
     // generation still grows to 8 MiB or more per worker, memory that scales with the worker count.

@@ -15,6 +15,10 @@ export type ErrorCode =
   | 'ERR_TOO_MANY_PIXELS'
   | 'ERR_WORKER'
   | 'ERR_CLOSED'
+  | 'ERR_SHARD_READ'
+  | 'ERR_SHARD_SAMPLE'
+  | 'ERR_LABEL'
+  | 'ERR_TOO_LARGE'
   | 'ERR_S3_AUTH'
   | 'ERR_S3_NOT_FOUND'
   | 'ERR_S3_FORBIDDEN'
@@ -28,6 +32,10 @@ export const SAMPLE_ERROR_CODES: readonly ErrorCode[] = [
   'ERR_DECODE',
   'ERR_TOO_MANY_PIXELS',
   'ERR_WORKER',
+  'ERR_SHARD_READ',
+  'ERR_SHARD_SAMPLE',
+  'ERR_LABEL',
+  'ERR_TOO_LARGE',
   'ERR_S3_NOT_FOUND',
   'ERR_S3_FORBIDDEN',
   'ERR_S3_REQUEST',

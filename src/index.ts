@@ -11,6 +11,11 @@ export { ImageLoader, imageDatasetFromDirectory, splitEntries } from './loader.j
 export type { ImageDatasetOptions, ImageLoaderOptions, SplitOptions, Subset } from './loader.js';
 export { FileIndex, fromDirectory, fromList, IMAGE_EXTENSIONS } from './file-index.js';
 export { fromCsv } from './csv-index.js';
+export { imageDatasetFromShards, ShardLoader, expandShardUrls } from './shards/loader.js';
+export type { ShardDatasetOptions } from './shards/loader.js';
+export { registerOpener, ShardReadError, displayUrl } from './shards/openers.js';
+export type { ShardOpener, OpenedShard, RetryPolicy } from './shards/openers.js';
+export type { ShardIndexFile, ShardEntry } from './shards/shard-index.js';
 export type { FromCsvOptions } from './csv-index.js';
 export type { FromDirectoryOptions } from './file-index.js';
 export { DEFAULTS, parseByteSize } from './options.js';

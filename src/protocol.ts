@@ -69,6 +69,8 @@ export interface WorkerInit {
   augment: AugmentSpec | null;
   /** Fault injection for tests (see `workers/decode`); `null` in normal use. */
   fault: FaultSpec | null;
+  /** The staging arena of a stream source (shards): encoded samples that tasks name by byte range; else `null`. */
+  staging: SharedArrayBuffer | null;
 }
 
 /** A slice of consecutive epoch positions; only small integers cross the boundary. */
@@ -77,8 +79,16 @@ export interface DecodeTask {
   epoch: number;
   /** Epoch position of the first sample; position `p` lives in slot `p % capacity`. */
   firstPosition: number;
-  /** Index-entry numbers (into the packed paths) of the samples, one per position. */
+  /**
+   * One number per position: for a file source, the index entry (into the packed paths); for a stream source,
+   * the sample's number in the dataset. Either way it fixes the sample's augmentation draw.
+   */
   samples: number[];
+  /**
+   * A stream source's task: the samples' encoded bytes are `staging[offsets[i], offsets[i] + lengths[i])`
+   * instead of files. Absent for a file source.
+   */
+  staged?: { offsets: number[]; lengths: number[] };
 }
 
 export interface SampleFailure {

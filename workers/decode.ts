@@ -147,7 +147,44 @@ function trimNow(samples: number): void {
   nativeAddon?.trimMemory();
 }
 
+/** The decode of one sample's bytes into its slot; throws a `SampleError` when it cannot be decoded. */
+async function decodeInto(data: Buffer, slot: number, epoch: number, sample: number): Promise<void> {
+  const out = slotView(slot);
+  const draw = augment === null ? null : drawAugmentation(augment, spec, init.seed, epoch, sample);
+  if (decodeFast(data, out, draw)) return;
+  let decoded: Awaited<ReturnType<typeof decode>>;
+  try {
+    decoded = await decode(data, draw);
+  } catch (err) {
+    throw classifyDecodeError(err, spec.maxPixels);
+  }
+  if (draw === null || augment === null) writeConverted(out, decoded.pixels, spec);
+  else writeAugmented(out, decoded.pixels, decoded.width, decoded.height, draw, augment, spec);
+}
+
+/** A stream source's slice: the bytes are views on the staging arena, no file to read. */
+async function decodeStaged(task: DecodeTask & { staged: { offsets: number[]; lengths: number[] } }): Promise<DecodeResult> {
+  const started = performance.now();
+  const failures: SampleFailure[] = [];
+  const staging = init.staging as SharedArrayBuffer;
+  for (let i = 0; i < task.samples.length; i++) {
+    const position = task.firstPosition + i;
+    const slot = position % init.capacity;
+    try {
+      await decodeInto(Buffer.from(staging, task.staged.offsets[i], task.staged.lengths[i]), slot, task.epoch, task.samples[i]);
+      publish(slot, position, SlotState.READY);
+    } catch (err) {
+      const e = err instanceof SampleError ? err : new SampleError('ERR_DECODE', String(err));
+      failures.push({ position, code: e.code, message: e.message });
+      publish(slot, position, SlotState.FAILED);
+    }
+  }
+  trimNow(task.samples.length);
+  return { failures, busyMs: performance.now() - started };
+}
+
 export default async function decodeSlice(task: DecodeTask): Promise<DecodeResult> {
+  if (task.staged !== undefined) return decodeStaged(task as DecodeTask & { staged: { offsets: number[]; lengths: number[] } });
   const started = performance.now();
   const failures: SampleFailure[] = [];
   const files = task.samples.map((s) => readPackedPath(pathText, offsets, s));
@@ -174,19 +211,7 @@ export default async function decodeSlice(task: DecodeTask): Promise<DecodeResul
     if (i + 1 < files.length) readAt(i + 1).catch(() => undefined);
     injectFault(files[i]);
     try {
-      const data = await readAt(i);
-      const out = slotView(slot);
-      const draw = augment === null ? null : drawAugmentation(augment, spec, init.seed, task.epoch, task.samples[i]);
-      if (!decodeFast(data, out, draw)) {
-        let decoded: Awaited<ReturnType<typeof decode>>;
-        try {
-          decoded = await decode(data, draw);
-        } catch (err) {
-          throw classifyDecodeError(err, spec.maxPixels);
-        }
-        if (draw === null || augment === null) writeConverted(out, decoded.pixels, spec);
-        else writeAugmented(out, decoded.pixels, decoded.width, decoded.height, draw, augment, spec);
-      }
+      await decodeInto(await readAt(i), slot, task.epoch, task.samples[i]);
       publish(slot, position, SlotState.READY);
     } catch (err) {
       const e = err instanceof SampleError ? err : new SampleError('ERR_DECODE', String(err));

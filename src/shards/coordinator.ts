@@ -1,0 +1,250 @@
+/**
+ * The coordinator of a shard epoch: takes the stream's samples in epoch order, copies each one's encoded
+ * bytes into the staging arena and hands slices of (offset, length) to the decode workers, which decode them
+ * into the ring exactly as they decode files. It keeps the contract of the file coordinator (`Coordinator`):
+ * at most `capacity` positions held, slices retried alone on a quarantine thread when a worker dies, clean
+ * `requestStop()` + `join()`; and it is the consumer's label source (label and path by slot).
+ */
+import { Errors, type SkippedSample } from '../errors.js';
+import type { CoordinatorCounters } from '../coordinator.js';
+import type { DecodePool } from '../decode-pool.js';
+import type { ResolvedOptions } from '../options.js';
+import { SlotState, type DecodeResult, type DecodeTask } from '../protocol.js';
+import type { Ring } from '../ring.js';
+import type { StagingArena } from './staging.js';
+import type { ShardStream, StreamItem } from './stream.js';
+
+interface Slice {
+  first: number;
+  count: number;
+  attempt: number;
+  task: DecodeTask;
+  settled: Promise<void>;
+}
+
+export class ShardCoordinator {
+  readonly counters: CoordinatorCounters = { busyMs: 0, producerIdleMs: 0, highWater: 0, retries: 0 };
+  /** Label of the sample in each slot (the consumer reads `labels[entryAt(p)]`). */
+  readonly labels: Int32Array;
+  private readonly paths: string[];
+  private readonly ring: Ring;
+  private readonly sliceSize: number;
+  private readonly failures = new Map<number, SkippedSample>();
+  private readonly sliceOf = new Map<number, Slice>();
+  private readonly inflight = new Set<Promise<void>>();
+  /** Staged positions whose arena range is still live, in order (freed on release). */
+  private readonly staged = new Set<number>();
+  /** Items taken from the stream but not yet placed (the arena was full). */
+  private pendingItem: StreamItem | null = null;
+  private nextPosition = 0;
+  private consumed = 0;
+  private fullSince: number | null = null;
+  private stopping = false;
+  private dispatchedWaiters: (() => void)[] = [];
+  private streamError: unknown = null;
+
+  constructor(
+    private readonly pool: DecodePool,
+    options: ResolvedOptions,
+    private readonly stream: ShardStream,
+    private readonly arena: StagingArena,
+    private readonly epoch: number,
+    readonly size: number,
+  ) {
+    this.ring = pool.ring;
+    this.labels = new Int32Array(this.ring.capacity);
+    this.paths = new Array<string>(this.ring.capacity).fill('');
+    const workers = options.workers;
+    this.sliceSize = Math.max(1, Math.min(16, Math.floor(this.ring.capacity / (4 * workers)), Math.ceil(options.batchSize / workers)));
+  }
+
+  /** The consumer's entry for position `p`: its slot, where its label and path are kept. */
+  entryAt(position: number): number {
+    return this.ring.slotOf(position);
+  }
+
+  path(entry: number): string {
+    return this.paths[entry];
+  }
+
+  get held(): number {
+    return this.nextPosition - this.consumed;
+  }
+
+  /**
+   * Hands out what the stream has ready, in slices of up to `sliceSize` staged samples, while the ring has
+   * free slots and the arena has room. A stream failure record takes its position at once, as FAILED.
+   */
+  pump(): void {
+    if (this.stopping) return;
+    let task: DecodeTask | null = null;
+    let first = this.nextPosition;
+    const flush = () => {
+      if (task !== null) this.dispatch(first, task.samples.length, 0, task);
+      task = null;
+    };
+    while (!this.stopping && this.nextPosition < this.size) {
+      // A slice starts only when the ring has room for a whole one (see `Coordinator.pump`).
+      const free = this.consumed + this.ring.capacity - this.nextPosition;
+      if (free < (task === null ? Math.min(this.sliceSize, this.size - this.nextPosition) : 1)) {
+        this.fullSince ??= performance.now();
+        break;
+      }
+      let item: StreamItem | null;
+      try {
+        item = this.pendingItem ?? this.stream.take();
+      } catch (err) {
+        this.streamError = err;
+        break;
+      }
+      this.pendingItem = null;
+      if (item === null) break;
+      const position = this.nextPosition;
+      const slot = this.ring.slotOf(position);
+      if (!item.ok) {
+        flush();
+        this.ring.claim(slot, position);
+        this.failures.set(position, item.skip);
+        this.paths[slot] = item.skip.path;
+        this.ring.fail(slot);
+        this.advance();
+        continue;
+      }
+      if (item.image.length > this.arena.capacity) {
+        flush();
+        this.ring.claim(slot, position);
+        this.failures.set(position, { path: item.path, code: 'ERR_TOO_LARGE', message: `${item.image.length} bytes do not fit the staging memory` });
+        this.paths[slot] = item.path;
+        this.ring.fail(slot);
+        this.advance();
+        continue;
+      }
+      const offset = this.arena.place(item.image);
+      if (offset === -1) {
+        // The arena frees as the consumer releases positions; this item goes first then.
+        this.pendingItem = item;
+        break;
+      }
+      if (task === null) {
+        first = position;
+        task = { epoch: this.epoch, firstPosition: position, samples: [], staged: { offsets: [], lengths: [] } };
+      }
+      const t = task as DecodeTask & { staged: { offsets: number[]; lengths: number[] } };
+      this.ring.claim(slot, position);
+      this.labels[slot] = item.label;
+      this.paths[slot] = item.path;
+      this.staged.add(position);
+      t.samples.push(item.sampleId);
+      t.staged.offsets.push(offset);
+      t.staged.lengths.push(item.image.length);
+      this.advance();
+      if (t.samples.length >= this.sliceSize) flush();
+    }
+    flush();
+    const waiters = this.dispatchedWaiters;
+    this.dispatchedWaiters = [];
+    for (const wake of waiters) wake();
+  }
+
+  private advance(): void {
+    this.nextPosition += 1;
+    this.counters.highWater = Math.max(this.counters.highWater, this.nextPosition - this.consumed);
+  }
+
+  private dispatch(first: number, count: number, attempt: number, task: DecodeTask): void {
+    const slice: Slice = { first, count, attempt, task, settled: Promise.resolve() };
+    const run = (attempt === 0 ? this.pool.run(task) : this.pool.runIsolated(task)).then(
+      (result) => this.recordResult(result),
+      (err: unknown) => this.recoverLostSlice(slice, err),
+    );
+    slice.settled = run;
+    this.inflight.add(run);
+    void run.finally(() => this.inflight.delete(run));
+    for (let p = first; p < first + count; p++) this.sliceOf.set(p, slice);
+  }
+
+  private recordResult(result: DecodeResult): void {
+    this.counters.busyMs += result.busyMs;
+    for (const f of result.failures) {
+      this.failures.set(f.position, { path: this.paths[this.ring.slotOf(f.position)], code: f.code, message: f.message });
+    }
+  }
+
+  /** As the file coordinator: a lost slice's unfinished samples are retried one by one, alone; a second loss is theirs. */
+  private recoverLostSlice(slice: Slice, err: unknown): void {
+    if (this.stopping) return;
+    const reason = err instanceof Error ? err.message : String(err);
+    const staged = slice.task.staged as { offsets: number[]; lengths: number[] };
+    for (let i = 0; i < slice.count; i++) {
+      const p = slice.first + i;
+      const slot = this.ring.slotOf(p);
+      if (this.ring.state(slot) !== SlotState.PENDING) continue;
+      if (slice.attempt === 0) {
+        this.counters.retries += 1;
+        const one: DecodeTask = {
+          epoch: this.epoch,
+          firstPosition: p,
+          samples: [slice.task.samples[i]],
+          staged: { offsets: [staged.offsets[i]], lengths: [staged.lengths[i]] },
+        };
+        this.dispatch(p, 1, 1, one);
+      } else {
+        this.failures.set(p, { path: this.paths[slot], code: 'ERR_WORKER', message: `the decode worker failed twice on this sample: ${reason}` });
+        this.ring.fail(slot);
+      }
+    }
+  }
+
+  isReady(position: number): boolean {
+    return !this.stopping && position < this.nextPosition && this.ring.state(this.ring.slotOf(position)) === SlotState.READY;
+  }
+
+  /** Waits until position `p` has been handed out (the stream may be behind), then until it settles. */
+  async settle(position: number): Promise<SkippedSample | null> {
+    const slot = this.ring.slotOf(position);
+    for (;;) {
+      if (this.stopping) throw Errors.closed();
+      if (this.streamError !== null) throw this.streamError;
+      if (position >= this.nextPosition) {
+        await new Promise<void>((resolve) => this.dispatchedWaiters.push(resolve));
+        continue;
+      }
+      const state = this.ring.state(slot);
+      if (state === SlotState.READY) return null;
+      if (state === SlotState.FAILED) {
+        const known = this.failures.get(position);
+        if (known) return known;
+        const slice = this.sliceOf.get(position);
+        if (slice) await slice.settled;
+        continue;
+      }
+      const slice = this.sliceOf.get(position) as Slice;
+      await Promise.race([this.ring.whenSettled(slot), slice.settled]);
+    }
+  }
+
+  release(position: number): void {
+    this.ring.release(this.ring.slotOf(position));
+    this.failures.delete(position);
+    this.sliceOf.delete(position);
+    if (this.staged.delete(position)) this.arena.freeOldest();
+    this.consumed = position + 1;
+    if (this.fullSince !== null) {
+      this.counters.producerIdleMs += performance.now() - this.fullSince;
+      this.fullSince = null;
+    }
+    this.pump();
+  }
+
+  requestStop(): void {
+    this.stopping = true;
+    const waiters = this.dispatchedWaiters;
+    this.dispatchedWaiters = [];
+    for (const wake of waiters) wake();
+  }
+
+  async join(): Promise<void> {
+    this.requestStop();
+    while (this.inflight.size > 0) await Promise.allSettled([...this.inflight]);
+  }
+}

@@ -1,0 +1,455 @@
+/**
+ * The shard dataset: `imageDatasetFromShards` resolves the shard list (brace notation, the index file or a
+ * header pass), checks the options once and splits `memoryBudget` between the stream's buffers and the ring;
+ * `ShardLoader` is the re-iterable dataset, each `for await` one epoch that owns its stream and coordinator.
+ * The decode workers, the ring, the consumer and the batches are the folder loader's own.
+ */
+import bytes from 'bytes';
+import { expand } from 'brace-expansion';
+import { assembleBatches, type Batch, type BatchArrays } from '../batches.js';
+import { DecodePool } from '../decode-pool.js';
+import { Errors, ImgstreamError } from '../errors.js';
+import { FileIndex, IMAGE_EXTENSIONS } from '../file-index.js';
+import { parseByteSize, resolveOptions, type LoaderOptions, type ResolvedOptions } from '../options.js';
+import { emptyStats, type LoaderStats } from '../stats.js';
+import { ShardCoordinator } from './coordinator.js';
+import { DEFAULT_RETRY, displayUrl, openerFor, schemeOf, type RetryPolicy } from './openers.js';
+import { BufferPlan, bufferSeed, rankPieces, type RankRemainder } from './plan.js';
+import { LABEL_EXTENSIONS, type LabelMember, type SampleRules } from './sample.js';
+import { countShard, INDEX_FILE, loadShardIndex, resolveAgainst, siblingOf, type ShardEntry, type ShardIndexFile } from './shard-index.js';
+import { StagingArena } from './staging.js';
+import { ShardStream, type StreamShard } from './stream.js';
+
+/** Options of {@link imageDatasetFromShards}: the loader's options (see `LoaderOptions`) plus these. */
+export interface ShardDatasetOptions extends LoaderOptions {
+  /**
+   * Samples held in the shuffle buffer (a number), or the bytes it may take (`'64MiB'`: that many bytes of the
+   * largest image). Larger means a better mix; it is not a full-dataset shuffle. `'auto'`: up to 1000
+   * samples, at most a quarter of `memoryBudget`. Ignored without `shuffle`. Default `'auto'`.
+   */
+  shuffleBuffer?: number | string;
+  /**
+   * With `shard`: how every rank gets the same number of samples per epoch. `'repeat'` tops the smaller
+   * shares up with samples from the start of their own shards (as `DistributedSampler`'s `drop_last=False`);
+   * `'drop'` cuts every share to the smallest. Default `'repeat'`.
+   */
+  rankRemainder?: RankRemainder;
+  /** The shard index (`shards.json`) as a path or URL. Default: `shards.json` next to the first shard. */
+  index?: string | null;
+  /** Class names in label order, for labels given as names or when the index has none. Default: the index's. */
+  classNames?: readonly string[] | null;
+  /** The member holding the label: `'cls'`, `'txt'`, `'json'`, or `'auto'` (the first of those the sample has). Default `'auto'`. */
+  labelMember?: LabelMember;
+  /** The field of a `.json` label member. Default `'label'`. */
+  labelField?: string;
+  /** Image members larger than this are skipped (`ERR_TOO_LARGE`) without being held. Default `'32MiB'`. */
+  maxSampleBytes?: number | string;
+  /** Failed requests tolerated per shard, each resumed from the byte reached (HTTP `Range`). Default `5`. */
+  retries?: number;
+  /** A shard stream silent for this many milliseconds is dropped and resumed. Default `30000`. */
+  readTimeoutMs?: number;
+  /** Not available for shards (pack a validation set of its own); must be left unset. */
+  validationSplit?: null;
+  /** Not available for shards; must be left unset. */
+  subset?: null;
+}
+
+/** Bytes kept for the shard being read: the file's or socket's chunks and the tar reader's own buffers. */
+const STREAM_RESERVE = 4 << 20;
+const AUTO_BUFFER_SAMPLES = 1000;
+
+/** A resolved shard: where it is, how many samples, and the number of its first sample in the dataset. */
+interface ResolvedShard extends ShardEntry, StreamShard {}
+
+/** The shard list `urls` stands for: brace notation expanded, in order. */
+export function expandShardUrls(urls: string | readonly string[]): string[] {
+  const list = typeof urls === 'string' ? [urls] : Array.isArray(urls) ? urls : null;
+  if (list === null || list.length === 0 || list.some((u) => typeof u !== 'string' || u.length === 0)) {
+    throw Errors.invalidOption('urls', "a shard path or URL, brace notation such as 'train-{000000..000127}.tar', or an array of them", urls);
+  }
+  return list.flatMap((u) => expand(u));
+}
+
+const basename = (url: string) => url.slice(url.lastIndexOf('/') + 1);
+
+async function resolveShards(
+  urls: readonly string[],
+  indexOption: string | null | undefined,
+  retry: RetryPolicy,
+): Promise<{ shards: ResolvedShard[]; index: ShardIndexFile | null }> {
+  let list = [...urls];
+  for (const u of list) {
+    if (openerFor(u) === null) throw Errors.invalidOption('urls', 'local paths, file://, http:// or https:// URLs of shards', displayUrl(u));
+  }
+  // A single .json is the index itself: its shard list is the dataset.
+  let location = indexOption ?? null;
+  if (location === null && list.length === 1 && list[0].toLowerCase().endsWith('.json')) {
+    location = list[0];
+    list = [];
+  }
+  const explicit = location !== null;
+  location ??= siblingOf(list[0], INDEX_FILE);
+  const index = await loadShardIndex(location, retry);
+  if (index === null && explicit) throw Errors.notFound(displayUrl(location), 'Shard index');
+  let entries: ShardEntry[];
+  if (index !== null) {
+    const byUrl = new Map(index.shardlist.map((s) => [resolveAgainst(location, s.url), s]));
+    const byName = new Map(index.shardlist.map((s) => [basename(s.url), s]));
+    if (list.length === 0) list = [...byUrl.keys()];
+    entries = list.map((u) => {
+      const entry = byUrl.get(u) ?? byName.get(basename(u));
+      if (entry === undefined) {
+        throw Errors.invalidOption('urls', `shards listed in the index ${displayUrl(location)}`, displayUrl(u));
+      }
+      return { ...entry, url: u };
+    });
+  } else {
+    const remote = list.filter((u) => schemeOf(u) !== 'file:');
+    if (remote.length > 0) {
+      throw Errors.invalidOption(
+        'index',
+        `a shard index for shards that are not local files (no ${INDEX_FILE} at ${displayUrl(location)}; write one with imgstream pack)`,
+        null,
+      );
+    }
+    const isImage = (ext: string) => IMAGE_EXTENSIONS.includes(ext);
+    entries = [];
+    for (const u of list) entries.push(await countShard(u, retry, isImage));
+  }
+  let first = 0;
+  const shards = entries.map((e) => {
+    const s = { ...e, firstSample: first };
+    first += e.nsamples;
+    return s;
+  });
+  return { shards, index };
+}
+
+function oneOf<T>(option: string, value: unknown, allowed: readonly T[]): T {
+  if (!allowed.includes(value as T)) throw Errors.invalidOption(option, `one of ${allowed.map((a) => `'${String(a)}'`).join(', ')}`, value);
+  return value as T;
+}
+
+function nonNegativeInteger(option: string, value: unknown): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0) throw Errors.invalidOption(option, 'a non-negative integer', value);
+  return value;
+}
+
+interface ShardConfig {
+  readonly shards: readonly ResolvedShard[];
+  readonly counts: readonly number[];
+  readonly classNames: readonly string[];
+  readonly rules: SampleRules;
+  readonly retry: RetryPolicy;
+  readonly remainder: RankRemainder;
+  /** Shuffle buffer, in samples (0: none). */
+  readonly bufferSamples: number;
+  /** What each part of `memoryBudget` holds, in bytes. */
+  readonly budget: { shuffleBuffer: number; staging: number; streams: number; pixels: number };
+}
+
+/**
+ * A stream of shards as fixed-size batches; built by {@link imageDatasetFromShards}. The same surface as
+ * `ImageLoader`: iterate for one epoch, `progress` / `resumeFrom`, `recycle`, `close`.
+ */
+export class ShardLoader implements AsyncIterable<Batch> {
+  readonly options: ResolvedOptions;
+  /** The shards and how the budget is split (read-only). */
+  readonly config: ShardConfig;
+  stats: LoaderStats;
+  private epoch = 0;
+  private startPosition = 0;
+  private openEpoch: { epoch: number; finished: boolean } | null = null;
+  private closed = false;
+  private pool: DecodePool | null = null;
+  private current: { coordinator: ShardCoordinator; stream: ShardStream } | null = null;
+  private readonly arena: StagingArena;
+  private readonly emptyIndex: FileIndex;
+  private readonly recycled: BatchArrays[] = [];
+  private readonly owners = new WeakMap<object, Batch>();
+
+  /** @internal use {@link imageDatasetFromShards}. */
+  constructor(options: ResolvedOptions, config: ShardConfig, emptyIndex: FileIndex) {
+    this.options = options;
+    this.config = config;
+    this.emptyIndex = emptyIndex;
+    this.arena = new StagingArena(config.budget.staging);
+    this.stats = emptyStats(options.capacity, options.capacity * options.sampleBytes, 0);
+  }
+
+  get classNames(): readonly string[] {
+    return this.config.classNames;
+  }
+
+  /** The shard URLs, in the order given. */
+  get urls(): string[] {
+    return this.config.shards.map((s) => s.url);
+  }
+
+  private planOf(epoch: number) {
+    const { shuffle, seed, shard } = this.options;
+    return rankPieces(this.config.counts, { shuffle, seed, epoch, shard, remainder: this.config.remainder });
+  }
+
+  /**
+   * Samples this rank serves in the epoch the next iteration runs (the same on every rank; with several
+   * ranks it can change by a few samples from epoch to epoch, as whole shards are dealt out).
+   */
+  get size(): number {
+    const open = this.openEpoch;
+    return this.planOf(open !== null && !open.finished ? open.epoch : this.epoch).total;
+  }
+
+  get batchesPerEpoch(): number {
+    const { batchSize, dropRemainder } = this.options;
+    return dropRemainder ? Math.floor(this.size / batchSize) : Math.ceil(this.size / batchSize);
+  }
+
+  private bufferPlan(epoch: number, total: number): BufferPlan {
+    const size = this.options.shuffle ? this.config.bufferSamples : 0;
+    return new BufferPlan(total, size, bufferSeed(this.options.seed, epoch, this.options.shard?.index ?? 0));
+  }
+
+  /**
+   * Where the stream is: the epoch, the position of the next sample to deliver, and (for a reader) the shards
+   * finished and the one in flight with the samples of it already read. Hand it to `resumeFrom` to go on.
+   */
+  get progress(): { epoch: number; position: number; shards: { finished: number; current: { url: string; samplesRead: number } | null } } {
+    const open = this.openEpoch;
+    const { epoch, position } =
+      open !== null && !open.finished ? { epoch: open.epoch, position: this.stats.position } : { epoch: this.epoch, position: this.startPosition };
+    const { pieces, total } = this.planOf(epoch);
+    const plan = this.bufferPlan(epoch, total);
+    for (let i = 0; i < position; i++) plan.next();
+    const { frontier, buffered } = plan.resumeState();
+    let finished = 0;
+    let current: { url: string; samplesRead: number } | null = null;
+    for (const piece of pieces) {
+      const end = piece.firstRead + piece.limit;
+      let pending = end > frontier;
+      for (let r = piece.firstRead; !pending && r < end; r++) pending = buffered.has(r);
+      if (!pending) finished += 1;
+      else {
+        current = { url: displayUrl(this.config.shards[piece.shard].url), samplesRead: Math.max(0, Math.min(piece.limit, frontier - piece.firstRead)) };
+        break;
+      }
+    }
+    return { epoch, position, shards: { finished, current } };
+  }
+
+  /**
+   * The next iteration runs epoch `epoch` from `position` on: finished shards are not read again, and the
+   * samples delivered are exactly those the interrupted epoch had left.
+   *
+   * @example
+   * loader.resumeFrom(saved); // saved = loader.progress at the checkpoint
+   */
+  resumeFrom(progress: { epoch: number; position: number }): void {
+    const { epoch, position } = progress ?? {};
+    if (!Number.isInteger(epoch) || epoch < 0) throw Errors.invalidOption('progress.epoch', 'a non-negative integer', epoch);
+    const size = this.planOf(epoch).total;
+    if (!Number.isInteger(position) || position < 0 || position > size) {
+      throw Errors.invalidOption('progress.position', `an integer between 0 and ${size}`, position);
+    }
+    this.epoch = epoch;
+    this.startPosition = position;
+  }
+
+  async *[Symbol.asyncIterator](): AsyncGenerator<Batch, void, undefined> {
+    if (this.closed) throw Errors.closed();
+    const epoch = this.epoch++;
+    const start = this.startPosition;
+    this.startPosition = 0;
+    await this.stopCurrent();
+    if (this.closed) throw Errors.closed();
+    this.pool ??= new DecodePool(this.emptyIndex, this.options, this.arena.buffer);
+    const { pieces, total } = this.planOf(epoch);
+    const plan = this.bufferPlan(epoch, total);
+    for (let i = 0; i < start; i++) plan.next();
+    let coordinator: ShardCoordinator | null = null;
+    const stream = new ShardStream(this.config.shards, pieces, plan, plan.resumeState(), this.config.rules, this.config.retry, () =>
+      coordinator?.pump(),
+    );
+    coordinator = new ShardCoordinator(this.pool, this.options, stream, this.arena, epoch, total - start);
+    const current = { coordinator, stream };
+    this.current = current;
+    const open = { epoch, finished: false };
+    this.openEpoch = open;
+    this.stats = emptyStats(this.pool.ring.capacity, this.pool.ring.pixels.byteLength, epoch + 1, start);
+    stream.start();
+    try {
+      const take = () => this.recycled.pop() ?? null;
+      for await (const batch of assembleBatches(coordinator, this.pool.ring, coordinator, this.options, this.stats, start, take)) {
+        this.owners.set(batch.images, batch);
+        yield batch;
+      }
+      open.finished = true;
+    } finally {
+      await coordinator.join();
+      await stream.stop();
+      this.arena.reset();
+      if (this.current === current) this.current = null;
+    }
+  }
+
+  private async stopCurrent(): Promise<void> {
+    const current = this.current;
+    if (current === null) return;
+    await current.coordinator.join();
+    await current.stream.stop();
+  }
+
+  /** Hands a batch's arrays back to be filled again (see `ImageLoader.recycle`). */
+  recycle(batch: Batch): void {
+    if (batch === null || typeof batch !== 'object' || !ArrayBuffer.isView(batch.images)) {
+      throw Errors.invalidOption('batch', 'a batch yielded by this loader', batch === null || typeof batch !== 'object' ? batch : 'an object without images');
+    }
+    if (this.owners.get(batch.images) !== batch) return;
+    this.owners.delete(batch.images);
+    if (this.recycled.length < 2 && batch.shape[0] === this.options.batchSize) {
+      this.recycled.push({ images: batch.images, labels: batch.labels });
+    }
+  }
+
+  /** Stops a running epoch, closes its shard stream and ends the worker threads. */
+  async close(): Promise<void> {
+    this.closed = true;
+    this.recycled.length = 0;
+    await this.stopCurrent();
+    const pool = this.pool;
+    this.pool = null;
+    await pool?.destroy();
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+}
+
+function bufferSamples(value: unknown, shuffle: boolean, maxSample: number, budget: number): number {
+  if (!shuffle) return 0;
+  if (value === undefined || value === 'auto') return Math.max(0, Math.min(AUTO_BUFFER_SAMPLES, Math.floor(budget / 4 / maxSample) - 1));
+  if (typeof value === 'number') {
+    if (!Number.isInteger(value) || value < 0) throw Errors.invalidOption('shuffleBuffer', "a number of samples, a size such as '64MiB', or 'auto'", value);
+    return value;
+  }
+  return Math.max(0, Math.floor(parseByteSize('shuffleBuffer', value) / maxSample) - 1);
+}
+
+/**
+ * WebDataset tar shards as a dataset: local files or `http(s)://` URLs, read front to back as streams, their
+ * images decoded by the worker pool into the ring, in fixed-size batches. Samples are grouped by key as
+ * WebDataset does (`000123.jpg` + `000123.cls`); per epoch the shard order is drawn from (seed, epoch) and
+ * samples pass a bounded shuffle buffer. Sizes come from `shards.json` next to the shards (written by
+ * `imgstream pack`); without it, local shards are counted by a first read and remote ones are refused.
+ *
+ * @example
+ * const train = await imageDatasetFromShards('data/train-{000000..000127}.tar', {
+ *   imageSize: [224, 224], batchSize: 32, shuffleBuffer: 1000, shard: { count: 4, index: rank },
+ * });
+ * for await (const batch of train) { ... }
+ * await train.close();
+ */
+export async function imageDatasetFromShards(urls: string | readonly string[], input: ShardDatasetOptions = {}): Promise<ShardLoader> {
+  if (input === null || typeof input !== 'object') throw Errors.invalidOption('options', 'an object', input);
+  const { shuffleBuffer, rankRemainder, index, classNames, labelMember, labelField, maxSampleBytes, retries, readTimeoutMs, validationSplit, subset, ...loaderOptions } =
+    input;
+  if (validationSplit !== undefined && validationSplit !== null) {
+    throw Errors.invalidOption('validationSplit', 'null for shards (pack the validation set as shards of its own)', validationSplit);
+  }
+  if (subset !== undefined && subset !== null) throw Errors.invalidOption('subset', 'null for shards', subset);
+  const list = expandShardUrls(urls);
+  const retry: RetryPolicy = {
+    ...DEFAULT_RETRY,
+    retries: retries === undefined ? DEFAULT_RETRY.retries : nonNegativeInteger('retries', retries),
+    idleTimeoutMs: readTimeoutMs === undefined ? DEFAULT_RETRY.idleTimeoutMs : nonNegativeInteger('readTimeoutMs', readTimeoutMs) || DEFAULT_RETRY.idleTimeoutMs,
+  };
+  const remainder = oneOf<RankRemainder>('rankRemainder', rankRemainder ?? 'repeat', ['repeat', 'drop']);
+  const member = oneOf<LabelMember>('labelMember', labelMember ?? 'auto', ['auto', ...LABEL_EXTENSIONS]);
+  if (labelField !== undefined && (typeof labelField !== 'string' || labelField === '')) throw Errors.invalidOption('labelField', 'a non-empty string', labelField);
+  const sampleCap = parseByteSize('maxSampleBytes', maxSampleBytes ?? '32MiB');
+  if (classNames !== undefined && classNames !== null && (!Array.isArray(classNames) || classNames.some((c) => typeof c !== 'string'))) {
+    throw Errors.invalidOption('classNames', 'an array of class names', classNames);
+  }
+  if (index !== undefined && index !== null && typeof index !== 'string') throw Errors.invalidOption('index', 'a path or URL of a shards.json', index);
+
+  const resolved = await resolveShards(list, index, retry);
+  const { shards } = resolved;
+  const names = classNames ?? resolved.index?.classNames ?? [];
+  const shard = loaderOptions.shard;
+  if (shard && typeof shard === 'object' && Number.isInteger(shard.count) && shard.count > shards.length) {
+    throw Errors.invalidOption(
+      'shard.count',
+      `at most ${shards.length} ranks: each rank reads whole shards, and there are ${shards.length} (split the data into more shards with imgstream pack --samples-per-shard)`,
+      shard.count,
+    );
+  }
+  const labelMode = loaderOptions.labelMode === undefined ? 'int' : loaderOptions.labelMode;
+  const labeled = labelMode !== null;
+  const emptyIndex = new FileIndex({
+    pathBytes: new SharedArrayBuffer(0),
+    pathOffsets: new SharedArrayBuffer(8),
+    labels: labeled ? new Int32Array(0) : null,
+    classNames: names,
+    root: null,
+  });
+  if ((labelMode === 'categorical' || labelMode === 'binary') && names.length === 0) {
+    throw Errors.optionConflict(`Expected classNames (from the shard index or the classNames option) for labelMode '${labelMode}' but found none`);
+  }
+
+  const counts = shards.map((s) => s.nsamples);
+  const largest = Math.max(1, ...shards.map((s) => s.maxSampleBytes || sampleCap));
+  const maxSample = Math.min(sampleCap, largest);
+  const totalSamples = counts.reduce((a, b) => a + b, 0);
+  const meanSample = Math.max(1, shards.reduce((a, s) => a + s.filesize, 0) / Math.max(1, totalSamples));
+  const memoryBudget = parseByteSize('memoryBudget', loaderOptions.memoryBudget ?? '256MiB');
+  const shuffle = loaderOptions.shuffle ?? true;
+  let samples = bufferSamples(shuffleBuffer, shuffle === true, maxSample, memoryBudget);
+  const shuffleBytes = samples === 0 ? maxSample : (samples + 1) * maxSample;
+  const rest = memoryBudget - shuffleBytes - STREAM_RESERVE;
+  const resolveWith = (pixels: number, stagingBytes: number): ResolvedOptions => {
+    try {
+      return resolveOptions({ ...loaderOptions, memoryBudget: Math.max(1, pixels) }, emptyIndex, [], Math.max(1, totalSamples));
+    } catch (err) {
+      if (err instanceof ImgstreamError && err.code === 'ERR_OPTION' && err.message.includes('for memoryBudget')) {
+        const need = /at least (\S+)/.exec(err.message)?.[1] ?? 'more';
+        throw Errors.invalidOption(
+          'memoryBudget',
+          `room for the ring and batches (at least ${need}) on top of the shuffle buffer (${bytes.format(shuffleBytes)}: ` +
+            `${samples} samples + 1 of up to ${bytes.format(maxSample)}; shrink it with shuffleBuffer), the staging arena ` +
+            `(${bytes.format(stagingBytes)}) and the shard stream (${bytes.format(STREAM_RESERVE)})`,
+          loaderOptions.memoryBudget ?? '256MiB',
+        );
+      }
+      throw err;
+    }
+  };
+  const first = resolveWith(rest - 2 * maxSample, 2 * maxSample);
+  const staging = Math.max(2 * maxSample, Math.ceil(first.capacity * meanSample * 1.25));
+  const final = resolveWith(rest - staging, staging);
+  samples = Math.min(samples, totalSamples);
+  const options: ResolvedOptions = Object.freeze({ ...final, memoryBudget });
+  const config: ShardConfig = Object.freeze({
+    shards,
+    counts,
+    classNames: Object.freeze([...names]),
+    rules: Object.freeze({
+      imageExtensions: IMAGE_EXTENSIONS,
+      labeled,
+      labelMember: member,
+      labelField: labelField ?? 'label',
+      classNames: names,
+      maxSampleBytes: maxSample,
+    }),
+    retry: Object.freeze(retry),
+    remainder,
+    bufferSamples: samples,
+    budget: Object.freeze({
+      shuffleBuffer: shuffleBytes,
+      staging,
+      streams: STREAM_RESERVE,
+      pixels: final.capacity * final.sampleBytes + 2 * final.batchSize * final.sampleBytes,
+    }),
+  });
+  return new ShardLoader(options, config, emptyIndex);
+}

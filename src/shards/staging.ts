@@ -1,0 +1,71 @@
+/**
+ * The staging arena: one SharedArrayBuffer where the encoded bytes of samples handed to the decode workers
+ * wait, so that a task carries two integers per sample (offset, length) and no bytes. Samples are placed in
+ * epoch-position order and freed in the same order (the consumer releases positions in order), so the arena
+ * is a ring of contiguous byte ranges: a range that does not fit before the end starts again at 0.
+ */
+export class StagingArena {
+  readonly buffer: SharedArrayBuffer;
+  private readonly bytes: Uint8Array;
+  /** Live ranges, oldest first: `starts[head..tail)`, `ends[...]` (a queue kept in two growing arrays). */
+  private starts: number[] = [];
+  private ends: number[] = [];
+  private head = 0;
+
+  constructor(readonly capacity: number) {
+    this.buffer = new SharedArrayBuffer(capacity);
+    this.bytes = new Uint8Array(this.buffer);
+  }
+
+  private get live(): number {
+    return this.starts.length - this.head;
+  }
+
+  /**
+   * Copies `data` in and returns its offset; -1 when it does not fit until older ranges are freed. Data longer
+   * than the arena never fits (the caller checks `data.length <= capacity` first).
+   */
+  place(data: Uint8Array): number {
+    const n = data.length;
+    let at: number;
+    if (this.live === 0) {
+      this.starts.length = 0;
+      this.ends.length = 0;
+      this.head = 0;
+      at = 0;
+    } else {
+      const oldest = this.starts[this.head];
+      const end = this.ends[this.ends.length - 1];
+      if (end >= oldest) {
+        // Not wrapped: room after the newest range, else at the start, before the oldest.
+        if (end + n <= this.capacity) at = end;
+        else if (n <= oldest) at = 0;
+        else return -1;
+      } else if (end + n <= oldest) at = end;
+      else return -1;
+    }
+    if (n > this.capacity) return -1;
+    this.bytes.set(data, at);
+    this.starts.push(at);
+    this.ends.push(at + n);
+    return at;
+  }
+
+  /** Frees the oldest live range. */
+  freeOldest(): void {
+    if (this.live === 0) return;
+    this.head += 1;
+    if (this.head > 1024 && this.head * 2 > this.starts.length) {
+      this.starts = this.starts.slice(this.head);
+      this.ends = this.ends.slice(this.head);
+      this.head = 0;
+    }
+  }
+
+  /** Frees everything (between epochs). */
+  reset(): void {
+    this.starts = [];
+    this.ends = [];
+    this.head = 0;
+  }
+}

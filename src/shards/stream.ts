@@ -1,0 +1,168 @@
+/**
+ * The shard stream of one epoch: reads the rank's pieces front to back (one shard at a time, through its
+ * opener), turns member groups into samples, and holds them until the buffer plan emits them. It reads ahead
+ * only as far as the plan can need (the shuffle buffer's `N` samples plus the one arriving), so the encoded
+ * bytes it holds are bounded by `(N + 1) * maxSampleBytes`. A shard that cannot be read, or ends before its
+ * index count, turns its missing samples into failures naming the shard; the epoch goes on.
+ */
+import type { SkippedSample } from '../errors.js';
+import { displayUrl, openerFor, readShard, ShardReadError, type ReadCounters, type RetryPolicy } from './openers.js';
+import type { BufferPlan, Piece } from './plan.js';
+import { keepsMember, toSample, type SampleRules } from './sample.js';
+import { readSamples } from './tar-samples.js';
+
+/** One emitted sample: encoded bytes and label, or a skip record. */
+export type StreamItem =
+  | { ok: true; read: number; sampleId: number; path: string; image: Buffer; label: number }
+  | { ok: false; read: number; sampleId: number; skip: SkippedSample };
+
+export interface StreamShard {
+  url: string;
+  /** Number of the shard's first sample in the whole dataset (fixes a sample's augmentation draw). */
+  firstSample: number;
+}
+
+export class ShardStream {
+  readonly counters: ReadCounters = { resumes: 0 };
+  /** Bytes of encoded samples held (read, not yet taken). */
+  heldBytes = 0;
+  private readonly items = new Map<number, StreamItem>();
+  private goodHeld = 0;
+  private nextRead: number | null = null;
+  private exhausted = false;
+  private readonly controller = new AbortController();
+  private wakeReader: (() => void) | null = null;
+  private running: Promise<void> | null = null;
+  /** Set when reading stopped on an error that is not a shard's (a bug, or a stop). */
+  private failure: unknown = null;
+
+  constructor(
+    private readonly shards: readonly StreamShard[],
+    private readonly pieces: readonly Piece[],
+    private readonly plan: BufferPlan,
+    /** Read numbers below `frontier` to skip, except those in `buffered` (a resumed epoch). */
+    private readonly resume: { frontier: number; buffered: Set<number> },
+    private readonly rules: SampleRules,
+    private readonly retry: RetryPolicy,
+    private readonly onAvailable: () => void,
+  ) {}
+
+  /** Starts reading in the background. */
+  start(): void {
+    this.running ??= this.readAll().catch((err: unknown) => {
+      if (!this.controller.signal.aborted) this.failure = err;
+    }).finally(() => this.onAvailable());
+  }
+
+  /** The next item in plan order when it has been read; `null` when not yet (or at the end: see `done`). */
+  take(): StreamItem | null {
+    if (this.failure !== null) throw this.failure;
+    if (this.nextRead === null) {
+      const next = this.plan.next();
+      if (next === -1) {
+        this.exhausted = true;
+        return null;
+      }
+      this.nextRead = next;
+    }
+    const item = this.items.get(this.nextRead);
+    if (item === undefined) return null;
+    this.items.delete(this.nextRead);
+    this.nextRead = null;
+    if (item.ok) {
+      this.goodHeld -= 1;
+      this.heldBytes -= item.image.length;
+      this.wakeReader?.();
+    }
+    return item;
+  }
+
+  /** Whether every item of the epoch has been taken. */
+  get done(): boolean {
+    return this.exhausted;
+  }
+
+  /** Stops reading and releases the open shard. */
+  async stop(): Promise<void> {
+    this.controller.abort();
+    this.wakeReader?.();
+    await this.running;
+  }
+
+  private wanted(read: number): boolean {
+    return read >= this.resume.frontier || this.resume.buffered.has(read);
+  }
+
+  private put(item: StreamItem): void {
+    this.items.set(item.read, item);
+    if (item.ok) {
+      this.goodHeld += 1;
+      this.heldBytes += item.image.length;
+    }
+    if (item.read === this.nextRead || this.nextRead === null) this.onAvailable();
+  }
+
+  /** Waits while the buffer holds all the plan can need. */
+  private async room(): Promise<void> {
+    while (this.goodHeld > this.plan.size && !this.controller.signal.aborted) {
+      await new Promise<void>((resolve) => (this.wakeReader = resolve));
+      this.wakeReader = null;
+    }
+  }
+
+  private async readAll(): Promise<void> {
+    for (const piece of this.pieces) {
+      if (this.controller.signal.aborted) return;
+      const end = piece.firstRead + piece.limit;
+      let needed = end > this.resume.frontier;
+      for (let r = piece.firstRead; !needed && r < end; r++) needed = this.resume.buffered.has(r);
+      if (!needed) continue;
+      await this.readPiece(piece);
+    }
+  }
+
+  private async readPiece(piece: Piece): Promise<void> {
+    const shard = this.shards[piece.shard];
+    const shown = displayUrl(shard.url);
+    const opener = openerFor(shard.url);
+    let ordinal = 0;
+    let failure: { code: 'ERR_SHARD_READ'; message: string } | null = null;
+    if (opener === null) failure = { code: 'ERR_SHARD_READ', message: `no opener for ${shown}` };
+    else {
+      const signal = this.controller.signal;
+      const bytes = readShard(shard.url, opener, this.retry, signal, this.counters);
+      const keep = (ext: string) => keepsMember(this.rules, ext);
+      try {
+        for await (const group of readSamples(bytes, { keep, maxMemberBytes: this.rules.maxSampleBytes })) {
+          if (ordinal >= piece.limit) break;
+          const read = piece.firstRead + ordinal;
+          const sampleId = shard.firstSample + ordinal;
+          ordinal += 1;
+          if (!this.wanted(read)) continue;
+          const path = `${shown}#${group.key}`;
+          const outcome = toSample(group, this.rules);
+          this.put(
+            outcome.ok
+              ? { ok: true, read, sampleId, path, image: outcome.image, label: outcome.label }
+              : { ok: false, read, sampleId, skip: { path, code: outcome.code, message: outcome.message } },
+          );
+          await this.room();
+          if (signal.aborted) return;
+        }
+      } catch (err) {
+        if (signal.aborted) return;
+        const reason = err instanceof ShardReadError ? err.message : `not a readable tar (${(err as Error).message ?? String(err)})`;
+        failure = { code: 'ERR_SHARD_READ', message: `shard ${shown} broke after ${ordinal} of ${piece.limit} samples: ${reason}` };
+      }
+      if (failure === null && ordinal < piece.limit) {
+        failure = { code: 'ERR_SHARD_READ', message: `shard ${shown} ended after ${ordinal} of the ${piece.limit} samples its index lists` };
+      }
+    }
+    if (failure === null) return;
+    for (let o = ordinal; o < piece.limit; o++) {
+      const read = piece.firstRead + o;
+      if (!this.wanted(read)) continue;
+      this.put({ ok: false, read, sampleId: shard.firstSample + o, skip: { path: `${shown}#sample-${o}`, ...failure } });
+    }
+  }
+}
