@@ -5,10 +5,13 @@
  */
 import type { AugmentOptions } from './augment-options.js';
 import { Errors } from './errors.js';
+import type { S3Options } from './s3/client.js';
+import { isS3Url } from './s3/url.js';
 import { fromDirectory, type FileIndex, type FromDirectoryOptions } from './file-index.js';
 import { Coordinator } from './coordinator.js';
 import { DecodePool } from './decode-pool.js';
-import { assembleBatches, type Batch, type BatchArrays } from './batches.js';
+import { assembleBatches, type Batch, type BatchArrays, type EntrySource, type PositionFeed } from './batches.js';
+import type { Ring } from './ring.js';
 import { resolveOptions, type LoaderOptions, type ResolvedOptions } from './options.js';
 import { epochPlan, numpyLegacyShuffle, shardSize } from './sampler.js';
 import { emptyStats, type LoaderStats } from './stats.js';
@@ -23,6 +26,14 @@ export interface SplitOptions {
 }
 
 export type ImageLoaderOptions = LoaderOptions & SplitOptions;
+
+/** What one epoch consumes: positions from a coordinator, labels and paths by entry, the ring; `stop` ends it. */
+export interface EpochSource {
+  feed: PositionFeed;
+  entries: EntrySource;
+  ring: Ring;
+  stop(): Promise<void>;
+}
 
 /**
  * The entries of `index` that `subset` gets, exactly as Keras splits: the whole file list shuffled with numpy's
@@ -86,8 +97,8 @@ export class ImageLoader implements AsyncIterable<Batch> {
   private startPosition = 0;
   private openEpoch: { epoch: number; finished: boolean } | null = null;
   private closed = false;
-  private pool: DecodePool | null = null;
-  private current: Coordinator | null = null;
+  protected pool: DecodePool | null = null;
+  private current: EpochSource | null = null;
   /** Arrays of full batches handed back by {@link ImageLoader.recycle}, filled again before new ones are made. */
   private readonly recycled: BatchArrays[] = [];
   /** The batch each yielded image array belongs to, so that only that batch, once, can hand it back. */
@@ -158,27 +169,36 @@ export class ImageLoader implements AsyncIterable<Batch> {
     const epoch = this.epoch++;
     const start = this.startPosition;
     this.startPosition = 0;
-    if (this.current !== null) await this.current.join();
+    if (this.current !== null) await this.current.stop();
     if (this.closed) throw Errors.closed();
-    this.pool ??= new DecodePool(this.index, this.options);
-    const { shuffle, seed, shard } = this.options;
-    const order = epochPlan(this.entries.length, { shuffle, seed, epoch, shard, start });
-    const coordinator = new Coordinator(this.index, this.options, this.pool, this.entries, order, epoch);
-    this.current = coordinator;
+    const current = this.beginEpoch(epoch, start);
+    this.current = current;
     const open = { epoch, finished: false };
     this.openEpoch = open;
-    this.stats = emptyStats(this.pool.ring.capacity, this.pool.ring.pixels.byteLength, epoch + 1, start);
+    this.stats = emptyStats(current.ring.capacity, current.ring.pixels.byteLength, epoch + 1, start);
     try {
       const take = () => this.recycled.pop() ?? null;
-      for await (const batch of assembleBatches(coordinator, this.pool.ring, this.index, this.options, this.stats, start, take)) {
+      for await (const batch of assembleBatches(current.feed, current.ring, current.entries, this.options, this.stats, start, take)) {
         this.owners.set(batch.images, batch);
         yield batch;
       }
       open.finished = true;
     } finally {
-      await coordinator.join();
-      if (this.current === coordinator) this.current = null;
+      await current.stop();
+      if (this.current === current) this.current = null;
     }
+  }
+
+  /**
+   * The producing side of one epoch from `start` on: files read and decoded by the pool's workers. A source
+   * that is not a local file (objects in a bucket) brings its own.
+   */
+  protected beginEpoch(epoch: number, start: number): EpochSource {
+    this.pool ??= new DecodePool(this.index, this.options);
+    const { shuffle, seed, shard } = this.options;
+    const order = epochPlan(this.entries.length, { shuffle, seed, epoch, shard, start });
+    const coordinator = new Coordinator(this.index, this.options, this.pool, this.entries, order, epoch);
+    return { feed: coordinator, entries: this.index, ring: this.pool.ring, stop: () => coordinator.join() };
   }
 
   /**
@@ -209,7 +229,7 @@ export class ImageLoader implements AsyncIterable<Batch> {
   async close(): Promise<void> {
     this.closed = true;
     this.recycled.length = 0;
-    await this.current?.join();
+    await this.current?.stop();
     const pool = this.pool;
     this.pool = null;
     await pool?.destroy();
@@ -229,15 +249,23 @@ export interface ImageDatasetOptions extends LoaderOptions, FromDirectoryOptions
    * the validation subset gets none unless asked here. Default `null`.
    */
   validationAugment?: AugmentOptions | null;
+  /**
+   * For an `s3://bucket/prefix` directory: the store's endpoint, credentials, timeouts, retries and GETs in
+   * flight (see `S3Options`). Default: the AWS SDK's standard configuration (`AWS_*` variables, profiles).
+   */
+  s3?: S3Options;
 }
 
 /**
  * Keras' `image_dataset_from_directory` for streaming: one class per sub-folder, optional validation split.
+ * `dir` may be a local folder or an `s3://bucket/prefix` URL of a bucket holding the same tree (one GET per
+ * image, many in flight; see the `s3` option).
  *
  * @example
  * const [train, val] = await imageDatasetFromDirectory('data/train', {
  *   imageSize: [224, 224], batchSize: 32, validationSplit: 0.2, subset: 'both', seed: 1337,
  * });
+ * const remote = await imageDatasetFromDirectory('s3://my-bucket/datasets/train', { imageSize: [224, 224] });
  */
 export async function imageDatasetFromDirectory(
   dir: string,
@@ -248,17 +276,28 @@ export async function imageDatasetFromDirectory(
   dir: string,
   options: ImageDatasetOptions = {},
 ): Promise<ImageLoader | [ImageLoader, ImageLoader]> {
-  const { extensions, labels, classNames, validationSplit, subset, augment, validationAugment, ...loaderOptions } = options ?? {};
+  const { extensions, labels, classNames, validationSplit, subset, augment, validationAugment, s3, ...loaderOptions } = options ?? {};
   const split = resolveSplit({ validationSplit, subset: subset as Subset }, true);
-  const index = await fromDirectory(dir, { extensions, labels, classNames });
+  const listing = { extensions, labels, classNames };
+  let make: (opts: ImageLoaderOptions) => ImageLoader;
+  if (isS3Url(dir)) {
+    // Loaded here, not at the top: S3 users only pay for it (and the module extends ImageLoader).
+    const { openS3Folder } = await import('./s3/folder-dataset.js');
+    const source = await openS3Folder(dir, listing, s3);
+    make = source.loader;
+  } else {
+    if (s3 !== undefined) throw Errors.invalidOption('s3', 'no S3 options for a local directory (an s3:// URL takes them)', dir);
+    const index = await fromDirectory(dir, listing);
+    make = (opts) => new ImageLoader(index, opts);
+  }
   const trainOptions = { ...loaderOptions, augment };
   const valOptions = { ...loaderOptions, augment: validationAugment };
   if (split?.subset === 'both') {
-    const train = new ImageLoader(index, { ...trainOptions, validationSplit: split.validationSplit, subset: 'training' });
-    const val = new ImageLoader(index, { ...valOptions, validationSplit: split.validationSplit, subset: 'validation' });
+    const train = make({ ...trainOptions, validationSplit: split.validationSplit, subset: 'training' });
+    const val = make({ ...valOptions, validationSplit: split.validationSplit, subset: 'validation' });
     return [train, val];
   }
-  if (split === null) return new ImageLoader(index, trainOptions);
+  if (split === null) return make(trainOptions);
   const subsetOptions = split.subset === 'validation' ? valOptions : trainOptions;
-  return new ImageLoader(index, { ...subsetOptions, validationSplit: split.validationSplit, subset: split.subset as Subset });
+  return make({ ...subsetOptions, validationSplit: split.validationSplit, subset: split.subset as Subset });
 }
