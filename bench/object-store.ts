@@ -12,8 +12,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import bytes from 'bytes';
 import { Command } from 'commander';
-import * as imgstream from '../src/index.js';
 import { parseByteSize } from '../src/options.js';
+import { packShards } from '../src/shards/pack.js';
 import { startFaultProxy } from '../test/fixtures/fault-proxy.js';
 import { createBucket, testClient, uploadTree } from '../test/fixtures/s3-bucket.js';
 import { startSwift } from '../test/servers/swift/server.js';
@@ -40,7 +40,6 @@ const opts = program.opts<{ size: string; memoryBudget: string; latencies: strin
 const size = Number(opts.size);
 const latencies = opts.latencies.split(',').map(Number);
 const budget = parseByteSize('--memory-budget', opts.memoryBudget);
-const hasShards = typeof (imgstream as Record<string, unknown>).imageDatasetFromShards === 'function';
 const here = path.dirname(fileURLToPath(import.meta.url));
 
 function runRow(options: Record<string, unknown>, env: NodeJS.ProcessEnv): Promise<ScenarioResult> {
@@ -63,10 +62,7 @@ function runRow(options: Record<string, unknown>, env: NodeJS.ProcessEnv): Promi
 const dir = await ensureDataset(opts.cacheDir, size);
 const work = mkdtemp();
 const shardsDir = path.join(work, 'shards');
-if (hasShards) {
-  const pack = (imgstream as unknown as { packShards: (src: string, out: string, o: unknown) => Promise<unknown> }).packShards;
-  await pack(dir, shardsDir, { samplesPerShard: Math.max(1, Math.ceil(size / 16)) });
-}
+await packShards(dir, shardsDir, { samplesPerShard: Math.max(1, Math.ceil(size / 16)) });
 const server = await startSwift();
 const proxy = await startFaultProxy(server.endpoint);
 const rows: Row[] = [];
@@ -74,7 +70,7 @@ try {
   const client = testClient(server);
   await createBucket(client, 'bench');
   await uploadTree(client, 'bench', 'folder', dir);
-  if (hasShards) await uploadTree(client, 'bench', 'shards', shardsDir);
+  await uploadTree(client, 'bench', 'shards', shardsDir);
   client.destroy();
   const env = {
     AWS_ACCESS_KEY_ID: server.credentials.accessKeyId,
@@ -86,10 +82,10 @@ try {
   const plan: { label: string; group: Row['group']; latencyMs: number | null; options: Record<string, unknown> }[] = [
     { label: 'local folder', group: 'folder', latencyMs: null, options: { ...base, source: 'folder', url: dir } },
   ];
-  if (hasShards) plan.push({ label: 'local shards', group: 'shards', latencyMs: null, options: { ...base, source: 'shards', url: path.join(shardsDir, 'shards.json') } });
+  plan.push({ label: 'local shards', group: 'shards', latencyMs: null, options: { ...base, source: 'shards', url: path.join(shardsDir, 'shards.json') } });
   for (const ms of latencies) {
     plan.push({ label: `bucket of class folders, +${ms} ms RTT`, group: 'folder', latencyMs: ms, options: { ...base, source: 'folder', url: 's3://bench/folder' } });
-    if (hasShards) plan.push({ label: `shards in a bucket, +${ms} ms RTT`, group: 'shards', latencyMs: ms, options: { ...base, source: 'shards', url: 's3://bench/shards/shards.json' } });
+    plan.push({ label: `shards in a bucket, +${ms} ms RTT`, group: 'shards', latencyMs: ms, options: { ...base, source: 'shards', url: 's3://bench/shards/shards.json' } });
   }
   for (const row of plan) {
     proxy.setLatency(row.latencyMs ?? 0);
