@@ -100,7 +100,7 @@ export const Errors = {
   s3Auth(url: string, reason: string): ImgstreamError {
     return new ImgstreamError(
       'ERR_S3_AUTH',
-      `S3 rejected the credentials for ${url}: ${reason}; check AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, AWS_PROFILE or the s3.credentials option`,
+      `S3 rejected the credentials for ${url}: ${reason}; check the credentials (AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, AWS_PROFILE, or s3.credentials)`,
       { path: url },
     );
   },

@@ -1,10 +1,11 @@
 /**
- * The S3 layer against a real store (Swift s3api, SigV4 checked): listing a bucket of class folders as the
+ * The S3 layer against a real store (Swift s3api, SigV4 checked; one start per file): listing a bucket of class folders as the
  * folder index lists a local one (pagination, spaces, Unicode, nested folders), ranged reads that survive a
  * reset mid-body, a stall past the timeout and 503 SlowDown through a fault proxy, and named errors for a
  * missing object and a wrong secret that never quote a credential.
  */
 import { randomBytes } from 'node:crypto';
+import { GetObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -91,6 +92,17 @@ describe('S3 source against a real store', () => {
     await proxy?.close();
     await server?.stop();
     if (local) removeDir(local);
+  });
+
+  it('is a real store: bytes back exactly (ranges too), and a request signed with the wrong secret rejected', async () => {
+    const client = testClient(server);
+    const got = await client.send(new GetObjectCommand({ Bucket: 'blobs', Key: 'big.bin', Range: 'bytes=100-' }));
+    expect(Buffer.from(await got.Body!.transformToByteArray()).equals(big.subarray(100))).toBe(true);
+    client.destroy();
+    const wrong = testClient(server, { secretAccessKey: 'not-the-secret' });
+    const err = await wrong.send(new ListObjectsV2Command({ Bucket: 'blobs' })).catch((e: unknown) => e);
+    expect((err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode).toBe(403);
+    wrong.destroy();
   });
 
   it('lists class folders page by page, in the folder index order, with the same labels', async () => {
