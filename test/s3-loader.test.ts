@@ -110,8 +110,9 @@ describe('shards in a bucket', () => {
   it('loses no sample to a reset mid-shard or a stall past the read timeout', async () => {
     const before = proxy.fired.length;
     proxy.injectOnce({ kind: 'reset', afterBytes: 6000, match: '/shards/train/shard-000002.tar' });
-    proxy.injectOnce({ kind: 'stall', afterBytes: 4000, match: '/shards/train/shard-000005.tar', stallMs: 6000 });
-    const loader = await imageDatasetFromShards('s3://shards/train/shard-{000000..000006}.tar', { ...common, seed: 4, readTimeoutMs: 1000 });
+    proxy.injectOnce({ kind: 'stall', afterBytes: 4000, match: '/shards/train/shard-000005.tar', stallMs: 20_000 });
+    // A timeout well above what this loaded single-process store takes per request, well below the stall.
+    const loader = await imageDatasetFromShards('s3://shards/train/shard-{000000..000006}.tar', { ...common, seed: 4, readTimeoutMs: 5000 });
     const samples = await epoch(loader, shardKey);
     expect(loader.stats.skipped).toEqual([]);
     await loader.close();
