@@ -1,6 +1,6 @@
 /**
  * The benchmark's report: derived figures (ratios to the ceiling, targets), a markdown table, the JSON of
- * every figure, SVG plots, and the README's Performance section.
+ * every figure, SVG plots, and the measured section of docs/performance.md.
  */
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
@@ -308,23 +308,23 @@ export function plots(report: Report, d: Derived): [string, string][] {
   return out;
 }
 
-export const README_START = '<!-- PERFORMANCE -->';
-export const README_END = '<!-- /PERFORMANCE -->';
+export const SECTION_START = '<!-- PERFORMANCE -->';
+export const SECTION_END = '<!-- /PERFORMANCE -->';
 
 /**
- * `readme` with the text between the Performance markers replaced by `section`. With only the start marker,
+ * `page` with the text between the Performance markers replaced by `section`. With only the start marker,
  * the end marker is added after the section.
  */
-export function replaceReadmeSection(readme: string, section: string): string {
-  const start = readme.indexOf(README_START);
-  if (start < 0) throw new Error(`Expected a ${README_START} marker in the README but found none`);
-  const after = start + README_START.length;
-  const end = readme.indexOf(README_END, after);
-  const rest = end < 0 ? readme.slice(after).replace(/^\n/, '') : readme.slice(end + README_END.length);
-  return `${readme.slice(0, after)}\n${section.trim()}\n${README_END}${end < 0 && rest ? '\n' : ''}${rest}`;
+export function replaceSection(page: string, section: string): string {
+  const start = page.indexOf(SECTION_START);
+  if (start < 0) throw new Error(`Expected a ${SECTION_START} marker in the page but found none`);
+  const after = start + SECTION_START.length;
+  const end = page.indexOf(SECTION_END, after);
+  const rest = end < 0 ? page.slice(after).replace(/^\n/, '') : page.slice(end + SECTION_END.length);
+  return `${page.slice(0, after)}\n${section.trim()}\n${SECTION_END}${end < 0 && rest ? '\n' : ''}${rest}`;
 }
 
-/** Writes `<stamp>.json`, `<stamp>.md` and `<stamp>-<plot>.svg` to the results folder, and the README section. */
+/** Writes `<stamp>.json`, `<stamp>.md` and `<stamp>-<plot>.svg` to the results folder, and the docs page's section. */
 export async function writeReport(report: Report, settings: Settings): Promise<{ markdown: string; files: string[] }> {
   const d = derive(report);
   const stamp = report.startedAt.replace(/[:.]/g, '-');
@@ -340,10 +340,10 @@ export async function writeReport(report: Report, settings: Settings): Promise<{
   await write(`${stamp}.json`, `${JSON.stringify({ ...report, derived: d }, null, 2)}\n`);
   await write(`${stamp}.md`, `# imgstream benchmark, ${report.startedAt}\n\n${md}${svgs.map(([n]) => `\n![${n}](${stamp}-${n}.svg)`).join('')}\n`);
   for (const [name, svg] of svgs) await write(`${stamp}-${name}.svg`, svg);
-  if (settings.writeReadme !== null) {
-    const readme = await fsp.readFile(settings.writeReadme, 'utf8');
-    await fsp.writeFile(settings.writeReadme, replaceReadmeSection(readme, `## Performance\n\n${markdown(report, d, 3)}`));
-    files.push(settings.writeReadme);
+  if (settings.writeDocs !== null) {
+    const page = await fsp.readFile(settings.writeDocs, 'utf8');
+    await fsp.writeFile(settings.writeDocs, replaceSection(page, `## Measured\n\n${markdown(report, d, 3)}`));
+    files.push(settings.writeDocs);
   }
   return { markdown: md, files };
 }

@@ -1,7 +1,7 @@
 /**
  * The benchmark runner (`imgstream bench`, `npm run bench`): plans the runs, runs each scenario in its own
  * child process (clean peak memory), interleaves the repeats, takes medians, and writes the JSON, markdown
- * and SVG report (and, when asked, the README's Performance section).
+ * and SVG report (and, when asked, the measured section of docs/performance.md).
  */
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
@@ -94,7 +94,7 @@ export interface Settings {
   python: string | undefined;
   pytorch: boolean;
   out: string;
-  writeReadme: string | null;
+  writeDocs: string | null;
   reportFrom: string | null;
   progress: boolean;
   timeoutSeconds: number;
@@ -155,8 +155,8 @@ export function buildCommand(): Command {
     .option('--python <path>', 'Python interpreter for the PyTorch and PIL rows (default: the first that imports torch)')
     .option('--no-pytorch', 'skip the PyTorch rows')
     .option('--out <folder>', 'results folder', 'bench/results')
-    .option('--write-readme [file]', "replace the Performance section of the README (between the <!-- PERFORMANCE --> markers) with this run's table")
-    .option('--report-from <json>', 'run nothing: write the report (and README section) again from a saved results JSON')
+    .option('--write-docs [file]', "replace the measured section of docs/performance.md (between its <!-- PERFORMANCE --> markers) with this run's tables")
+    .option('--report-from <json>', 'run nothing: write the report (and docs section) again from a saved results JSON')
     .option('--no-progress', 'no progress bars')
     .option('--timeout <seconds>', 'longest a single run may take', positive, 1800)
     .exitOverride()
@@ -169,7 +169,7 @@ export function resolveSettings(opts: Record<string, unknown>): Settings {
   const mib = 1024 * 1024;
   const imageSize = opts.imageSize as number[];
   if (imageSize.length !== 2 || imageSize.some((n) => n < 1)) throw new Error(`Expected --image-size h,w but received ${imageSize.join(',')}`);
-  const readme = opts.writeReadme;
+  const docs = opts.writeDocs;
   return {
     quick,
     dir: (opts.dir as string | undefined) ?? null,
@@ -193,7 +193,7 @@ export function resolveSettings(opts: Record<string, unknown>): Settings {
     python: opts.python as string | undefined,
     pytorch: opts.pytorch !== false,
     out: opts.out as string,
-    writeReadme: readme === undefined || readme === false ? null : readme === true ? 'README.md' : String(readme),
+    writeDocs: docs === undefined || docs === false ? null : docs === true ? 'docs/performance.md' : String(docs),
     reportFrom: (opts.reportFrom as string | undefined) ?? null,
     progress: opts.progress !== false,
     timeoutSeconds: opts.timeout as number,
@@ -409,7 +409,7 @@ export async function runBench(argv: string[]): Promise<number> {
   if (settings.reportFrom !== null) {
     const saved = JSON.parse(readFileSync(settings.reportFrom, 'utf8')) as Report & { derived?: unknown };
     delete saved.derived;
-    const written = await writeReport(saved, { ...saved.settings, out: settings.out, writeReadme: settings.writeReadme });
+    const written = await writeReport(saved, { ...saved.settings, out: settings.out, writeDocs: settings.writeDocs });
     process.stdout.write(`${written.markdown}\n`);
     process.stderr.write(`\nwrote ${written.files.join(', ')}\n`);
     return 0;

@@ -13,9 +13,13 @@ export type Range = readonly [number, number];
 /**
  * Random augmentation applied in the decode workers, per sample, on the way from the file to the ring slot.
  * Every draw is a pure function of (seed, epoch, index entry): the same seed gives the same pixels whatever the
- * worker count, and each epoch draws anew. Every op is off unless given. Geometry runs in this order:
- * resized crop (of the source), resize, flips, rotation/shear/zoom/translation about the centre, random
- * crop window; then blur, colour jitter, grayscale, erasing.
+ * worker count, and each epoch draws anew. Every op is off unless given.
+ *
+ * The ops run in this order. With the decode: the random resized crop of the (EXIF-oriented) source, the
+ * resize to the stage size (`imageSize`, or `randomCrop.size`), the Gaussian blur. Then one pass over the stage
+ * image: the flips; zoom, shear and rotation about the centre, then the translation; the random crop window
+ * (padding filled as `fillMode` says); channel shift, brightness, contrast, saturation and hue, grayscale;
+ * erasing; last the output dtype and normalization.
  *
  * @example
  * const train = await imageDatasetFromDirectory('data/train', {
@@ -25,45 +29,80 @@ export type Range = readonly [number, number];
  */
 export interface AugmentOptions {
   /**
-   * torchvision's `RandomResizedCrop`: a region of the source with a random share of its area (`scale`) and a
-   * random aspect ratio (`ratio`, drawn log-uniformly), resized to the output size. `true` takes the defaults
+   * torchvision's `RandomResizedCrop`: a region of the source with a random share of its area (`scale`, in
+   * (0, 1]) and a random aspect ratio (`ratio`, drawn log-uniformly), resized to the stage size. `true` takes
    * `{ scale: [0.08, 1], ratio: [3/4, 4/3] }`.
+   *
+   * @default null
    */
   randomResizedCrop?: boolean | { scale?: Range; ratio?: Range } | null;
   /**
    * torchvision's `RandomCrop(padding)`, Keras' `RandomCrop`: the image is resized to `size` (`[height, width]`,
-   * default `imageSize`), padded by `padding` pixels on each side (filled as `fillMode` says), and an
-   * `imageSize` window is taken at a random place. Default padding `0`. `true` takes the defaults.
+   * default `imageSize`), padded by `padding` pixels on each side (0..4096, default 0; filled as `fillMode`
+   * says), and an `imageSize` window is taken at a random place. `true` takes the defaults.
+   *
+   * @default null
    */
   randomCrop?: boolean | { size?: readonly [number, number]; padding?: number } | null;
-  /** Probability of a left/right mirror (`true` = 0.5). Default `0`. */
+  /**
+   * Probability of a left/right mirror, in [0, 1] (`true` = 0.5).
+   *
+   * @default 0
+   */
   horizontalFlip?: number | boolean;
-  /** Probability of an upside-down mirror (`true` = 0.5). Default `0`. */
+  /**
+   * Probability of an upside-down mirror, in [0, 1] (`true` = 0.5).
+   *
+   * @default 0
+   */
   verticalFlip?: number | boolean;
-  /** Rotation by an angle drawn in `[-degrees, degrees]` (positive is counter-clockwise), 0..180. Default `0`. */
+  /**
+   * Rotation by an angle drawn in `[-degrees, degrees]` (counter-clockwise positive), 0..180.
+   *
+   * @default 0
+   */
   rotation?: number;
-  /** Shift by a share of the width and height drawn in `[-x, x]` and `[-y, y]`; one number for both. Default `0`. */
+  /**
+   * Shift by a share of the width and height drawn in `[-x, x]` and `[-y, y]`, 0..1: `[x, y]`, or one number
+   * for both (Keras' `width_shift_range`, `height_shift_range`).
+   *
+   * @default 0
+   */
   translate?: number | Range;
   /**
-   * Scale factor of the content drawn in `[min, max]` (above 1 enlarges, below 1 shrinks); a number `z` means
-   * `[1 - z, 1 + z]` as Keras' `zoom_range`. Default `1` (none).
+   * Scale factor of the content drawn in `[min, max]` (above 1 enlarges, below 1 shrinks), both above 0; a
+   * number `z` in [0, 0.99] means `[1 - z, 1 + z]`, as Keras' `zoom_range`.
+   *
+   * @default [1, 1]
    */
   zoom?: number | Range;
-  /** Horizontal shear by an angle drawn in `[-degrees, degrees]`, 0..80. Default `0`. */
+  /**
+   * Horizontal shear by an angle drawn in `[-degrees, degrees]`, 0..80.
+   *
+   * @default 0
+   */
   shear?: number;
   /**
    * How pixels from outside the image are filled (rotation, shear, zoom out, translation, crop padding):
    * `'constant'` (`fillValue`), `'nearest'` (edge pixel), `'reflect'` (mirror, edge repeated: d c b a | a b c d),
-   * `'wrap'` (tile). Default `'reflect'`, as Keras' preprocessing layers.
+   * `'wrap'` (tile). The default is that of Keras' preprocessing layers.
+   *
+   * @default 'reflect'
    */
   fillMode?: FillMode;
-  /** Value of `'constant'` fill on the 0..255 scale (alpha is 0 there). Default `0`. */
+  /**
+   * Value of `'constant'` fill on the 0..255 scale (alpha is 0 there).
+   *
+   * @default 0
+   */
   fillValue?: number;
   /**
    * torchvision's `ColorJitter`, applied in this order: `brightness` (multiply), `contrast` (blend with the mean
    * luminance), `saturation` (blend with the luminance), `hue` (rotation of the chroma, in turns). A number
-   * `b` draws a factor in `[max(0, 1 - b), 1 + b]` (hue: `[-h, h]`, h ≤ 0.5); or give `[min, max]`.
-   * Default: none.
+   * `b` ≥ 0 draws a factor in `[max(0, 1 - b), 1 + b]` (hue: `h` ≤ 0.5 draws in `[-h, h]`); or give `[min, max]`
+   * (hue within [-0.5, 0.5]).
+   *
+   * @default null
    */
   colorJitter?: {
     brightness?: number | Range;
@@ -72,21 +111,31 @@ export interface AugmentOptions {
     hue?: number | Range;
   } | null;
   /**
-   * Keras' `channel_shift_range`: one offset drawn in `[-s, s]` (0..255 scale) added to every channel, clipped to
-   * 0..255; applied before the colour jitter. Default `0`.
+   * Keras' `channel_shift_range`: one offset drawn in `[-s, s]` (0..255 scale) added to every channel, clipped
+   * to 0..255; applied before the colour jitter.
+   *
+   * @default 0
    */
   channelShift?: number;
-  /** Probability of turning the image gray (channels kept). Default `0`. */
+  /**
+   * Probability of turning the image gray (luminance in every channel, channels kept).
+   *
+   * @default 0
+   */
   grayscale?: number;
   /**
-   * Gaussian blur with a sigma drawn in `sigma` (pixels of the output; below 0.3 no blur), with probability
-   * `probability`. `true` takes the defaults `{ sigma: [0.1, 2], probability: 0.5 }`.
+   * Gaussian blur with a sigma drawn in `sigma` (pixels of the stage image; below 0.3 no blur), with
+   * probability `probability`. `true` takes `{ sigma: [0.1, 2], probability: 0.5 }`.
+   *
+   * @default null
    */
   gaussianBlur?: boolean | { sigma?: Range; probability?: number } | null;
   /**
    * torchvision's `RandomErasing` (cutout): with probability `probability`, a rectangle with a share `scale` of
-   * the area and aspect ratio in `ratio` is set to `value` (0..255, before normalization). `true` takes the
-   * defaults `{ probability: 0.5, scale: [0.02, 0.33], ratio: [0.3, 3.3], value: 0 }`.
+   * the area and aspect ratio in `ratio` is set to `value` (0..255, before normalization). `true` takes
+   * `{ probability: 0.5, scale: [0.02, 0.33], ratio: [0.3, 3.3], value: 0 }`.
+   *
+   * @default null
    */
   randomErasing?: boolean | { probability?: number; scale?: Range; ratio?: Range; value?: number } | null;
 }

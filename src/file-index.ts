@@ -251,15 +251,25 @@ function joinEntry(folder: string, name: string): string {
 }
 
 export interface FromDirectoryOptions {
-  /** Image file extensions to take (case-insensitive). Default {@link IMAGE_EXTENSIONS}. */
+  /**
+   * Image file extensions to take (case-insensitive, with or without the dot).
+   *
+   * @default {@link IMAGE_EXTENSIONS}
+   */
   extensions?: readonly string[];
   /**
-   * `'inferred'` (default): one class per sub-folder, sorted by name as Keras does, files directly in the
-   * root ignored; a root without sub-folders gives an unlabeled index of its images.
-   * `null`: an unlabeled index of every image below the root.
+   * `'inferred'`: one class per sub-folder, sorted by name as Keras does, files directly in the root ignored;
+   * a root without sub-folders gives an unlabeled index of its images. `null`: an unlabeled index of every
+   * image below the root.
+   *
+   * @default 'inferred'
    */
   labels?: 'inferred' | null;
-  /** Use only these class folders, in this order (labels follow it). Default: all, sorted. */
+  /**
+   * Use only these class folders, in this order (labels follow it).
+   *
+   * @default every class folder, sorted
+   */
   classNames?: readonly string[];
 }
 

@@ -19,9 +19,19 @@ import { emptyStats, type LoaderStats } from './stats.js';
 export type Subset = 'training' | 'validation';
 
 export interface SplitOptions {
-  /** Share of the files held out for validation, in (0, 1). Default: no split. */
+  /**
+   * Share of the files held out for validation, in (0, 1), the same files Keras holds out for the same
+   * `seed`. `null`: no split.
+   *
+   * @default null
+   */
   validationSplit?: number | null;
-  /** Which side of the split this loader serves; required with `validationSplit`. */
+  /**
+   * Which side of the split this loader serves, `'training'` or `'validation'`; required with
+   * `validationSplit`. `imageDatasetFromDirectory` also takes `'both'` and returns `[training, validation]`.
+   *
+   * @default null
+   */
   subset?: Subset | null;
 }
 
@@ -241,17 +251,29 @@ export class ImageLoader implements AsyncIterable<Batch> {
 }
 
 export interface ImageDatasetOptions extends LoaderOptions, FromDirectoryOptions {
+  /**
+   * As {@link SplitOptions.validationSplit}.
+   *
+   * @default null
+   */
   validationSplit?: number | null;
-  /** `'training'`, `'validation'`, or `'both'` for `[training, validation]`. */
+  /**
+   * `'training'`, `'validation'`, or `'both'` for `[training, validation]`.
+   *
+   * @default null
+   */
   subset?: Subset | 'both' | null;
   /**
    * Augmentation of the validation subset. `augment` applies to the training subset (or to an unsplit folder);
-   * the validation subset gets none unless asked here. Default `null`.
+   * the validation subset gets none unless asked here.
+   *
+   * @default null
    */
   validationAugment?: AugmentOptions | null;
   /**
    * For an `s3://bucket/prefix` directory: the store's endpoint, credentials, timeouts, retries and GETs in
-   * flight (see `S3Options`). Default: the AWS SDK's standard configuration (`AWS_*` variables, profiles).
+   * flight (`S3Options`, see docs/object-storage.md).
+   * @default the AWS SDK's standard configuration (`AWS_*` variables, profiles, roles)
    */
   s3?: S3Options;
 }

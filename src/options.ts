@@ -19,64 +19,131 @@ export type OnError = 'skip' | 'throw';
 
 /** Options of {@link ImageLoader} (and of `imageDatasetFromDirectory`, which adds the split options). */
 export interface LoaderOptions {
-  /** Output `[height, width]`. Default `[256, 256]` (as Keras). */
+  /**
+   * Output size, `[height, width]`: two integers between 1 and 16384. The default is Keras'.
+   *
+   * @default [256, 256]
+   */
   imageSize?: readonly [number, number];
-  /** `'grayscale'` (1 channel), `'rgb'` (3, alpha flattened onto black), `'rgba'` (4). Default `'rgb'`. */
+  /**
+   * `'grayscale'` (1 channel), `'rgb'` (3; alpha flattened onto black) or `'rgba'` (4).
+   *
+   * @default 'rgb'
+   */
   colorMode?: ColorMode;
-  /** `'int'` (Int32Array), `'categorical'` (one-hot Float32Array), `'binary'` (Int32Array of 0/1), or `null`. Default `'int'`. */
+  /**
+   * `'int'` (Int32Array of class indices), `'categorical'` (one-hot Float32Array), `'binary'` (Int32Array of 0/1,
+   * exactly two classes) or `null` (no labels; the only choice for an unlabeled index).
+   *
+   * @default 'int'
+   */
   labelMode?: LabelMode;
-  /** Samples per batch. Default `32`. */
+  /**
+   * Samples per batch, an integer between 1 and 1048576.
+   *
+   * @default 32
+   */
   batchSize?: number;
-  /** A new permutation every epoch. Default `true`. */
+  /**
+   * A new permutation of the samples every epoch, a pure function of (`seed`, epoch); `false` keeps the
+   * index's order.
+   *
+   * @default true
+   */
   shuffle?: boolean;
-  /** Seed of the epoch order (and of the validation split). Default `0`: deterministic unless changed. */
+  /**
+   * Seed of the epoch order, of the validation split and of augmentation's draws: an integer between 0 and
+   * 4294967295. Runs are deterministic unless it changes.
+   *
+   * @default 0
+   */
   seed?: number;
-  /** Resampling kernel. Default `'bilinear'`. */
+  /**
+   * Resampling kernel: `'nearest'`, `'bilinear'`, `'bicubic'` or `'lanczos3'`.
+   *
+   * @default 'bilinear'
+   */
   interpolation?: Interpolation;
-  /** `false`: stretch to `imageSize` (Keras default); `true`: center-crop to its aspect ratio first. Default `false`. */
+  /**
+   * `false` stretches the image to `imageSize` (Keras' default); `true` center-crops it to that aspect ratio first.
+   *
+   * @default false
+   */
   cropToAspectRatio?: boolean;
-  /** Pixel type of `batch.images`. Default `'float32'`. */
+  /**
+   * Pixel type of `batch.images`: `'float32'` or `'uint8'`.
+   *
+   * @default 'float32'
+   */
   dtype?: Dtype;
   /**
-   * float32 only: `'none'` keeps 0..255 (Keras default), `'unit'` maps to [0, 1], `'symmetric'` to [-1, 1],
-   * `{ mean, std }` computes `(x / 255 - mean) / std` per channel. Default `'none'`.
+   * float32 only: `'none'` keeps 0..255 (Keras' default), `'unit'` maps to [0, 1], `'symmetric'` to [-1, 1],
+   * `{ mean, std }` computes `(x / 255 - mean) / std` per channel (a number or one per channel each).
+   *
+   * @default 'none'
    */
   normalize?: Normalize;
-  /** Decode worker threads: `'auto'` (one per core) or a count. Default `'auto'`. */
+  /**
+   * Decode worker threads: `'auto'` (one per core) or a count between 1 and 256.
+   *
+   * @default 'auto'
+   */
   workers?: number | 'auto';
   /**
-   * Memory for decoded pixels: the ring plus two batches, the one being assembled and the one the consumer
-   * holds meanwhile (or has handed back with `loader.recycle`). Bytes or a string such as `'256MiB'`
-   * (KB/KiB = 1024 bytes). Default `'256MiB'`.
+   * The most decoded pixels may take: the ring plus two batches, the one being assembled and the one the
+   * consumer holds (or has handed back with `loader.recycle`). Bytes or a string such as `'256MiB'`
+   * (KB/KiB = 1024 bytes). A hard cap: too small for three batches fails at construction.
+   *
+   * @default '256MiB'
    */
   memoryBudget?: number | string;
   /**
    * Batches decoded ahead of the consumer: the ring's depth, as PyTorch's `prefetch_factor` or FFCV's
    * `batches_ahead`. `'auto'` keeps 4 batches (and at least 8 samples per worker) ahead, enough to keep every
-   * worker busy while the model takes a batch; a number asks for that many. `memoryBudget` caps it either
-   * way. Default `'auto'`.
+   * worker busy while the model takes a batch; a number asks for that many. `memoryBudget` caps it either way.
+   *
+   * @default 'auto'
    */
   prefetch?: number | 'auto';
-  /** `'skip'` records an undecodable file in `stats.skipped` and goes on; `'throw'` stops the epoch with it. Default `'skip'`. */
+  /**
+   * `'skip'` records a file that cannot be loaded in `stats.skipped` and fills the batch with the next good
+   * samples; `'throw'` stops the epoch with an error naming the file.
+   *
+   * @default 'skip'
+   */
   onError?: OnError;
-  /** Drop the last batch when it is short. Default `false`. */
+  /**
+   * Drop the last batch of an epoch when it is short.
+   *
+   * @default false
+   */
   dropRemainder?: boolean;
-  /** Files with more pixels (width × height) than this are refused as decompression bombs. Default 89,478,485 (PIL's limit). */
+  /**
+   * Files with more pixels (width × height) than this are refused as decompression bombs (PIL's limit).
+   *
+   * @default 89_478_485
+   */
   maxPixels?: number;
   /**
-   * For data-parallel training: this process takes every `count`-th sample of each epoch's order, from
-   * `index` (the same seed on every process makes the shards disjoint). Default `null` (all samples).
+   * For data-parallel training, `{ count, index }`: this process takes every `count`-th sample of each epoch's
+   * order, from `index` (the same seed on every process makes the shards disjoint). `null`: all samples.
+   *
+   * @default null
    */
   shard?: Shard | null;
   /**
-   * Random augmentation in the decode workers, reproducible from (seed, epoch, sample); see {@link AugmentOptions}.
-   * Default `null` (none).
+   * Random augmentation in the decode workers, reproducible from (seed, epoch, sample); see
+   * {@link AugmentOptions}. `null`: none.
+   *
+   * @default null
    */
   augment?: AugmentOptions | null;
   /**
    * JPEG decoder: `'auto'` uses the native libjpeg-turbo fast path when it is built (8-bit baseline and
    * progressive JPEGs; every other file still goes to sharp) and sharp otherwise; `'sharp'` always uses sharp;
-   * `'jpeg-turbo'` requires the fast path and fails at construction without it. Default `'auto'`.
+   * `'jpeg-turbo'` requires the fast path and fails at construction without it.
+   *
+   * @default 'auto'
    */
   decoder?: Decoder;
 }

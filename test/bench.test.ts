@@ -16,11 +16,11 @@ let run: Ran;
 
 beforeAll(async () => {
   root = tempDir('imgstream-bench-');
-  writeFileSync(path.join(root, 'README.md'), '# x\n\nintro\n\n<!-- PERFORMANCE -->\n');
+  writeFileSync(path.join(root, 'performance.md'), '# x\n\nintro\n\n<!-- PERFORMANCE -->\n');
   const args = [
     bin, 'bench', '--cache-dir', path.join(root, 'cache'), '--out', path.join(root, 'results'), '--size', '24', '--sizes', '12,24',
     '--repeats', '1', '--only', 'breakdown', 'main', 'workers', 'sizes', '--dtype', 'uint8', '--workers', '1', '--ceiling-concurrency', '2',
-    '--memory-cap', '2GiB', '--breakdown-files', '6', '--no-pytorch', '--no-progress', '--write-readme', path.join(root, 'README.md'),
+    '--memory-cap', '2GiB', '--breakdown-files', '6', '--no-pytorch', '--no-progress', '--write-docs', path.join(root, 'performance.md'),
   ];
   run = await runNode(args, { cwd: repo, timeoutMs: 100_000 });
 }, 110_000);
@@ -57,7 +57,7 @@ describe('imgstream bench (smoke)', () => {
     expect(report.derived.targets.length).toBeGreaterThan(0);
   });
 
-  it('writes the markdown, the SVG plots and the README section', () => {
+  it('writes the markdown, the SVG plots and the docs page\'s section', () => {
     const files = readdirSync(path.join(root, 'results'));
     expect(files.some((f) => f.endsWith('.md'))).toBe(true);
     for (const plot of ['workers', 'sizes']) {
@@ -65,8 +65,8 @@ describe('imgstream bench (smoke)', () => {
       expect(svg, plot).toBeDefined();
       expect(readFileSync(path.join(root, 'results', svg), 'utf8')).toMatch(/^<svg[\s\S]*<\/svg>\n$/);
     }
-    const readme = readFileSync(path.join(root, 'README.md'), 'utf8');
-    expect(readme).toMatch(/^# x\n\nintro\n\n<!-- PERFORMANCE -->\n## Performance\n[\s\S]*\| loader \|[\s\S]*<!-- \/PERFORMANCE -->\n?$/);
+    const page = readFileSync(path.join(root, 'performance.md'), 'utf8');
+    expect(page).toMatch(/^# x\n\nintro\n\n<!-- PERFORMANCE -->\n## Measured\n[\s\S]*\| loader \|[\s\S]*<!-- \/PERFORMANCE -->\n?$/);
     expect(existsSync(path.join(root, 'cache', 'set-24', '.complete.json'))).toBe(true);
   });
 });
