@@ -6,6 +6,7 @@ import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import bytes from 'bytes';
 import { lineChart, type Series } from './plot.js';
+import { shardSection } from './shards.js';
 import type { Machine, RunRecord, Settings } from './run.js';
 import type { Dtype } from './scenarios/common.js';
 
@@ -191,6 +192,7 @@ function targets(
   if (largest?.imgstreamFirstBatchMs != null) {
     out.push({ target: `time to first batch < 1 s (${largest.size} images)`, measured: fmtMs(largest.imgstreamFirstBatchMs), met: largest.imgstreamFirstBatchMs < 1000 });
   }
+  out.push(...shardSection(report.records, '###').targets);
   const w = workers.filter((x) => x.imgstream !== null && x.pytorch !== null);
   if (w.length) {
     out.push({ target: 'imgstream vs PyTorch across worker counts (uint8)', measured: w.map((x) => `${x.workers}: ${fmtIps(x.imgstream)} vs ${fmtIps(x.pytorch)}`).join(', '), met: null });
@@ -264,6 +266,8 @@ export function markdown(report: Report, d: Derived, level = 3): string {
     out.push(`\n${h} Peak memory vs dataset size (float32; naive killed past ${fmtBytes(s.memoryCap)}; imgstream memoryBudget ${fmtBytes(s.sizesBudget)})\n`);
     out.push(table(['images', 'imgstream peak RSS', 'imgstream first batch', 'naive load-all peak RSS'], d.sizes.map((z) => [String(z.size), fmtBytes(z.imgstreamPeak), fmtMs(z.imgstreamFirstBatchMs), z.naiveNote || fmtBytes(z.naivePeak)])));
   }
+  const shards = shardSection(report.records, h);
+  if (shards.markdown) out.push(shards.markdown);
   if (d.breakdown.length) {
     out.push(`\n${h} Where a sharp call's time goes (one JPEG to ${s.imageSize[0]}x${s.imageSize[1]}, one call at a time)\n`);
     out.push(table(['step', 'ms per image'], d.breakdown.map((b) => [b.step.trim().startsWith('+') ? `&nbsp;&nbsp;${b.step.trim()}` : b.step, b.msPerImage.toFixed(2)])));

@@ -18,9 +18,10 @@ import { writeReport, type Report } from './report.js';
 import type { Dtype, ScenarioConfig, ScenarioResult } from './scenarios/common.js';
 import { findPil, findTorch, scriptPath } from './scenarios/pytorch.js';
 import { IMGSTREAM_VARIANTS, parseVariant, type Variant } from './variants.js';
+import { packedShards, shardSpecs } from './shards.js';
 
-export type ScenarioName = 'imgstream' | 'ceiling' | 'fast-ceiling' | 'naive' | 'one-at-a-time' | 'pytorch' | 'sharp-breakdown' | 'pil-decode';
-export const GROUPS = ['breakdown', 'main', 'workers', 'budget', 'steps', 'sizes'] as const;
+export type ScenarioName = 'imgstream' | 'ceiling' | 'fast-ceiling' | 'naive' | 'one-at-a-time' | 'pytorch' | 'sharp-breakdown' | 'pil-decode' | 'shards';
+export const GROUPS = ['breakdown', 'main', 'workers', 'budget', 'steps', 'sizes', 'shards'] as const;
 export type Group = (typeof GROUPS)[number];
 
 export interface RunSpec {
@@ -536,6 +537,12 @@ export async function runBench(argv: string[]): Promise<number> {
       config: base('float32', {}, t), series: 'imgstream', x: t,
     }));
     records.push(...(await runGroup('steps', specs, settings, torchPython, progress)));
+  }
+
+  if (has('shards')) {
+    if (settings.progress) process.stderr.write('shards: packing the dataset once (cached)\n');
+    const shards = await packedShards(mainDir, settings.cacheDir);
+    records.push(...(await runGroup('shards', shardSpecs(base, shards, 'uint8'), settings, torchPython, progress)));
   }
 
   if (has('sizes')) {

@@ -20,7 +20,7 @@ import ts from 'typescript';
 export const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
 /** Files whose blocks are generated. */
-export const DOC_FILES: readonly string[] = ['README.md', 'docs/augmentation.md'];
+export const DOC_FILES: readonly string[] = ['README.md', 'docs/augmentation.md', 'docs/shards.md'];
 
 /** One documented member of an options interface. */
 export interface OptionDoc {

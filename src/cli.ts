@@ -85,13 +85,16 @@ export function buildProgram(): Command {
       `Count images per class, summarise their sizes and formats, and decode every file to list those that cannot be loaded. ` +
         `Exit code ${EXIT_BAD_FILES} when any file cannot be decoded, 1 on errors.`,
     )
-    .argument('<dir>', 'dataset folder (one sub-folder per class, or a folder of images)')
+    .argument('<dir>', 'dataset folder (one sub-folder per class, or a folder of images), or shards (a .tar, brace notation, a URL or a shards.json)')
     .option('--concurrency <n>', 'files decoded at once (default: 2 x cores)', positiveInteger)
     .option('--json', 'print the report as JSON')
     .option('--no-progress', 'no progress bar')
     .action(async (dir: string, opts: { concurrency?: number; json?: boolean; progress: boolean }) => {
       const { inspectDirectory, formatReport } = await import('./inspect.js');
-      const report = await inspectDirectory(dir, { concurrency: opts.concurrency, progress: opts.progress && !opts.json });
+      const shards = await import('./shards/inspect.js');
+      const report = shards.looksLikeShards(dir)
+        ? await shards.inspectShards(dir, { concurrency: opts.concurrency })
+        : await inspectDirectory(dir, { concurrency: opts.concurrency, progress: opts.progress && !opts.json });
       process.stdout.write(`${opts.json ? JSON.stringify(report, null, 2) : formatReport(report)}\n`);
       if (report.bad.length > 0) process.exitCode = EXIT_BAD_FILES;
     });

@@ -43,10 +43,9 @@ function summarize(values: number[]): Summary {
   return { min: sorted[0], median: sorted[Math.floor(sorted.length / 2)], max: sorted[sorted.length - 1] };
 }
 
-async function scanFile(
-  file: string,
-  maxPixels: number,
-): Promise<{ ok: true; width: number; height: number; format: string } | { ok: false; code: ErrorCode; message: string }> {
+type Scan = { ok: true; width: number; height: number; format: string } | { ok: false; code: ErrorCode; message: string };
+
+async function scanFile(file: string, maxPixels: number): Promise<Scan> {
   let data: Buffer;
   try {
     data = await readSample(file);
@@ -54,6 +53,11 @@ async function scanFile(
     const e = err as SampleError;
     return { ok: false, code: e.code, message: e.message };
   }
+  return scanBytes(data, maxPixels);
+}
+
+/** An image's size and format, or why the loader could not decode it (the loader's codes). */
+export async function scanBytes(data: Buffer, maxPixels: number): Promise<Scan> {
   try {
     const meta = await sharp(data, { limitInputPixels: maxPixels }).metadata();
     // A full decode: metadata alone reads only the header and misses truncated or corrupt pixel data.

@@ -70,3 +70,30 @@ describe('imgstream bench (smoke)', () => {
     expect(existsSync(path.join(root, 'cache', 'set-24', '.complete.json'))).toBe(true);
   });
 });
+
+describe('imgstream bench --only shards (smoke)', () => {
+  let shardsRoot: string;
+  let ran: Ran;
+  beforeAll(async () => {
+    shardsRoot = tempDir('imgstream-bench-shards-');
+    const args = [
+      bin, 'bench', '--cache-dir', path.join(shardsRoot, 'cache'), '--out', path.join(shardsRoot, 'results'), '--size', '24',
+      '--repeats', '1', '--only', 'shards', '--no-pytorch', '--no-progress',
+    ];
+    ran = await runNode(args, { cwd: repo, timeoutMs: 100_000 });
+  }, 110_000);
+  afterAll(() => removeDir(shardsRoot));
+
+  it('runs the folder, local shards, HTTP shards and pack rows on the same images and reports their ratios', () => {
+    expect(ran.code, ran.stderr).toBe(0);
+    const json = readdirSync(path.join(shardsRoot, 'results')).find((f) => f.endsWith('.json')) as string;
+    const report = JSON.parse(readFileSync(path.join(shardsRoot, 'results', json), 'utf8'));
+    expect(report.records.map((r: { spec: { label: string } }) => r.spec.label)).toEqual(['folder', 'local shards', 'shards over HTTP (loopback)', 'imgstream pack']);
+    for (const r of report.records) {
+      expect(r.median, `${r.spec.label}: ${r.attempts[0].error}`).toMatchObject({ images: 24, imagesPerSecond: expect.any(Number), peakMemoryBytes: expect.any(Number) });
+    }
+    expect(ran.stdout).toContain('| source | images/s | vs folder | peak memory | first batch |');
+    const targets = report.derived.targets.map((t: { target: string }) => t.target);
+    expect(targets).toEqual(expect.arrayContaining(["local shards >= 0.95x the folder's images/s", "shards over HTTP (loopback) >= 0.9x the folder's images/s"]));
+  });
+});

@@ -1,6 +1,7 @@
 /**
  * The `imgstream` command as a user runs it: the built bin in a child process.
  */
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -34,8 +35,8 @@ describe('imgstream CLI', () => {
   it('prints help for the program and for each command', async () => {
     const top = await run(['--help']);
     expect(top.code).toBe(0);
-    for (const command of ['demo', 'bench', 'inspect', 'preview']) expect(top.stdout).toContain(command);
-    for (const [command, text] of [['demo', '--epochs'], ['bench', 'benchmark'], ['inspect', '<dir>'], ['preview', '--augment <json>']]) {
+    for (const command of ['demo', 'bench', 'inspect', 'pack', 'preview']) expect(top.stdout).toContain(command);
+    for (const [command, text] of [['demo', '--epochs'], ['bench', 'benchmark'], ['inspect', '<dir>'], ['pack', '--samples-per-shard'], ['preview', '--augment <json>']]) {
       const help = await run([command, '--help']);
       expect(help.code, command).toBe(0);
       expect(help.stdout).toContain(`Usage: imgstream ${command}`);
@@ -51,6 +52,21 @@ describe('imgstream CLI', () => {
     expect(stdout).toContain('width 24..32');
     expect(stdout).toContain(`${path.join(root, 'data', 'dog', 'broken.png')}: ERR_NOT_IMAGE`);
     expect(stdout).toContain('1 file(s) cannot be decoded');
+  });
+
+  it('packs a folder into WebDataset shards that inspect reads as the loader would', async () => {
+    const out = path.join(root, 'shards');
+    const packed = await run(['pack', path.join(root, 'data'), out, '--samples-per-shard', '4', '--no-progress']);
+    expect(packed.code, packed.stderr).toBe(0);
+    expect(packed.stdout).toMatch(/Wrote 2 shards \(6 samples, .* images\/s\)/);
+    const tarList = spawnSync('tar', ['-tf', path.join(out, 'shard-000001.tar')], { encoding: 'utf8' });
+    expect(tarList.stdout.trim().split('\n')).toHaveLength(4);
+    const { code, stdout } = await run(['inspect', path.join(out, 'shard-{000000..000001}.tar')]);
+    expect(code).toBe(2);
+    expect(stdout).toMatch(/: 6 image files/);
+    expect(stdout).toMatch(/cat\s+3/);
+    expect(stdout).toMatch(/dog\s+3/);
+    expect(stdout).toMatch(/shard-00000[01]\.tar#dog\/broken: ERR_NOT_IMAGE/);
   });
 
   it('inspect --json gives the same report as data, and exit code 0 on a clean folder', async () => {

@@ -20,6 +20,7 @@ const DOCUMENTED: [ref: string, page: string][] = [
   ['src/loader.ts#ImageDatasetOptions', 'README.md'],
   ['src/file-index.ts#FromDirectoryOptions', 'README.md'],
   ['src/augment-options.ts#AugmentOptions', 'docs/augmentation.md'],
+  ['src/shards/loader.ts#ShardDatasetOptions', 'docs/shards.md'],
 ];
 
 describe('options tables', () => {

@@ -197,6 +197,17 @@ describe('imageDatasetFromShards', () => {
     );
   });
 
+  it('fits the shuffle buffer, staging arena, stream and ring in memoryBudget, or says which part does not fit', async () => {
+    const loader = await imageDatasetFromShards(shardGlob, { ...common, shuffleBuffer: 30 });
+    const { budget } = loader.config;
+    expect(budget.shuffleBuffer + budget.staging + budget.streams + budget.pixels).toBeLessThanOrEqual(32 * 2 ** 20);
+    expect(budget.shuffleBuffer).toBeGreaterThanOrEqual(31 * Math.max(...(JSON.parse(readFileSync(path.join(out, 'shards.json'), 'utf8')).shardlist as { maxSampleBytes: number }[]).map((s) => s.maxSampleBytes)));
+    await loader.close();
+    const err = await imageDatasetFromShards(shardGlob, { imageSize: [128, 128], batchSize: 32, memoryBudget: '6MiB' }).catch((e: unknown) => e);
+    expect((err as ImgstreamError).code).toBe('ERR_OPTION');
+    expect((err as Error).message).toMatch(/shuffle buffer.*staging.*shard stream.*for memoryBudget but received '6MiB'/);
+  });
+
   it('resumes mid-epoch with exactly the samples the interrupted epoch had left', async () => {
     const options = { ...common, workers: 2, seed: 5, shuffleBuffer: 12 } as const;
     const full = await imageDatasetFromShards(shardGlob, options);

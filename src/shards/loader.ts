@@ -25,34 +25,67 @@ import { ShardStream, type StreamShard } from './stream.js';
 /** Options of {@link imageDatasetFromShards}: the loader's options (see `LoaderOptions`) plus these. */
 export interface ShardDatasetOptions extends LoaderOptions {
   /**
-   * Samples held in the shuffle buffer (a number), or the bytes it may take (`'64MiB'`: that many bytes of the
-   * largest image). Larger means a better mix; it is not a full-dataset shuffle. `'auto'`: up to 1000
-   * samples, at most a quarter of `memoryBudget`. Ignored without `shuffle`. Default `'auto'`.
+   * Samples held in the shuffle buffer (a number), or the bytes it may take (a size such as `'64MiB'`, counted
+   * as that many of the largest image). Larger mixes better; it is never a full-dataset shuffle. `'auto'`: up to
+   * 1000 samples and at most a quarter of `memoryBudget`. Unused without `shuffle`.
+   * @default 'auto'
    */
   shuffleBuffer?: number | string;
   /**
-   * With `shard`: how every rank gets the same number of samples per epoch. `'repeat'` tops the smaller
-   * shares up with samples from the start of their own shards (as `DistributedSampler`'s `drop_last=False`);
-   * `'drop'` cuts every share to the smallest. Default `'repeat'`.
+   * With `shard`: how every rank gets the same number of samples each epoch. `'repeat'` tops the smaller
+   * shares up with samples from the start of their own shards (as `DistributedSampler` with `drop_last=False`);
+   * `'drop'` cuts every share to the smallest.
+   * @default 'repeat'
    */
   rankRemainder?: RankRemainder;
-  /** The shard index (`shards.json`) as a path or URL. Default: `shards.json` next to the first shard. */
+  /**
+   * The shard index (`shards.json`, written by `imgstream pack`) as a path or URL; `null` looks for
+   * `shards.json` next to the first shard.
+   * @default null
+   */
   index?: string | null;
-  /** Class names in label order, for labels given as names or when the index has none. Default: the index's. */
+  /**
+   * Class names in label order: to map labels given as names, or when the index has none; `null` takes the
+   * index's.
+   * @default null
+   */
   classNames?: readonly string[] | null;
-  /** The member holding the label: `'cls'`, `'txt'`, `'json'`, or `'auto'` (the first of those the sample has). Default `'auto'`. */
+  /**
+   * The member that holds a sample's label: `'cls'`, `'txt'` (an integer or a class name), `'json'` (the field
+   * `labelField`), or `'auto'`: the first of `.cls`, `.json`, `.txt` the sample has.
+   * @default 'auto'
+   */
   labelMember?: LabelMember;
-  /** The field of a `.json` label member. Default `'label'`. */
+  /**
+   * The field of a `.json` label member.
+   * @default 'label'
+   */
   labelField?: string;
-  /** Image members larger than this are skipped (`ERR_TOO_LARGE`) without being held. Default `'32MiB'`. */
+  /**
+   * Image members larger than this are skipped (`ERR_TOO_LARGE`) without ever being held in memory.
+   * @default '32MiB'
+   */
   maxSampleBytes?: number | string;
-  /** Failed requests tolerated per shard, each resumed from the byte reached (HTTP `Range`). Default `5`. */
+  /**
+   * Failed requests tolerated per shard, each resumed from the byte reached (an HTTP `Range` request), after
+   * a backoff of 100 ms doubling up to 5 s.
+   * @default 5
+   */
   retries?: number;
-  /** A shard stream silent for this many milliseconds is dropped and resumed. Default `30000`. */
+  /**
+   * A shard stream silent for this many milliseconds is dropped and resumed (counts as a failed request).
+   * @default 30000
+   */
   readTimeoutMs?: number;
-  /** Not available for shards (pack a validation set of its own); must be left unset. */
+  /**
+   * Not available for shards (pack the validation set as shards of its own); must be left unset.
+   * @default null
+   */
   validationSplit?: null;
-  /** Not available for shards; must be left unset. */
+  /**
+   * Not available for shards; must be left unset.
+   * @default null
+   */
   subset?: null;
 }
 
@@ -165,6 +198,7 @@ export class ShardLoader implements AsyncIterable<Batch> {
   private closed = false;
   private pool: DecodePool | null = null;
   private current: { coordinator: ShardCoordinator; stream: ShardStream } | null = null;
+  private lastStream: ShardStream | null = null;
   private readonly arena: StagingArena;
   private readonly emptyIndex: FileIndex;
   private readonly recycled: BatchArrays[] = [];
@@ -177,6 +211,14 @@ export class ShardLoader implements AsyncIterable<Batch> {
     this.emptyIndex = emptyIndex;
     this.arena = new StagingArena(config.budget.staging);
     this.stats = emptyStats(options.capacity, options.capacity * options.sampleBytes, 0);
+  }
+
+  /**
+   * The shard stream of the current or last epoch: requests resumed after a failure, and the most bytes of
+   * encoded samples the shuffle buffer held at once (bounded by `config.budget.shuffleBuffer`).
+   */
+  get streamStats(): { resumes: number; peakBufferedBytes: number } {
+    return { resumes: this.lastStream?.counters.resumes ?? 0, peakBufferedBytes: this.lastStream?.peakHeldBytes ?? 0 };
   }
 
   get classNames(): readonly string[] {
@@ -275,6 +317,7 @@ export class ShardLoader implements AsyncIterable<Batch> {
     coordinator = new ShardCoordinator(this.pool, this.options, stream, this.arena, epoch, total - start);
     const current = { coordinator, stream };
     this.current = current;
+    this.lastStream = stream;
     const open = { epoch, finished: false };
     this.openEpoch = open;
     this.stats = emptyStats(this.pool.ring.capacity, this.pool.ring.pixels.byteLength, epoch + 1, start);

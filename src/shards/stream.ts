@@ -24,8 +24,9 @@ export interface StreamShard {
 
 export class ShardStream {
   readonly counters: ReadCounters = { resumes: 0 };
-  /** Bytes of encoded samples held (read, not yet taken). */
+  /** Bytes of encoded samples held (read, not yet taken), and the most held at once. */
   heldBytes = 0;
+  peakHeldBytes = 0;
   private readonly items = new Map<number, StreamItem>();
   private goodHeld = 0;
   private nextRead: number | null = null;
@@ -98,6 +99,7 @@ export class ShardStream {
     if (item.ok) {
       this.goodHeld += 1;
       this.heldBytes += item.image.length;
+      this.peakHeldBytes = Math.max(this.peakHeldBytes, this.heldBytes);
     }
     if (item.read === this.nextRead || this.nextRead === null) this.onAvailable();
   }
@@ -111,26 +113,46 @@ export class ShardStream {
   }
 
   private async readAll(): Promise<void> {
-    for (const piece of this.pieces) {
-      if (this.controller.signal.aborted) return;
+    const needed = this.pieces.filter((piece) => {
       const end = piece.firstRead + piece.limit;
-      let needed = end > this.resume.frontier;
-      for (let r = piece.firstRead; !needed && r < end; r++) needed = this.resume.buffered.has(r);
-      if (!needed) continue;
-      await this.readPiece(piece);
+      if (end > this.resume.frontier) return true;
+      for (let r = piece.firstRead; r < end; r++) if (this.resume.buffered.has(r)) return true;
+      return false;
+    });
+    // The next shard is opened while this one is read, so that its request's round trip is not waited for.
+    let next = needed.length > 0 ? this.open(needed[0]) : null;
+    for (let i = 0; i < needed.length; i++) {
+      if (this.controller.signal.aborted) return;
+      const bytes = next;
+      next = i + 1 < needed.length ? this.open(needed[i + 1]) : null;
+      await this.readPiece(needed[i], bytes);
     }
   }
 
-  private async readPiece(piece: Piece): Promise<void> {
+  /** The piece's byte stream with its first chunk already asked for; `null` when no opener takes its URL. */
+  private open(piece: Piece): AsyncIterable<Uint8Array> | null {
+    const url = this.shards[piece.shard].url;
+    const opener = openerFor(url);
+    if (opener === null) return null;
+    const bytes = readShard(url, opener, this.retry, this.controller.signal, this.counters);
+    const first = bytes.next();
+    first.catch(() => undefined);
+    return (async function* prefetched() {
+      const head = await first;
+      if (head.done) return;
+      yield head.value;
+      yield* bytes;
+    })();
+  }
+
+  private async readPiece(piece: Piece, bytes: AsyncIterable<Uint8Array> | null): Promise<void> {
     const shard = this.shards[piece.shard];
     const shown = displayUrl(shard.url);
-    const opener = openerFor(shard.url);
     let ordinal = 0;
     let failure: { code: 'ERR_SHARD_READ'; message: string } | null = null;
-    if (opener === null) failure = { code: 'ERR_SHARD_READ', message: `no opener for ${shown}` };
+    if (bytes === null) failure = { code: 'ERR_SHARD_READ', message: `no opener for ${shown}` };
     else {
       const signal = this.controller.signal;
-      const bytes = readShard(shard.url, opener, this.retry, signal, this.counters);
       const keep = (ext: string) => keepsMember(this.rules, ext);
       try {
         for await (const group of readSamples(bytes, { keep, maxMemberBytes: this.rules.maxSampleBytes })) {

@@ -44,10 +44,12 @@ async function memberBytes(entry: Entry, size: number): Promise<Buffer> {
   const out = Buffer.allocUnsafe(size);
   let at = 0;
   for await (const chunk of entry) {
-    (chunk as Buffer).copy(out, at);
-    at += (chunk as Buffer).length;
+    // Chunks are Uint8Arrays (not Buffers) when the bytes come from fetch.
+    const bytes = chunk as Uint8Array;
+    out.set(bytes.subarray(0, Math.max(0, size - at)), at);
+    at += bytes.length;
   }
-  return at === size ? out : out.subarray(0, at);
+  return at >= size ? out : out.subarray(0, at);
 }
 
 /**
