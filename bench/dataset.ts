@@ -92,6 +92,25 @@ function isComplete(dir: string, size: number): boolean {
   }
 }
 
+/** The user's cache folder: `$XDG_CACHE_HOME` or `~/.cache` (Linux), `~/Library/Caches` (macOS), `%LOCALAPPDATA%` (Windows). */
+function userCacheDir(): string {
+  if (process.platform === 'darwin') return path.join(os.homedir(), 'Library', 'Caches');
+  if (process.platform === 'win32') return process.env.LOCALAPPDATA ?? path.join(os.homedir(), 'AppData', 'Local');
+  return process.env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache');
+}
+
+/**
+ * Where generated sets are cached unless `--cache-dir` says otherwise: `node_modules/.cache/imgstream/bench-data`
+ * of the project the command runs in (the nearest folder up from `cwd` that has a `node_modules`, as Babel's
+ * and ESLint's caches do), else `imgstream/bench-data` in the user's cache folder. Never the working folder itself.
+ */
+export function defaultCacheDir(cwd = process.cwd()): string {
+  for (let dir = path.resolve(cwd); ; dir = path.dirname(dir)) {
+    if (existsSync(path.join(dir, 'node_modules'))) return path.join(dir, 'node_modules', '.cache', 'imgstream', 'bench-data');
+    if (path.dirname(dir) === dir) return path.join(userCacheDir(), 'imgstream', 'bench-data');
+  }
+}
+
 /** The folder of the `size`-image set under `cacheDir` (whether or not it exists yet). */
 export function datasetDir(cacheDir: string, size: number): string {
   return path.join(cacheDir, `set-${size}`);
@@ -102,7 +121,7 @@ export function datasetDir(cacheDir: string, size: number): string {
  * cache lacks. Returns the folder.
  *
  * @example
- * const dir = await ensureDataset('.cache/bench-data', 1000);
+ * const dir = await ensureDataset(defaultCacheDir(), 1000);
  */
 export async function ensureDataset(cacheDir: string, size: number, options: DatasetOptions = {}): Promise<string> {
   const dir = datasetDir(cacheDir, size);

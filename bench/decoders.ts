@@ -10,7 +10,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import sharp from 'sharp';
 import { ImageLoader, fromList } from '../src/index.js';
-import { jpegTurboAddon } from '../src/native/index.js';
+import { describeDecoder } from '../src/native/addon.js';
 import type { DecodeSpec } from '../src/protocol.js';
 import { jpegFastPath } from '../workers/jpeg-turbo.js';
 import { removeDir, tempDir } from '../test/fixtures/images.js';
@@ -64,7 +64,7 @@ async function main(): Promise<void> {
   const data = await Promise.all(files.map((f) => readFile(f)));
   const out = new Float32Array(224 * 224 * 3);
   const fast = jpegFastPath(spec);
-  console.log(`${count} JPEGs ~500x375 -> 224x224 float32; native addon: libjpeg-turbo ${jpegTurboAddon()?.version() ?? 'not built'}`);
+  console.log(`${count} JPEGs ~500x375 -> 224x224 float32; ${describeDecoder()}`);
 
   const perImage: Record<string, number[]> = { sharp: [], 'jpeg-turbo (native)': [] };
   for (let r = 0; r < rounds; r++) {

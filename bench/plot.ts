@@ -17,6 +17,8 @@ export interface Chart {
   series: Series[];
   /** Log base 2 x axis (memory budgets, dataset sizes). */
   xLog?: boolean;
+  /** x values are counts (workers): ticks only at whole numbers. */
+  xInteger?: boolean;
   /** Horizontal reference lines, e.g. the decode ceiling or a memory cap. */
   references?: { y: number; label: string }[];
 }
@@ -30,12 +32,13 @@ function escape(text: string): string {
   return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 }
 
-/** About five round ticks from 0 (or `lo`) to past `hi`. */
-function niceTicks(lo: number, hi: number): number[] {
+/** About five round ticks from 0 (or `lo`) to past `hi`; with `integer`, whole numbers only. */
+export function niceTicks(lo: number, hi: number, integer = false): number[] {
   const span = hi - lo || Math.abs(hi) || 1;
   const raw = span / 5;
   const magnitude = 10 ** Math.floor(Math.log10(raw));
-  const step = [1, 2, 2.5, 5, 10].map((m) => m * magnitude).find((s) => s >= raw) ?? raw;
+  const steps = [1, 2, 2.5, 5, 10].map((m) => m * magnitude).filter((s) => !integer || Number.isInteger(s));
+  const step = integer ? Math.max(1, steps.find((s) => s >= raw) ?? Math.ceil(raw)) : (steps.find((s) => s >= raw) ?? raw);
   const ticks: number[] = [];
   for (let t = Math.floor(lo / step) * step; t <= hi + step * 0.999; t += step) ticks.push(Number(t.toPrecision(12)));
   return ticks;
@@ -64,7 +67,7 @@ export function lineChart(chart: Chart): string {
   const yTicks = niceTicks(0, ys.length ? Math.max(...ys) : 1);
   const yHi = yTicks[yTicks.length - 1] || 1;
   // A log axis is ticked at the data's own x values (sizes, budgets), which read better than powers of two.
-  const xTicks = chart.xLog ? [...new Set(xs)].sort((a, b) => a - b) : niceTicks(xLo, xHi).filter((t) => t >= xLo && t <= xHi);
+  const xTicks = chart.xLog ? [...new Set(xs)].sort((a, b) => a - b) : niceTicks(xLo, xHi, chart.xInteger).filter((t) => t >= xLo && t <= xHi);
   const plotW = WIDTH - MARGIN.left - MARGIN.right;
   const plotH = HEIGHT - MARGIN.top - MARGIN.bottom;
   const px = (x: number) => MARGIN.left + (xHi === xLo ? plotW / 2 : (((chart.xLog ? Math.log2(x) : x) - xLo) / (xHi - xLo)) * plotW);

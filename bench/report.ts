@@ -7,7 +7,7 @@ import path from 'node:path';
 import bytes from 'bytes';
 import { lineChart, type Series } from './plot.js';
 import { shardSection } from './shards.js';
-import type { Machine, RunRecord, Settings } from './run.js';
+import type { Machine, RunRecord, Settings } from './records.js';
 import type { Dtype } from './scenarios/common.js';
 
 export interface Report {
@@ -209,7 +209,8 @@ export function machineLine(report: Report): string {
   const load = `${m.loadAverageAtStart[0]?.toFixed(1) ?? '?'} at start, ${m.loadAverageAtEnd[0]?.toFixed(1) ?? '?'} at end`;
   return (
     `${m.cores} cores (${m.cpu}), ${fmtBytes(m.memoryBytes)} RAM, ${m.platform}, Node ${m.node}, sharp ${m.sharp} / libvips ${m.libvips} (${m.jpeg})` +
-    `${m.torch ? `, ${m.torch.replace(/ \(.*\)$/, '')}` : ''}${m.pil ? `, ${m.pil}` : ''}; load average ${load}`
+    `${m.torch ? `, ${m.torch.replace(/ \(.*\)$/, '')}` : ''}${m.pil ? `, ${m.pil}` : ''}; load average ${load}` +
+    `${m.decoder ? `; imgstream's ${m.decoder}` : ''}`
   );
 }
 
@@ -284,7 +285,7 @@ export function plots(report: Report, d: Derived): [string, string][] {
     const series: Series[] = [{ name: 'imgstream', points: pts(d.workers.map((w) => [w.workers, w.imgstream])) }];
     if (d.workers.some((w) => w.pytorch !== null)) series.push({ name: 'PyTorch DataLoader', points: pts(d.workers.map((w) => [w.workers, w.pytorch])) });
     const c = d.ceiling.uint8;
-    out.push(['workers', lineChart({ title: 'Throughput vs workers (uint8)', xLabel: 'workers (num_workers for PyTorch)', yLabel: 'images/s', series, references: c ? [{ y: c.imagesPerSecond, label: 'decode ceiling' }] : [] })]);
+    out.push(['workers', lineChart({ title: 'Throughput vs workers (uint8)', xLabel: 'workers (num_workers for PyTorch)', yLabel: 'images/s', xInteger: true, series, references: c ? [{ y: c.imagesPerSecond, label: 'decode ceiling' }] : [] })]);
   }
   if (d.sizes.length) {
     const naiveFailed = d.sizes.filter((z) => z.naivePeak === null && z.naiveNote.startsWith('killed')).map((z): [number, number] => [z.size, report.settings.memoryCap / MIB]);
@@ -329,7 +330,7 @@ export function replaceSection(page: string, section: string): string {
 }
 
 /** Writes `<stamp>.json`, `<stamp>.md` and `<stamp>-<plot>.svg` to the results folder, and the docs page's section. */
-export async function writeReport(report: Report, settings: Settings): Promise<{ markdown: string; files: string[] }> {
+export async function writeReport(report: Report, settings: Settings): Promise<{ markdown: string; derived: Derived; files: string[] }> {
   const d = derive(report);
   const stamp = report.startedAt.replace(/[:.]/g, '-');
   await fsp.mkdir(settings.out, { recursive: true });
@@ -349,5 +350,5 @@ export async function writeReport(report: Report, settings: Settings): Promise<{
     await fsp.writeFile(settings.writeDocs, replaceSection(page, `## Measured\n\n${markdown(report, d, 3)}`));
     files.push(settings.writeDocs);
   }
-  return { markdown: md, files };
+  return { markdown: md, derived: d, files };
 }

@@ -13,93 +13,14 @@ import cliProgress from 'cli-progress';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import sharp from 'sharp';
 import { parseByteSize } from '../src/options.js';
-import { describeFolder, ensureDataset } from './dataset.js';
+import { defaultCacheDir, describeFolder, ensureDataset } from './dataset.js';
+import { GROUPS, type Attempt, type Figures, type Group, type Machine, type RunRecord, type RunSpec, type Settings } from './records.js';
 import { writeReport, type Report } from './report.js';
 import type { Dtype, ScenarioConfig, ScenarioResult } from './scenarios/common.js';
 import { findPil, findTorch, scriptPath } from './scenarios/pytorch.js';
 import { IMGSTREAM_VARIANTS, parseVariant, type Variant } from './variants.js';
 import { packedShards, shardSpecs } from './shards.js';
-
-export type ScenarioName = 'imgstream' | 'ceiling' | 'fast-ceiling' | 'naive' | 'one-at-a-time' | 'pytorch' | 'sharp-breakdown' | 'pil-decode' | 'shards';
-export const GROUPS = ['breakdown', 'main', 'workers', 'budget', 'steps', 'sizes', 'shards'] as const;
-export type Group = (typeof GROUPS)[number];
-
-export interface RunSpec {
-  /** Unique within a report; repeats of a spec share it. */
-  id: string;
-  group: Group;
-  /** Row label, e.g. `imgstream workers=2`. */
-  label: string;
-  scenario: ScenarioName;
-  config: ScenarioConfig;
-  /** Extra environment of the child (e.g. `UV_THREADPOOL_SIZE`). */
-  env?: Record<string, string>;
-  /** The child is killed when its RSS passes this many bytes. */
-  capBytes?: number;
-  /** For sweeps: the series and the x value of this run's point. */
-  series?: string;
-  x?: number;
-}
-
-export interface Attempt {
-  ok: boolean;
-  result?: ScenarioResult;
-  error?: string;
-  /** Killed by the runner at the memory cap (`capBytes`). */
-  killedAtCap?: boolean;
-  /** Images the child reported loaded when it was killed. */
-  loadedAtKill?: number;
-  /** Highest RSS the runner saw while polling the child (Linux). */
-  watchedPeakBytes: number;
-}
-
-/** The medians over a spec's successful repeats. */
-export interface Figures {
-  imagesPerSecond: number;
-  wallMs: number;
-  timeToFirstBatchMs: number;
-  /** Share of the wall time (after the first batch) the consumer spent waiting. */
-  stallShare: number;
-  peakMemoryBytes: number;
-  images: number;
-  /** CPU ms (all threads or processes) per image, when the scenario reports it. */
-  cpuMsPerImage: number | null;
-}
-
-export interface RunRecord {
-  spec: RunSpec;
-  attempts: Attempt[];
-  median: Figures | null;
-}
-
-export interface Settings {
-  quick: boolean;
-  dir: string | null;
-  cacheDir: string;
-  size: number;
-  sizes: number[];
-  repeats: number;
-  imageSize: [number, number];
-  batchSize: number;
-  dtypes: Dtype[];
-  workers: number[];
-  pytorchWorkers: number[];
-  ceilingConcurrency: number[];
-  budgets: number[];
-  steps: number[] | null;
-  sizesBudget: number;
-  breakdownFiles: number;
-  memoryCap: number;
-  groups: Group[];
-  variants: Variant[];
-  python: string | undefined;
-  pytorch: boolean;
-  out: string;
-  writeDocs: string | null;
-  reportFrom: string | null;
-  progress: boolean;
-  timeoutSeconds: number;
-}
+import { decoderReported, describeDecoder } from '../src/native/addon.js';
 
 function intList(value: string): number[] {
   const list = value.split(',').map((v) => Number(v.trim()));
@@ -136,7 +57,7 @@ export function buildCommand(): Command {
     )
     .option('--quick', 'a smoke run of under 2 minutes: small dataset, one repeat, short sweeps')
     .option('--dir <folder>', 'run on your own images (one sub-folder per class) instead of the generated set')
-    .option('--cache-dir <folder>', 'where generated datasets are cached', '.cache/bench-data')
+    .option('--cache-dir <folder>', 'where generated datasets are cached (default: node_modules/.cache/imgstream/bench-data of the project, else the user cache folder)')
     .option('--size <n>', 'images in the generated main dataset (default 2000; quick 400)', positive)
     .option('--sizes <list>', 'dataset sizes of the memory sweep (default 1000,10000,50000; quick 200,800)', intList)
     .option('--repeats <n>', 'runs of each scenario, interleaved; medians are reported (default 3; quick 1)', positive)
@@ -152,13 +73,14 @@ export function buildCommand(): Command {
     .option('--sizes-budget <size>', "imgstream's memoryBudget in the dataset-size sweep (default 256MiB; quick 64MiB)", byteSize)
     .option('--memory-cap <size>', 'RSS past which a run of the dataset-size sweep or the naive loader is killed (default 2GiB; quick 400MiB)', byteSize)
     .addOption(new Option('--only <group...>', 'run only these groups').choices([...GROUPS]))
-    .option('--variant <name=json>', 'add an imgstream row with these loader options, e.g. \'decoder=sharp={"decoder":"sharp"}\'', (v, acc: Variant[]) => [...acc, parseVariant(v)], [] as Variant[])
+    .option('--variant <name=json>', 'add an imgstream row with these loader options (and "env" for its process), e.g. \'decoder=sharp={"decoder":"sharp"}\'', (v, acc: Variant[]) => [...acc, parseVariant(v)], [] as Variant[])
     .option('--python <path>', 'Python interpreter for the PyTorch and PIL rows (default: the first that imports torch)')
     .option('--no-pytorch', 'skip the PyTorch rows')
     .option('--out <folder>', 'results folder', 'bench/results')
     .option('--write-docs [file]', "replace the measured section of docs/performance.md (between its <!-- PERFORMANCE --> markers) with this run's tables")
     .option('--report-from <json>', 'run nothing: write the report (and docs section) again from a saved results JSON')
-    .option('--no-progress', 'no progress bars')
+    .option('--json', 'print the report (every run and the derived figures) as JSON instead of the tables; no progress output')
+    .option('--no-progress', 'no progress bars (they show only on a terminal)')
     .option('--timeout <seconds>', 'longest a single run may take', positive, 1800)
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s), writeOut: (s) => process.stdout.write(s) });
@@ -174,7 +96,7 @@ export function resolveSettings(opts: Record<string, unknown>): Settings {
   return {
     quick,
     dir: (opts.dir as string | undefined) ?? null,
-    cacheDir: opts.cacheDir as string,
+    cacheDir: (opts.cacheDir as string | undefined) ?? defaultCacheDir(),
     size: (opts.size as number | undefined) ?? (quick ? 400 : 2000),
     sizes: (opts.sizes as number[] | undefined) ?? (quick ? [200, 800] : [1000, 10_000, 50_000]),
     repeats: (opts.repeats as number | undefined) ?? (quick ? 1 : 3),
@@ -196,7 +118,8 @@ export function resolveSettings(opts: Record<string, unknown>): Settings {
     out: opts.out as string,
     writeDocs: docs === undefined || docs === false ? null : docs === true ? 'docs/performance.md' : String(docs),
     reportFrom: (opts.reportFrom as string | undefined) ?? null,
-    progress: opts.progress !== false,
+    progress: opts.progress !== false && opts.json !== true,
+    json: opts.json === true,
     timeoutSeconds: opts.timeout as number,
   };
 }
@@ -365,7 +288,7 @@ async function runGroup(name: string, specs: RunSpec[], settings: Settings, pyth
   return records;
 }
 
-function machine(torch: ReturnType<typeof findTorch>, pil: ReturnType<typeof findPil>) {
+function machine(torch: ReturnType<typeof findTorch>, pil: ReturnType<typeof findPil>): Machine {
   const cpus = os.cpus();
   return {
     cores: cpus.length,
@@ -377,6 +300,7 @@ function machine(torch: ReturnType<typeof findTorch>, pil: ReturnType<typeof fin
     sharp: sharp.versions.sharp ?? 'unknown',
     libvips: sharp.versions.vips,
     jpeg: (sharp.versions as Record<string, string | undefined>).mozjpeg ? `mozjpeg ${(sharp.versions as Record<string, string>).mozjpeg}` : 'libjpeg',
+    decoder: describeDecoder(),
     torch: 'torch' in torch ? `torch ${torch.torch}, torchvision ${torch.torchvision} (${torch.python})` : null,
     pil: pil ? `PIL ${pil.pil.split(' ')[0]}, libjpeg ${pil.pil.split(' ')[1]}` : null,
     loadAverageAtStart: os.loadavg(),
@@ -384,7 +308,17 @@ function machine(torch: ReturnType<typeof findTorch>, pil: ReturnType<typeof fin
   };
 }
 
-export type Machine = ReturnType<typeof machine>;
+/** The command line the report names: the one the user typed, or `imgstream bench <args>`. */
+export interface RunBenchOptions {
+  /** Default `imgstream bench` followed by `argv`. */
+  command?: string;
+}
+
+/** What `runBench` prints on stdout: the tables, or with `--json` the report itself. */
+function printReport(report: Report, written: { markdown: string; derived: unknown; files: string[] }, json: boolean): void {
+  process.stdout.write(json ? `${JSON.stringify({ ...report, derived: written.derived }, null, 2)}\n` : `${written.markdown}\n`);
+  process.stderr.write(`${json ? '' : '\n'}wrote ${written.files.join(', ')}\n`);
+}
 
 /**
  * Runs the benchmark with command-line arguments (after `bench`) and returns the exit code.
@@ -392,7 +326,7 @@ export type Machine = ReturnType<typeof machine>;
  * @example
  * process.exitCode = await runBench(['--quick']);
  */
-export async function runBench(argv: string[]): Promise<number> {
+export async function runBench(argv: string[], options: RunBenchOptions = {}): Promise<number> {
   const command = buildCommand();
   try {
     command.parse(argv, { from: 'user' });
@@ -411,8 +345,7 @@ export async function runBench(argv: string[]): Promise<number> {
     const saved = JSON.parse(readFileSync(settings.reportFrom, 'utf8')) as Report & { derived?: unknown };
     delete saved.derived;
     const written = await writeReport(saved, { ...saved.settings, out: settings.out, writeDocs: settings.writeDocs });
-    process.stdout.write(`${written.markdown}\n`);
-    process.stderr.write(`\nwrote ${written.files.join(', ')}\n`);
+    printReport(saved, written, settings.json);
     return 0;
   }
   const startedAt = new Date();
@@ -491,7 +424,7 @@ export async function runBench(argv: string[]): Promise<number> {
       });
       // The decoder imgstream runs (the native fast path where built), bare: its loader's own ceiling.
       specs.push({ id: `main-fast-ceiling-${dtype}`, group: 'main', label: `imgstream's decoder bare (${cores} threads, no ring)`, scenario: 'fast-ceiling', config: base(dtype, { threads: cores }) });
-      for (const v of settings.variants) specs.push({ id: `main-${v.name}-${dtype}`, group: 'main', label: v.name, scenario: 'imgstream', config: base(dtype, v.options) });
+      for (const v of settings.variants) specs.push({ id: `main-${v.name}-${dtype}`, group: 'main', label: v.name, scenario: 'imgstream', config: base(dtype, v.options), env: v.env });
       specs.push({ id: `main-one-${dtype}`, group: 'main', label: 'one-at-a-time generator', scenario: 'one-at-a-time', config: base(dtype) });
       specs.push({ id: `main-naive-${dtype}`, group: 'main', label: 'naive load-all', scenario: 'naive', config: base(dtype), capBytes: settings.memoryCap });
       if (torchPython) {
@@ -561,12 +494,13 @@ export async function runBench(argv: string[]): Promise<number> {
   }
 
   const m = machine(torch, pil);
+  decoderReported();
   m.loadAverageAtEnd = os.loadavg();
   const report: Report = {
     version: 1,
     startedAt: startedAt.toISOString(),
     finishedAt: new Date().toISOString(),
-    command: `npm run bench --${argv.length ? ` ${argv.join(' ')}` : ''}`,
+    command: options.command ?? ['imgstream bench', ...argv].join(' '),
     machine: m,
     settings: { ...settings, variants: settings.variants },
     dataset,
@@ -574,7 +508,6 @@ export async function runBench(argv: string[]): Promise<number> {
     records,
   };
   const written = await writeReport(report, settings);
-  process.stdout.write(`${written.markdown}\n`);
-  process.stderr.write(`\nwrote ${written.files.join(', ')}\n`);
+  printReport(report, written, settings.json);
   return 0;
 }

@@ -8,7 +8,7 @@ import path from 'node:path';
 import bytes from 'bytes';
 import { packShards } from '../src/shards/pack.js';
 import { INDEX_FILE } from '../src/shards/shard-index.js';
-import type { RunRecord, RunSpec } from './run.js';
+import type { RunRecord, RunSpec } from './records.js';
 import type { Dtype, ScenarioConfig } from './scenarios/common.js';
 
 /** Packs `dir` into `<cacheDir>/shards/<name of dir>` unless already there; returns the folder and brace pattern. */

@@ -8,6 +8,8 @@ import { TYPICAL_AUGMENT } from '../src/augment-options.js';
 export interface Variant {
   name: string;
   options: Record<string, unknown>;
+  /** Extra environment of the row's process, e.g. `{ "IMGSTREAM_TURBOJPEG": "system" }` (the JSON's `env` key). */
+  env?: Record<string, string>;
 }
 
 export const IMGSTREAM_VARIANTS: readonly Variant[] = [
@@ -26,5 +28,9 @@ export function parseVariant(text: string): Variant {
   if (options === null || typeof options !== 'object' || Array.isArray(options)) {
     throw new Error(`Expected a JSON object of loader options for --variant but received ${JSON.stringify(text.slice(eq + 1))}`);
   }
-  return { name: text.slice(0, eq), options: options as Record<string, unknown> };
+  const { env, ...rest } = options as Record<string, unknown>;
+  if (env !== undefined && (env === null || typeof env !== 'object' || Object.values(env).some((v) => typeof v !== 'string'))) {
+    throw new Error(`Expected --variant's env to be an object of strings but received ${JSON.stringify(env)}`);
+  }
+  return { name: text.slice(0, eq), options: rest, ...(env === undefined ? {} : { env: env as Record<string, string> }) };
 }

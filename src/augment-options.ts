@@ -3,7 +3,7 @@
  * torchvision (`RandomResizedCrop`, `ColorJitter`, `RandomErasing`) expect, checked once at construction into a
  * frozen {@link AugmentSpec}, plain data that the decode workers receive with their start-up data.
  */
-import { Errors } from './errors.js';
+import { inArray, integerBetween, invalid, numberBetween, oneOf, plainObject as isPlainObject, number, size2d } from './validate.js';
 
 export type FillMode = 'constant' | 'nearest' | 'reflect' | 'wrap';
 
@@ -191,18 +191,12 @@ const KNOWN = [
   'randomErasing',
 ] as const;
 
-function isNumber(v: unknown): v is number {
-  return typeof v === 'number' && Number.isFinite(v);
-}
-
 function plainObject(option: string, value: unknown, known: readonly string[]): Record<string, unknown> {
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
-    throw Errors.invalidOption(option, `an object with ${known.join(', ')}`, value);
-  }
+  if (!isPlainObject(value)) throw invalid(option, `an object with ${known.join(', ')}`, value);
   for (const key of Object.keys(value)) {
-    if (!known.includes(key)) throw Errors.invalidOption(option, `only known fields (${known.join(', ')})`, key);
+    if (!inArray(key, known)) throw invalid(option, `only known fields (${known.join(', ')})`, key);
   }
-  return value as Record<string, unknown>;
+  return value;
 }
 
 /** `true`/`false`/`null`/`undefined` or an object of sub-options; returns the object (`{}` for `true`) or `null`. */
@@ -212,15 +206,10 @@ function toggle(option: string, value: unknown, known: readonly string[]): Recor
   return plainObject(option, value, known);
 }
 
-function between(option: string, value: unknown, min: number, max: number, what = 'a number'): number {
-  if (!isNumber(value) || value < min || value > max) throw Errors.invalidOption(option, `${what} between ${min} and ${max}`, value);
-  return value;
-}
-
 function probability(option: string, value: unknown): number {
   if (value === true) return 0.5;
   if (value === false || value === undefined) return 0;
-  return between(option, value, 0, 1, 'a probability');
+  return numberBetween(option, value, 0, 1, 'a probability');
 }
 
 /** A `[min, max]` range with `lo <= min <= max <= hi`. */
@@ -228,13 +217,13 @@ function range(option: string, value: unknown, lo: number, hi: number, exclusive
   const ok =
     Array.isArray(value) &&
     value.length === 2 &&
-    value.every(isNumber) &&
+    value.every(number) &&
     value[0] <= value[1] &&
     (exclusiveLo ? value[0] > lo : value[0] >= lo) &&
     value[1] <= hi;
   if (!ok) {
     const bound = hi === Infinity ? `${exclusiveLo ? 'above' : 'at least'} ${lo}` : `between ${lo} and ${hi}`;
-    throw Errors.invalidOption(option, `[min, max] with min <= max, both ${bound}`, value);
+    throw invalid(option, `[min, max] with min <= max, both ${bound}`, value);
   }
   return Object.freeze([value[0], value[1]] as const);
 }
@@ -244,7 +233,7 @@ function jitterFactor(option: string, value: unknown): Range | null {
   if (value === undefined || value === null) return null;
   let r: Range;
   if (typeof value === 'number') {
-    if (!isNumber(value) || value < 0) throw Errors.invalidOption(option, 'a non-negative number or [min, max]', value);
+    if (!number(value) || value < 0) throw invalid(option, 'a non-negative number or [min, max]', value);
     r = [Math.max(0, 1 - value), 1 + value];
   } else {
     r = range(option, value, 0, Infinity);
@@ -254,7 +243,7 @@ function jitterFactor(option: string, value: unknown): Range | null {
 
 function hueRange(option: string, value: unknown): Range | null {
   if (value === undefined || value === null) return null;
-  const r: Range = typeof value === 'number' ? [-between(option, value, 0, 0.5), value] : range(option, value, -0.5, 0.5);
+  const r: Range = typeof value === 'number' ? [-numberBetween(option, value, 0, 0.5), value] : range(option, value, -0.5, 0.5);
   return r[0] === 0 && r[1] === 0 ? null : Object.freeze(r);
 }
 
@@ -286,17 +275,10 @@ export function resolveAugment(value: unknown, imageSize: readonly [number, numb
   let crop: AugmentSpec['crop'] = null;
   const rc = toggle(name('randomCrop'), o.randomCrop, ['size', 'padding']);
   if (rc !== null) {
-    const size = (rc.size ?? imageSize) as unknown;
-    if (!Array.isArray(size) || size.length !== 2 || !size.every((v) => Number.isInteger(v) && v >= 1 && v <= 16384)) {
-      throw Errors.invalidOption(name('randomCrop.size'), '[height, width], two integers between 1 and 16384', size);
-    }
-    const padding = rc.padding ?? 0;
-    if (!Number.isInteger(padding) || (padding as number) < 0 || (padding as number) > 4096) {
-      throw Errors.invalidOption(name('randomCrop.padding'), 'an integer between 0 and 4096', padding);
-    }
-    const pad = padding as number;
+    const size = size2d(name('randomCrop.size'), rc.size ?? imageSize);
+    const pad = integerBetween(name('randomCrop.padding'), rc.padding ?? 0, 0, 4096);
     if (size[0] + 2 * pad < imageSize[0] || size[1] + 2 * pad < imageSize[1]) {
-      throw Errors.invalidOption(
+      throw invalid(
         name('randomCrop.size'),
         `a size that, padded by ${pad} on each side, holds the imageSize [${imageSize[0]}, ${imageSize[1]}] crop ` +
           `(the crop is larger than the image; add padding or enlarge size)`,
@@ -308,12 +290,12 @@ export function resolveAugment(value: unknown, imageSize: readonly [number, numb
 
   const horizontalFlip = probability(name('horizontalFlip'), o.horizontalFlip);
   const verticalFlip = probability(name('verticalFlip'), o.verticalFlip);
-  const rotation = o.rotation === undefined ? 0 : between(name('rotation'), o.rotation, 0, 180, 'a number of degrees');
-  const shear = o.shear === undefined ? 0 : between(name('shear'), o.shear, 0, 80, 'a number of degrees');
+  const rotation = o.rotation === undefined ? 0 : numberBetween(name('rotation'), o.rotation, 0, 180, 'a number of degrees');
+  const shear = o.shear === undefined ? 0 : numberBetween(name('shear'), o.shear, 0, 80, 'a number of degrees');
   let translate: Range = [0, 0];
   if (o.translate !== undefined) {
     if (typeof o.translate === 'number') {
-      const t = between(name('translate'), o.translate, 0, 1, 'a share of the size');
+      const t = numberBetween(name('translate'), o.translate, 0, 1, 'a share of the size');
       translate = [t, t];
     } else {
       translate = range(name('translate'), o.translate, 0, 1);
@@ -322,25 +304,21 @@ export function resolveAugment(value: unknown, imageSize: readonly [number, numb
   let zoom: Range = [1, 1];
   if (o.zoom !== undefined) {
     if (typeof o.zoom === 'number') {
-      const z = between(name('zoom'), o.zoom, 0, 0.99);
+      const z = numberBetween(name('zoom'), o.zoom, 0, 0.99);
       zoom = [1 - z, 1 + z];
     } else {
       zoom = range(name('zoom'), o.zoom, 0, 100, true);
     }
   }
-  const fillModes: FillMode[] = ['constant', 'nearest', 'reflect', 'wrap'];
-  const fillMode = (o.fillMode ?? 'reflect') as FillMode;
-  if (!fillModes.includes(fillMode)) {
-    throw Errors.invalidOption(name('fillMode'), `one of ${fillModes.map((m) => `'${m}'`).join(', ')}`, o.fillMode);
-  }
-  const fillValue = o.fillValue === undefined ? 0 : between(name('fillValue'), o.fillValue, 0, 255);
+  const fillMode = oneOf<FillMode>(name('fillMode'), o.fillMode ?? 'reflect', ['constant', 'nearest', 'reflect', 'wrap']);
+  const fillValue = o.fillValue === undefined ? 0 : numberBetween(name('fillValue'), o.fillValue, 0, 255);
 
   const jitter = toggle(name('colorJitter'), o.colorJitter, ['brightness', 'contrast', 'saturation', 'hue']) ?? {};
   const brightness = jitterFactor(name('colorJitter.brightness'), jitter.brightness);
   const contrast = jitterFactor(name('colorJitter.contrast'), jitter.contrast);
   const saturation = jitterFactor(name('colorJitter.saturation'), jitter.saturation);
   const hue = hueRange(name('colorJitter.hue'), jitter.hue);
-  const channelShift = o.channelShift === undefined ? 0 : between(name('channelShift'), o.channelShift, 0, 255);
+  const channelShift = o.channelShift === undefined ? 0 : numberBetween(name('channelShift'), o.channelShift, 0, 255);
   const grayscale = probability(name('grayscale'), o.grayscale);
 
   let blur: AugmentSpec['blur'] = null;
@@ -357,7 +335,7 @@ export function resolveAugment(value: unknown, imageSize: readonly [number, numb
       probability: probability(name('randomErasing.probability'), re.probability ?? 0.5),
       scale: range(name('randomErasing.scale'), re.scale ?? [0.02, 0.33], 0, 1, true),
       logRatio: logRange(range(name('randomErasing.ratio'), re.ratio ?? [0.3, 3.3], 0, Infinity, true)),
-      value: re.value === undefined ? 0 : between(name('randomErasing.value'), re.value, 0, 255),
+      value: re.value === undefined ? 0 : numberBetween(name('randomErasing.value'), re.value, 0, 255),
     });
   }
 

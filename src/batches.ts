@@ -7,7 +7,7 @@ import { Errors, type SkippedSample } from './errors.js';
 import type { Coordinator } from './coordinator.js';
 import type { ResolvedOptions } from './options.js';
 import type { Ring } from './ring.js';
-import type { LoaderStats } from './stats.js';
+import type { ConsumerCounters } from './stats.js';
 
 /** One batch, NHWC. */
 export interface Batch {
@@ -27,7 +27,7 @@ export interface Batch {
  * What the consumer takes positions from: the file `Coordinator`, or a stream source's (`ShardCoordinator`).
  * `entryAt(p)` names the entry whose label and path the {@link EntrySource} gives.
  */
-export type PositionFeed = Pick<Coordinator, 'size' | 'held' | 'counters' | 'pump' | 'isReady' | 'settle' | 'release' | 'entryAt'>;
+export type PositionFeed = Pick<Coordinator, 'size' | 'held' | 'pump' | 'isReady' | 'settle' | 'release' | 'entryAt'>;
 
 /** Labels and paths by entry: the index for files, the stream coordinator's per-slot record for shards. */
 export interface EntrySource {
@@ -35,7 +35,7 @@ export interface EntrySource {
   path(entry: number): string;
 }
 
-/** The arrays of a full batch the caller handed back with `loader.recycle(batch)`, to be filled again. */
+/** Memory of an earlier batch to be filled again (see `batch-pool.ts`); `labels: null` makes new labels. */
 export interface BatchArrays {
   images: Float32Array | Uint8Array;
   labels: Int32Array | Float32Array | null;
@@ -54,13 +54,13 @@ class BatchBuilder {
     const n = options.batchSize;
     const perSample = options.imageSize[0] * options.imageSize[1] * options.channels;
     const mode = options.labelMode;
-    if (reuse !== null) {
-      // Every image byte is overwritten; one-hot rows are not, so they start from zero again.
-      this.images = reuse.images;
+    // Every image byte of reused memory is overwritten; reused one-hot rows are not, so they start from zero
+    // again. Memory offered without labels (the loader's pool) gets new ones.
+    this.images = reuse?.images ?? (options.dtype === 'float32' ? new Float32Array(n * perSample) : new Uint8Array(n * perSample));
+    if (mode !== null && reuse?.labels) {
       this.labels = reuse.labels;
       if (this.labels instanceof Float32Array) this.labels.fill(0);
     } else {
-      this.images = options.dtype === 'float32' ? new Float32Array(n * perSample) : new Uint8Array(n * perSample);
       this.labels = mode === null ? null : mode === 'categorical' ? new Float32Array(n * options.numClasses) : new Int32Array(n);
     }
     this.imageBytes = new Uint8Array(this.images.buffer, 0, this.images.byteLength);
@@ -93,58 +93,76 @@ class BatchBuilder {
 }
 
 /**
- * Runs one epoch over `coordinator`'s positions and yields its batches. The caller owns the coordinator and
- * joins it when this generator ends, however it ends.
+ * Runs one epoch over `coordinator`'s positions and yields its batches, counting what it does in
+ * {@link Consumer.counters} (see `stats.ts`). The caller owns the coordinator and joins it when the generator ends, however it ends.
  */
-export async function* assembleBatches(
-  coordinator: PositionFeed,
-  ring: Ring,
-  index: EntrySource,
-  options: ResolvedOptions,
-  stats: LoaderStats,
-  startPosition: number,
-  takeRecycled: () => BatchArrays | null = () => null,
-): AsyncGenerator<Batch, void, undefined> {
-  const started = performance.now();
-  const labels = index.labels;
-  let fillSum = 0;
-  let taken = 0;
-  let position = 0;
-  coordinator.pump();
-  while (position < coordinator.size) {
-    const batch = new BatchBuilder(options, takeRecycled());
-    while (batch.count < options.batchSize && position < coordinator.size) {
-      fillSum += coordinator.held / ring.capacity;
-      taken += 1;
-      // Most samples are ready when the consumer gets to them: no promise, no clock reading for those.
-      let skip: SkippedSample | null = null;
-      if (!coordinator.isReady(position)) {
-        const waitStart = performance.now();
-        skip = await coordinator.settle(position);
-        stats.stallMs += performance.now() - waitStart;
+export class Consumer {
+  readonly counters: ConsumerCounters;
+
+  constructor(
+    private readonly coordinator: PositionFeed,
+    private readonly ring: Ring,
+    private readonly index: EntrySource,
+    private readonly options: ResolvedOptions,
+    startPosition: number,
+    private readonly takeRecycled: () => BatchArrays | null = () => null,
+  ) {
+    this.counters = {
+      position: startPosition,
+      imagesPerSecond: 0,
+      decoded: 0,
+      skipped: [],
+      batches: 0,
+      timeToFirstBatchMs: 0,
+      stallMs: 0,
+      meanFill: 0,
+    };
+  }
+
+  async *batches(): AsyncGenerator<Batch, void, undefined> {
+    const { coordinator, ring, index, options, counters } = this;
+    const startPosition = counters.position;
+    const started = performance.now();
+    const labels = index.labels;
+    let fillSum = 0;
+    let taken = 0;
+    let position = 0;
+    coordinator.pump();
+    while (position < coordinator.size) {
+      const batch = new BatchBuilder(options, this.takeRecycled());
+      while (batch.count < options.batchSize && position < coordinator.size) {
+        fillSum += coordinator.held / ring.capacity;
+        taken += 1;
+        // Most samples are ready when the consumer gets to them: no promise, no clock reading for those.
+        let skip: SkippedSample | null = null;
+        if (!coordinator.isReady(position)) {
+          const waitStart = performance.now();
+          skip = await coordinator.settle(position);
+          counters.stallMs += performance.now() - waitStart;
+        }
+        if (skip !== null) {
+          counters.skipped.push(skip);
+          if (options.onError === 'throw') throw Errors.sample(skip);
+          // Past the share, the epoch cannot end within it: fail now rather than train on what is left.
+          if (counters.skipped.length > options.maxSkipShare * coordinator.size) {
+            throw Errors.tooManySkipped(counters.skipped, coordinator.size, options.maxSkipShare);
+          }
+        } else {
+          const entry = coordinator.entryAt(position);
+          batch.add(ring, ring.slotOf(position), labels === null ? 0 : labels[entry], index.path(entry));
+          counters.decoded += 1;
+        }
+        coordinator.release(position);
+        position += 1;
       }
-      if (skip !== null) {
-        stats.skipped.push(skip);
-        if (options.onError === 'throw') throw Errors.sample(skip);
-      } else {
-        const entry = coordinator.entryAt(position);
-        batch.add(ring, ring.slotOf(position), labels === null ? 0 : labels[entry], index.path(entry));
-        stats.decoded += 1;
-      }
-      coordinator.release(position);
-      position += 1;
+      if (batch.count === 0 || (batch.count < options.batchSize && options.dropRemainder)) break;
+      counters.batches += 1;
+      counters.position = startPosition + position;
+      const elapsed = performance.now() - started;
+      if (counters.batches === 1) counters.timeToFirstBatchMs = elapsed;
+      counters.imagesPerSecond = counters.decoded / (elapsed / 1000);
+      counters.meanFill = taken === 0 ? 0 : fillSum / taken;
+      yield batch.finish();
     }
-    if (batch.count === 0 || (batch.count < options.batchSize && options.dropRemainder)) break;
-    stats.batches += 1;
-    stats.position = startPosition + position;
-    const elapsed = performance.now() - started;
-    if (stats.batches === 1) stats.timeToFirstBatchMs = elapsed;
-    stats.imagesPerSecond = stats.decoded / (elapsed / 1000);
-    stats.producerIdleMs = coordinator.counters.producerIdleMs;
-    stats.workerBusyMs = coordinator.counters.busyMs;
-    stats.retries = coordinator.counters.retries;
-    stats.ring.highWater = coordinator.counters.highWater;
-    stats.ring.meanFill = taken === 0 ? 0 : fillSum / taken;
-    yield batch.finish();
   }
 }

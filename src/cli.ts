@@ -3,8 +3,11 @@
  * The `imgstream` command: `demo` (train a small CNN from a generated folder), `bench` (the benchmark),
  * `inspect <dir>` (class counts, sizes, undecodable files), `pack <folder-or-csv> <out-dir>` (WebDataset shards)
  * and `preview <dir>` (a grid of augmented samples).
- * Errors print as one line with a non-zero exit code.
+ * Errors print as one line with a non-zero exit code. Commands whose output a script reads take `--json`
+ * (one JSON document on stdout, nothing else there); progress bars go to stderr, only on a terminal.
  */
+import { createRequire } from 'node:module';
+import path from 'node:path';
 import bytes from 'bytes';
 import { Command, InvalidArgumentError } from 'commander';
 
@@ -38,6 +41,43 @@ function imageSizeArgument(value: string): readonly [number, number] {
   return [h, w];
 }
 
+/** The installed package's version (the package reads its own package.json through its exports). */
+function packageVersion(): string {
+  return (createRequire(import.meta.url)('imgstream/package.json') as { version: string }).version;
+}
+
+/** `value` as one JSON document on stdout, for `--json`. */
+function printJson(value: unknown): void {
+  process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+}
+
+/** A shell word: quoted when it holds anything but safe characters. */
+function shellWord(word: string): string {
+  return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, "'\\''")}'`;
+}
+
+/**
+ * The command line the user typed, for reports: `npm run <script> -- <args>` when an npm script runs this
+ * command, else the bin's name (`imgstream`, as `npx imgstream` and the installed bin run it) or
+ * `node <file>`, followed by the arguments.
+ */
+function invokedAs(args: readonly string[]): string {
+  const file = process.argv[1] ?? 'imgstream';
+  const event = process.env.npm_lifecycle_event;
+  // A child of any npm script inherits these variables: count it as that script only if the script runs us.
+  const words = (process.env.npm_lifecycle_script ?? '').trim().split(/\s+/);
+  const at = words.findIndex((w) => w === 'imgstream' || path.resolve(w) === file);
+  const own = at < 0 ? [] : words.slice(at + 1);
+  if (event && at >= 0 && own.every((w, i) => args[i] === w)) {
+    const extra = args.slice(own.length).map(shellWord);
+    // npm 7-9 name `npm run` 'run-script', npm 10+ 'run'; `npm test` and `npm start` run their script directly.
+    const npm = ['run', 'run-script'].includes(process.env.npm_command ?? 'run') ? `npm run ${event}` : `npm ${event}`;
+    return [npm, ...(extra.length ? ['--', ...extra] : [])].join(' ');
+  }
+  const head = path.basename(file) === 'imgstream' ? 'imgstream' : `node ${path.relative(process.cwd(), file) || file}`;
+  return [head, ...args.map(shellWord)].join(' ');
+}
+
 function fail(err: unknown): void {
   const message = err instanceof Error ? err.message : String(err);
   process.stderr.write(`error: ${message.split('\n')[0]}\n`);
@@ -47,6 +87,7 @@ function fail(err: unknown): void {
 export function buildProgram(): Command {
   const program = new Command('imgstream')
     .description('Stream image folders far larger than memory into TensorFlow.js training.')
+    .version(packageVersion(), '-V, --version', 'print the version')
     .showSuggestionAfterError(true)
     .enablePositionalOptions()
     .configureOutput({ outputError: (text, write) => write(`${text.trim().split('\n').join(' ')}\n`) });
@@ -69,14 +110,16 @@ export function buildProgram(): Command {
 
   program
     .command('bench')
-    .description('Run the benchmark: images/s and peak RSS of the loader against the decode ceiling and naive loaders. Arguments are passed to the benchmark runner.')
+    .description('Run the benchmark: images/s and peak RSS of the loader against the decode ceiling and naive loaders (`imgstream bench --help` lists its options).')
     .argument('[args...]', 'arguments for the benchmark runner')
+    // Every argument, --help included, goes to the runner, whose own help lists its options.
+    .helpOption(false)
     .allowUnknownOption(true)
     .passThroughOptions(true)
     .action(async (args: string[]) => {
       const runner = '../bench/run.js';
-      const { runBench } = (await import(runner)) as { runBench: (argv: string[]) => Promise<number> };
-      process.exitCode = await runBench(args);
+      const { runBench } = (await import(runner)) as { runBench: (argv: string[], options: { command: string }) => Promise<number> };
+      process.exitCode = await runBench(args, { command: invokedAs(['bench', ...args]) });
     });
 
   program
@@ -91,11 +134,13 @@ export function buildProgram(): Command {
     .option('--no-progress', 'no progress bar')
     .action(async (dir: string, opts: { concurrency?: number; json?: boolean; progress: boolean }) => {
       const { inspectDirectory, formatReport } = await import('./inspect.js');
+      (await import('./native/addon.js')).decoderReported();
       const shards = await import('./shards/inspect.js');
       const report = shards.looksLikeShards(dir)
         ? await shards.inspectShards(dir, { concurrency: opts.concurrency })
         : await inspectDirectory(dir, { concurrency: opts.concurrency, progress: opts.progress && !opts.json });
-      process.stdout.write(`${opts.json ? JSON.stringify(report, null, 2) : formatReport(report)}\n`);
+      if (opts.json) printJson(report);
+      else process.stdout.write(`${formatReport(report)}\n`);
       if (report.bad.length > 0) process.exitCode = EXIT_BAD_FILES;
     });
 
@@ -153,12 +198,15 @@ export function buildProgram(): Command {
     .option('--variants <n>', 'augmented columns per sample', positiveInteger, 4)
     .option('--size <HxW>', 'cell size, e.g. 128x128', imageSizeArgument, [128, 128] as const)
     .option('--seed <n>', 'seed of the draws', nonNegativeInteger, 0)
+    .option('--json', 'print what was written as JSON')
     .action(
       async (
         dir: string,
-        opts: { augment: string; out: string; samples: number; variants: number; size: readonly [number, number]; seed: number },
+        opts: { augment: string; out: string; samples: number; variants: number; size: readonly [number, number]; seed: number; json?: boolean },
       ) => {
         const { previewAugmentation, TYPICAL_AUGMENT } = await import('./index.js');
+        // The grid is the output; the loader behind it does not log its decoder.
+        (await import('./native/addon.js')).decoderReported();
         let augment: unknown = TYPICAL_AUGMENT;
         if (opts.augment !== 'typical') {
           try {
@@ -174,6 +222,7 @@ export function buildProgram(): Command {
           imageSize: opts.size,
           seed: opts.seed,
         });
+        if (opts.json) return printJson(result);
         process.stdout.write(`Wrote ${result.out} (${result.width}x${result.height}: ${result.rows} samples, original + ${result.columns - 1} draws)\n`);
       },
     );

@@ -11,6 +11,9 @@ import type { DecodePool } from './decode-pool.js';
 import { SlotState, type DecodeResult } from './protocol.js';
 import type { Ring } from './ring.js';
 
+/** What the coordinator needs of a worker pool: the ring its workers write into and a way to run tasks on them. */
+export type TaskRunner = Pick<DecodePool, 'ring' | 'run' | 'runIsolated'>;
+
 interface Slice {
   first: number;
   count: number;
@@ -29,7 +32,7 @@ export interface CoordinatorCounters {
 
 export class Coordinator {
   readonly counters: CoordinatorCounters = { busyMs: 0, producerIdleMs: 0, highWater: 0, retries: 0 };
-  private readonly pool: DecodePool;
+  private readonly pool: TaskRunner;
   private readonly ring: Ring;
   private readonly entries: Int32Array;
   private readonly order: Int32Array;
@@ -41,11 +44,12 @@ export class Coordinator {
   private consumed = 0;
   private fullSince: number | null = null;
   private stopping = false;
+  private stopReason: Error | null = null;
 
   constructor(
     private readonly index: FileIndex,
     options: ResolvedOptions,
-    pool: DecodePool,
+    pool: TaskRunner,
     entries: Int32Array,
     order: Int32Array,
     private readonly epoch: number,
@@ -134,7 +138,7 @@ export class Coordinator {
           code: 'ERR_WORKER',
           message: `the decode worker failed twice on this file: ${reason}`,
         });
-        this.ring.fail(slot);
+        this.ring.publish(slot, p, SlotState.FAILED);
       }
     }
   }
@@ -151,7 +155,7 @@ export class Coordinator {
   async settle(position: number): Promise<SkippedSample | null> {
     const slot = this.ring.slotOf(position);
     for (;;) {
-      if (this.stopping) throw Errors.closed();
+      if (this.stopping) throw this.stopReason ?? Errors.closed();
       const state = this.ring.state(slot);
       if (state === SlotState.READY) return null;
       const slice = this.sliceOf.get(position) as Slice;
@@ -183,8 +187,10 @@ export class Coordinator {
     return this.nextPosition - this.consumed;
   }
 
-  requestStop(): void {
+  /** Stops handing out work; `reason` is what a consumer still waiting is told (default: the loader was closed). */
+  requestStop(reason?: Error): void {
     this.stopping = true;
+    if (reason !== undefined) this.stopReason ??= reason;
   }
 
   /**

@@ -6,8 +6,8 @@
 import { createReadStream, promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { parse } from 'csv-parse';
-import { Errors, ImgstreamError } from './errors.js';
-import { fromList, type FileIndex } from './file-index.js';
+import { Errors, ImgstreamError, boundText } from './errors.js';
+import { MAX_INFERRED_CLASSES, fromList, type FileIndex } from './file-index.js';
 
 export interface FromCsvOptions {
   /** Column holding the image path: a header name or a 0-based number. Default `'path'` (or column 0 without a header). */
@@ -21,6 +21,13 @@ export interface FromCsvOptions {
   header?: boolean;
   /** Folder relative paths are resolved against. Default: the CSV's own folder. */
   root?: string;
+  /**
+   * Whether rows may name files outside `root` (`../..` or an absolute path elsewhere). By default such a row
+   * is refused (`ERR_OUTSIDE_ROOT`, naming its line): a table from someone else cannot make the loader read
+   * any file the process can. The check is on the path's text; links inside `root` are followed.
+   * @default false
+   */
+  allowOutsideRoot?: boolean;
   /**
    * Classes in label order. Default: the distinct labels sorted (by code point, as Keras sorts class names);
    * labels that are all integers are taken as class indices `0..max` instead.
@@ -43,6 +50,12 @@ function columnIndex(option: string, wanted: string | number, header: string[] |
 
 const INTEGER = /^\d+$/;
 
+/** Whether `file` (resolved) is `root` or below it, by the path's text. */
+function isInside(root: string, file: string): boolean {
+  const rel = path.relative(root, file);
+  return rel !== '' && !path.isAbsolute(rel) && rel !== '..' && !rel.startsWith(`..${path.sep}`);
+}
+
 /**
  * Reads `file` into an index. Rows with an empty path are refused by line number; blank lines are skipped.
  *
@@ -54,8 +67,9 @@ const INTEGER = /^\d+$/;
  */
 export async function fromCsv(file: string, opts: FromCsvOptions = {}): Promise<FileIndex> {
   if (typeof file !== 'string' || file.length === 0) throw Errors.invalidOption('file', 'a CSV file path', file);
-  const { header = true, delimiter = ',', classNames } = opts ?? {};
+  const { header = true, delimiter = ',', classNames, allowOutsideRoot = false } = opts ?? {};
   if (typeof header !== 'boolean') throw Errors.invalidOption('header', 'a boolean', header);
+  if (typeof allowOutsideRoot !== 'boolean') throw Errors.invalidOption('allowOutsideRoot', 'a boolean', allowOutsideRoot);
   if (typeof delimiter !== 'string' || delimiter.length === 0) throw Errors.invalidOption('delimiter', 'a non-empty string', delimiter);
   const st = await fsp.stat(file).catch(() => null);
   if (st === null || !st.isFile()) throw Errors.notFound(file, 'CSV file');
@@ -64,6 +78,8 @@ export async function fromCsv(file: string, opts: FromCsvOptions = {}): Promise<
   const parser = createReadStream(file).pipe(parse({ delimiter, skip_empty_lines: true, relax_column_count: true, bom: true, trim: true, info: true }));
   const paths: string[] = [];
   const rawLabels: string[] = [];
+  /** The CSV line of each labeled row, for messages. */
+  const lines: number[] = [];
   let names: string[] | null = null;
   let pathAt = -1;
   let labelAt: number | null = -1;
@@ -79,11 +95,20 @@ export async function fromCsv(file: string, opts: FromCsvOptions = {}): Promise<
       const line = info.lines;
       const p = row[pathAt];
       if (p === undefined || p === '') throw Errors.invalidOption(`${file} line ${line} (pathColumn)`, 'a non-empty path', p ?? '');
-      paths.push(path.resolve(root, p));
+      const resolved = path.resolve(root, p);
+      if (!allowOutsideRoot && !isInside(root, resolved)) {
+        throw new ImgstreamError(
+          'ERR_OUTSIDE_ROOT',
+          `${file} line ${line}: the path '${boundText(p, 500)}' is outside the root ${root}; rows must name files below it (allowOutsideRoot: true reads them anyway)`,
+          { path: resolved },
+        );
+      }
+      paths.push(resolved);
       if (labelAt !== null) {
         const label = row[labelAt];
         if (label === undefined || label === '') throw Errors.invalidOption(`${file} line ${line} (labelColumn)`, 'a non-empty label', label ?? '');
         rawLabels.push(label);
+        lines.push(line);
       }
     }
   } catch (err) {
@@ -97,7 +122,19 @@ export async function fromCsv(file: string, opts: FromCsvOptions = {}): Promise<
   if (classNames !== undefined) {
     classes = [...classNames];
   } else if (rawLabels.every((l) => INTEGER.test(l))) {
-    const max = rawLabels.reduce((m, l) => Math.max(m, Number(l)), 0);
+    // The largest label sets the number of classes: bounded, so that one row cannot allocate classes until the heap dies.
+    let max = 0;
+    rawLabels.forEach((l, row) => {
+      const v = Number(l);
+      if (v >= MAX_INFERRED_CLASSES) {
+        throw Errors.invalidOption(
+          `the label of ${file} line ${lines[row]}`,
+          `an integer below ${MAX_INFERRED_CLASSES} (or classNames naming every class)`,
+          boundText(l, 100),
+        );
+      }
+      max = Math.max(max, v);
+    });
     classes = Array.from({ length: max + 1 }, (_, i) => String(i));
   } else {
     classes = [...new Set(rawLabels)].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
@@ -105,7 +142,10 @@ export async function fromCsv(file: string, opts: FromCsvOptions = {}): Promise<
   const id = new Map(classes.map((c, i) => [c, i]));
   const labels = rawLabels.map((l, row) => {
     const known = id.get(l) ?? (INTEGER.test(l) && Number(l) < classes.length ? Number(l) : undefined);
-    if (known === undefined) throw Errors.invalidOption(`labels of row ${row + 1} of ${file}`, `one of classNames (${classes.join(', ')})`, l);
+    if (known === undefined) {
+      const allowed = classes.length <= 20 ? classes.join(', ') : `${classes.slice(0, 20).join(', ')}, ... ${classes.length} in all`;
+      throw Errors.invalidOption(`the label of ${file} line ${lines[row]}`, `one of classNames (${allowed}) or an index below ${classes.length}`, boundText(l, 100));
+    }
     return known;
   });
   return fromList(paths, labels, { classNames: classes });

@@ -3,29 +3,28 @@
  * start at once (PyTorch's `persistent_workers`). Idle workers do not keep the process alive; `destroy()`
  * ends them.
  */
-import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
 import type { FileIndex } from './file-index.js';
 import type { ResolvedOptions } from './options.js';
-import type { DecodeResult, DecodeTask, FaultSpec, WorkerInit } from './protocol.js';
+import type { DecodeResult, DecodeTask, SampleSource, WorkerInit } from './protocol.js';
 import { Ring } from './ring.js';
 
+/** The module every pool thread runs (its default export decodes a {@link DecodeTask}) and the Node flags it needs. */
+export interface WorkerEntry {
+  filename: string;
+  execArgv: string[];
+}
+
 /**
- * The worker file sits next to this module's tree: `workers/decode.js` in the built package, `workers/decode.ts`
+ * The decode worker sits next to this module's tree: `workers/decode.js` in the built package, `workers/decode.ts`
  * when the sources run directly (tests, `tsx`); then the worker thread loads it through tsx's loader too.
  */
-function workerEntry(): { filename: string; execArgv: string[] } {
+export function decodeWorkerEntry(): WorkerEntry {
   const self = fileURLToPath(import.meta.url);
   const fromSource = self.endsWith('.ts');
   const filename = fileURLToPath(new URL(`../workers/decode.${fromSource ? 'ts' : 'js'}`, import.meta.url));
   return { filename, execArgv: fromSource ? ['--import', 'tsx'] : [] };
-}
-
-/** Test hook: a fault the workers inject (see `FaultSpec`), read from the environment when the pool starts. */
-function faultFromEnv(): FaultSpec | null {
-  const raw = process.env.IMGSTREAM_TEST_FAULT;
-  return raw ? (JSON.parse(raw) as FaultSpec) : null;
 }
 
 /** Young generation of each decode worker: V8 splits it into two semi-spaces and a large-object space, 1 MiB each. */
@@ -38,22 +37,18 @@ export class DecodePool {
   private readonly makeQuarantine: () => Piscina<DecodeTask, DecodeResult>;
   private quarantine: Piscina<DecodeTask, DecodeResult> | null = null;
 
-  /** `staging`: the staging arena of a stream source, shared with the workers (see `DecodeTask.staged`). */
-  constructor(index: FileIndex, options: ResolvedOptions, staging: SharedArrayBuffer | null = null) {
+  /** `worker`: the module the threads run; the decode worker unless a wrapper of it is given (the fault tests inject faults so). */
+  /** `source`: a file index, or another sample source (a shard stream's staging arena). */
+  constructor(source: FileIndex | SampleSource, options: ResolvedOptions, worker: WorkerEntry = decodeWorkerEntry()) {
     this.ring = new Ring(options.capacity, options.sampleBytes);
     this.workers = options.workers;
-    const { filename, execArgv } = workerEntry();
+    const { filename, execArgv } = worker;
     const workerData: WorkerInit = {
       spec: options.spec,
-      pathBytes: index.pathBytes,
-      pathOffsets: index.pathOffsets,
-      pixels: this.ring.pixels,
-      states: this.ring.states,
-      capacity: this.ring.capacity,
+      source: 'kind' in source ? source : { kind: 'files', pathBytes: source.pathBytes, pathOffsets: source.pathOffsets },
+      ring: this.ring.shared,
       seed: options.seed,
       augment: options.augment,
-      fault: faultFromEnv(),
-      staging,
     };
     // A worker's live JavaScript is small (its modules, a slice's bookkeeping); left to V8, its young
     // generation still grows to 8 MiB or more per worker, memory that scales with the worker count.
@@ -92,8 +87,4 @@ export class DecodePool {
   async destroy(): Promise<void> {
     await Promise.all([this.piscina.destroy(), this.quarantine?.destroy()]);
   }
-}
-
-export function defaultWorkerCount(): number {
-  return Math.max(1, os.availableParallelism());
 }

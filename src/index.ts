@@ -7,8 +7,8 @@
  * for await (const batch of train) console.log(batch.shape, batch.labels);
  * await train.close();
  */
-export { ImageLoader, imageDatasetFromDirectory, splitEntries } from './loader.js';
-export type { ImageDatasetOptions, ImageLoaderOptions, SplitOptions, Subset } from './loader.js';
+export { ImageLoader, imageDatasetFromDirectory } from './loader.js';
+export type { ImageDatasetOptions, ImageLoaderOptions, IterateOptions, SignalOptions, SplitOptions, Subset } from './loader.js';
 export { FileIndex, fromDirectory, fromList, IMAGE_EXTENSIONS } from './file-index.js';
 export { fromCsv } from './csv-index.js';
 export { imageDatasetFromShards, ShardLoader, expandShardUrls } from './shards/loader.js';
@@ -24,7 +24,7 @@ export type { Batch } from './batches.js';
 export type { LoaderStats } from './stats.js';
 export { ImgstreamError, SAMPLE_ERROR_CODES } from './errors.js';
 export type { ErrorCode, SkippedSample } from './errors.js';
-export { epochOrder } from './sampler.js';
+export { epochOrder, splitEntries } from './sampler.js';
 export { TYPICAL_AUGMENT, resolveAugment } from './augment-options.js';
 export type { AugmentOptions, AugmentSpec, FillMode, Range } from './augment-options.js';
 export { previewAugmentation } from './preview.js';

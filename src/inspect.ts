@@ -1,24 +1,30 @@
 /**
  * `imgstream inspect <dir>`: what a folder holds before training on it — class counts, image sizes and
- * formats — and a scan that decodes every file (sharp metadata, then a real decode, in parallel) and lists the
- * ones that cannot be loaded, with the same codes the loader gives them.
+ * formats — and which files cannot be loaded. The check is one epoch of the loader itself (same reader, same
+ * decoders, same shrink-on-load, same ring), so that a file is listed exactly when training would skip it,
+ * with the code it would get, in the memory a loader takes. Sizes and formats come from each file's header.
  */
 import os from 'node:os';
-import path from 'node:path';
 import cliProgress from 'cli-progress';
 import PQueue from 'p-queue';
 import sharp from 'sharp';
 import { DEFAULTS } from './options.js';
-import type { ErrorCode, SkippedSample } from './errors.js';
+import type { ErrorCode, IndexWarning, SkippedSample } from './errors.js';
 import { fromDirectory } from './file-index.js';
-import { classifyDecodeError, readSample, type SampleError } from './read-sample.js';
+import { ImageLoader } from './loader.js';
+import { classifyDecodeError, readHead } from './read-sample.js';
+import { describeDecoder } from './native/addon.js';
 
 export interface InspectOptions {
-  /** Files decoded at once. Default: twice the number of cores. */
+  /** Files whose headers are read at once. Default: twice the number of cores. */
   concurrency?: number;
   /** Files above this many pixels are reported as decompression bombs. Default the loader's `maxPixels`. */
   maxPixels?: number;
-  /** Show a progress bar on stderr. Default `true`. */
+  /** The size the check decodes to, as the loader would (`[height, width]`). Default the loader's `imageSize`. */
+  imageSize?: readonly [number, number];
+  /** Links to folders below the class folders are entered (as the loader's `followLinks`). Default `false`. */
+  followLinks?: boolean;
+  /** Show a progress bar on stderr (only when stderr is a terminal). Default `true`. */
   progress?: boolean;
 }
 
@@ -29,7 +35,12 @@ export interface InspectReport {
   /** Width and height summaries over the readable files. */
   sizes: { width: Summary; height: Summary } | null;
   formats: Record<string, number>;
+  /** Files the loader cannot load, with the code and reason it gives them. */
   bad: SkippedSample[];
+  /** What the listing left out or found doubtful (links not followed, empty classes, ...). */
+  warnings: IndexWarning[];
+  /** The JPEG decoder a loader uses here (the fast path and its library, or why it is off), in one line. */
+  decoder: string;
 }
 
 export interface Summary {
@@ -43,18 +54,10 @@ function summarize(values: number[]): Summary {
   return { min: sorted[0], median: sorted[Math.floor(sorted.length / 2)], max: sorted[sorted.length - 1] };
 }
 
-type Scan = { ok: true; width: number; height: number; format: string } | { ok: false; code: ErrorCode; message: string };
+/** Enough of a file for its header (JPEG APP segments come before the frame header; 64 KiB each at most). */
+const HEADER_BYTES = 512 * 1024;
 
-async function scanFile(file: string, maxPixels: number): Promise<Scan> {
-  let data: Buffer;
-  try {
-    data = await readSample(file);
-  } catch (err) {
-    const e = err as SampleError;
-    return { ok: false, code: e.code, message: e.message };
-  }
-  return scanBytes(data, maxPixels);
-}
+type Scan = { ok: true; width: number; height: number; format: string } | { ok: false; code: ErrorCode; message: string };
 
 /** An image's size and format, or why the loader could not decode it (the loader's codes). */
 export async function scanBytes(data: Buffer, maxPixels: number): Promise<Scan> {
@@ -64,7 +67,7 @@ export async function scanBytes(data: Buffer, maxPixels: number): Promise<Scan> 
     await sharp(data, { limitInputPixels: maxPixels, failOn: 'warning' }).raw().toBuffer();
     return { ok: true, width: meta.width ?? 0, height: meta.height ?? 0, format: meta.format ?? 'unknown' };
   } catch (err) {
-    const e = classifyDecodeError(err, maxPixels);
+    const e = classifyDecodeError(err, maxPixels, data);
     return { ok: false, code: e.code, message: e.message.split('\n')[0] };
   }
 }
@@ -77,41 +80,66 @@ export async function scanBytes(data: Buffer, maxPixels: number): Promise<Scan> 
  * if (report.bad.length > 0) console.log(report.bad);
  */
 export async function inspectDirectory(dir: string, options: InspectOptions = {}): Promise<InspectReport> {
-  const { concurrency = 2 * os.availableParallelism(), maxPixels = DEFAULTS.maxPixels, progress = true } = options;
-  const index = await fromDirectory(dir);
-  const counts = new Map<number, number>();
-  const widths: number[] = [];
-  const heights: number[] = [];
-  const formats: Record<string, number> = {};
-  const bad: SkippedSample[] = [];
-  const bar = progress
+  const {
+    concurrency = 2 * os.availableParallelism(),
+    maxPixels = DEFAULTS.maxPixels,
+    imageSize = DEFAULTS.imageSize,
+    followLinks = false,
+    progress = true,
+  } = options;
+  const index = await fromDirectory(dir, { followLinks });
+  const bar = progress && process.stderr.isTTY === true
     ? new cliProgress.SingleBar(
-        { format: 'Scanning {bar} {value}/{total} files | {bad} bad', stream: process.stderr, hideCursor: true, noTTYOutput: false },
+        { format: 'Scanning {bar} {value}/{total} files | {bad} bad', stream: process.stderr, hideCursor: true },
         cliProgress.Presets.shades_classic,
       )
     : null;
   bar?.start(index.size, 0, { bad: 0 });
+  const loader = new ImageLoader(index, {
+    imageSize,
+    maxPixels,
+    labelMode: index.labels === null ? null : 'int',
+    shuffle: false,
+    dtype: 'uint8',
+    onError: 'skip',
+    // Every file is listed, however many are bad.
+    maxSkipShare: 1,
+  });
+  const badPositions = new Set<string>();
+  try {
+    for await (const batch of loader) {
+      void batch;
+      bar?.update(loader.stats.position, { bad: loader.stats.skipped.length });
+    }
+  } finally {
+    await loader.close();
+  }
+  const bad = [...loader.stats.skipped];
+  for (const b of bad) badPositions.add(b.path);
+  bar?.update(index.size, { bad: bad.length });
+  bar?.stop();
+
+  const counts = new Map<number, number>();
+  const widths: number[] = [];
+  const heights: number[] = [];
+  const formats: Record<string, number> = {};
   const queue = new PQueue({ concurrency });
-  let done = 0;
   for (let i = 0; i < index.size; i++) {
-    const file = index.path(i);
     if (index.labels) counts.set(index.labels[i], (counts.get(index.labels[i]) ?? 0) + 1);
+    if (badPositions.has(index.path(i))) continue;
+    const file = index.fileName(i);
     void queue.add(async () => {
-      const result = await scanFile(file, maxPixels);
-      if (result.ok) {
-        widths.push(result.width);
-        heights.push(result.height);
-        formats[result.format] = (formats[result.format] ?? 0) + 1;
-      } else {
-        bad.push({ path: file, code: result.code, message: result.message });
-      }
-      done += 1;
-      bar?.update(done, { bad: bad.length });
+      const meta = await readHead(file, HEADER_BYTES)
+        .then((head) => sharp(head, { limitInputPixels: maxPixels }).metadata())
+        .catch(() => null);
+      if (meta === null || meta.width === undefined || meta.height === undefined) return;
+      widths.push(meta.width);
+      heights.push(meta.height);
+      formats[meta.format ?? 'unknown'] = (formats[meta.format ?? 'unknown'] ?? 0) + 1;
     });
     if (queue.size > 4 * concurrency) await queue.onSizeLessThan(2 * concurrency);
   }
   await queue.onIdle();
-  bar?.stop();
   bad.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   return {
     root: dir,
@@ -120,6 +148,8 @@ export async function inspectDirectory(dir: string, options: InspectOptions = {}
     sizes: widths.length > 0 ? { width: summarize(widths), height: summarize(heights) } : null,
     formats,
     bad,
+    warnings: [...index.warnings],
+    decoder: describeDecoder(),
   };
 }
 
@@ -140,10 +170,12 @@ export function formatReport(report: InspectReport): string {
   }
   const formats = Object.entries(report.formats).map(([f, n]) => `${f} ${n}`);
   if (formats.length > 0) lines.push(`Formats: ${formats.join(', ')}`);
+  for (const w of report.warnings) lines.push(`Warning: ${w.message}`);
   if (report.bad.length === 0) lines.push('All files decode.');
   else {
     lines.push(`${report.bad.length} file(s) cannot be decoded (the loader skips them):`);
     for (const b of report.bad) lines.push(`  ${b.path}: ${b.code} ${b.message}`);
   }
+  lines.push(report.decoder);
   return lines.join('\n');
 }

@@ -3,20 +3,23 @@
  * `for await` starts one epoch, which owns its ring, its coordinator and their worker threads and releases
  * them when the epoch ends, breaks or fails.
  */
+import { anySignal, resolveSignal, untilAborted } from './abort.js';
 import type { AugmentOptions } from './augment-options.js';
 import { Errors } from './errors.js';
 import type { S3Options } from './s3/client.js';
 import { isS3Url } from './s3/url.js';
 import { fromDirectory, type FileIndex, type FromDirectoryOptions } from './file-index.js';
-import { Coordinator } from './coordinator.js';
+import { Coordinator, type CoordinatorCounters } from './coordinator.js';
 import { DecodePool } from './decode-pool.js';
-import { assembleBatches, type Batch, type BatchArrays, type EntrySource, type PositionFeed } from './batches.js';
+import { Consumer, type Batch, type EntrySource, type PositionFeed } from './batches.js';
 import type { Ring } from './ring.js';
+import { BatchPool } from './batch-pool.js';
 import { resolveOptions, type LoaderOptions, type ResolvedOptions } from './options.js';
-import { epochPlan, numpyLegacyShuffle, shardSize } from './sampler.js';
-import { emptyStats, type LoaderStats } from './stats.js';
+import { epochPlan, shardSize, splitEntries, type Subset } from './sampler.js';
+import { composeStats, type LoaderStats } from './stats.js';
+import { defined, integerBetween, integerIn, invalid, number, object, oneOf } from './validate.js';
 
-export type Subset = 'training' | 'validation';
+export type { Subset } from './sampler.js';
 
 export interface SplitOptions {
   /**
@@ -35,54 +38,56 @@ export interface SplitOptions {
   subset?: Subset | null;
 }
 
-export type ImageLoaderOptions = LoaderOptions & SplitOptions;
+/** Stopping from outside, as Node's streams and `fetch` take an `AbortSignal`. */
+export interface SignalOptions {
+  /**
+   * Ends the loader when aborted, as `close()` does: the running epoch stops, the decode workers end, and
+   * that iteration and every later one reject with the signal's reason. To stop one epoch only, pass a signal
+   * to `loader.iterate({ signal })` instead.
+   *
+   * @default null
+   */
+  signal?: AbortSignal | null;
+}
 
-/** What one epoch consumes: positions from a coordinator, labels and paths by entry, the ring; `stop` ends it. */
+/** Options of one pass over the loader ({@link ImageLoader.iterate}). */
+export interface IterateOptions {
+  /**
+   * Stops this epoch when aborted: the pending iteration rejects with the signal's reason, the workers drop
+   * its work; the loader stays usable, and the next iteration starts the next epoch.
+   *
+   * @default null
+   */
+  signal?: AbortSignal | null;
+}
+
+export type ImageLoaderOptions = LoaderOptions & SplitOptions & SignalOptions;
+
+/**
+ * The producing side of one epoch: a coordinator handing out positions (the file `Coordinator`, or a stream
+ * source's), labels and paths by entry, the ring it fills; `stop` joins the coordinator and frees what the
+ * epoch holds besides.
+ */
 export interface EpochSource {
-  feed: PositionFeed;
+  coordinator: PositionFeed & { readonly counters: CoordinatorCounters; requestStop(reason?: unknown): void };
   entries: EntrySource;
   ring: Ring;
   stop(): Promise<void>;
 }
 
-/**
- * The entries of `index` that `subset` gets, exactly as Keras splits: the whole file list shuffled with numpy's
- * `RandomState(seed)` (when `shuffle`), the last `floor(validationSplit * size)` files for validation.
- */
-export function splitEntries(
-  size: number,
-  split: { validationSplit: number; subset: Subset; shuffle: boolean; seed: number },
-): Int32Array {
-  const all = Array.from({ length: size }, (_, i) => i);
-  const ordered = split.shuffle ? numpyLegacyShuffle(all, split.seed) : all;
-  const numValidation = Math.floor(split.validationSplit * size);
-  if (numValidation === 0 || numValidation === size) {
-    throw Errors.invalidOption(
-      'validationSplit',
-      `a share that leaves both subsets non-empty for ${size} files`,
-      split.validationSplit,
-    );
-  }
-  const part = split.subset === 'training' ? ordered.slice(0, size - numValidation) : ordered.slice(size - numValidation);
-  return Int32Array.from(part);
-}
-
 function resolveSplit(opts: SplitOptions, allowBoth: boolean): { validationSplit: number; subset: Subset | 'both' } | null {
   const { validationSplit, subset } = opts;
-  if (validationSplit === undefined || validationSplit === null) {
-    if (subset !== undefined && subset !== null) {
+  if (!defined(validationSplit)) {
+    if (defined(subset)) {
       throw Errors.optionConflict(`Expected validationSplit with subset '${String(subset)}' but received none`);
     }
     return null;
   }
-  if (typeof validationSplit !== 'number' || !(validationSplit > 0 && validationSplit < 1)) {
-    throw Errors.invalidOption('validationSplit', 'a number between 0 and 1 (exclusive)', validationSplit);
+  if (!number(validationSplit) || !(validationSplit > 0 && validationSplit < 1)) {
+    throw invalid('validationSplit', 'a number between 0 and 1 (exclusive)', validationSplit);
   }
-  const allowed = allowBoth ? ['training', 'validation', 'both'] : ['training', 'validation'];
-  if (!allowed.includes(subset as string)) {
-    throw Errors.invalidOption('subset', `one of ${allowed.map((s) => `'${s}'`).join(', ')}`, subset);
-  }
-  return { validationSplit, subset: subset as Subset | 'both' };
+  const allowed: (Subset | 'both')[] = allowBoth ? ['training', 'validation', 'both'] : ['training', 'validation'];
+  return { validationSplit, subset: oneOf('subset', subset, allowed) };
 }
 
 /**
@@ -101,22 +106,25 @@ export class ImageLoader implements AsyncIterable<Batch> {
   readonly options: ResolvedOptions;
   /** Index entries this loader serves, in their base order (all of them, or one side of a split). */
   readonly entries: Int32Array;
-  /** Statistics of the current or last epoch. */
-  stats: LoaderStats;
+  /** The stages of the current or last epoch, whose counters {@link ImageLoader.stats} reads. */
+  private counted: { epochs: number; coordinator: EpochSource['coordinator']; consumer: Consumer } | null = null;
   private epoch = 0;
   private startPosition = 0;
   private openEpoch: { epoch: number; finished: boolean } | null = null;
   private closed = false;
+  private closing: Promise<void> | null = null;
+  private readonly signal: AbortSignal | null;
+  /** The `signal` option's listener; a failure to close reaches whoever awaits `close()`, not the event. */
+  private readonly onAbort = () => void this.close().catch(() => {});
   protected pool: DecodePool | null = null;
   private current: EpochSource | null = null;
-  /** Arrays of full batches handed back by {@link ImageLoader.recycle}, filled again before new ones are made. */
-  private readonly recycled: BatchArrays[] = [];
-  /** The batch each yielded image array belongs to, so that only that batch, once, can hand it back. */
-  private readonly owners = new WeakMap<object, Batch>();
+  /** The memory of the two batches `memoryBudget` counts besides the ring, lent to yielded batches. */
+  private readonly batchPool = new BatchPool();
 
   constructor(index: FileIndex, options: ImageLoaderOptions = {}) {
-    const { validationSplit, subset, ...loaderOptions } = options ?? {};
+    const { validationSplit, subset, signal, ...loaderOptions } = options ?? {};
     this.index = index;
+    this.signal = resolveSignal('signal', signal);
     const resolved = resolveOptions(loaderOptions, index);
     const split = resolveSplit({ validationSplit, subset }, false);
     this.entries =
@@ -124,7 +132,19 @@ export class ImageLoader implements AsyncIterable<Batch> {
         ? Int32Array.from({ length: index.size }, (_, i) => i)
         : splitEntries(index.size, { ...split, subset: split.subset as Subset, shuffle: resolved.shuffle, seed: resolved.seed });
     this.options = split === null ? resolved : resolveOptions(loaderOptions, index, [], this.entries.length);
-    this.stats = emptyStats(this.options.capacity, this.options.capacity * this.options.sampleBytes, 0);
+    this.signal?.addEventListener('abort', this.onAbort, { once: true });
+  }
+
+  /** Statistics of the current or last epoch. */
+  get stats(): LoaderStats {
+    const { capacity, sampleBytes } = this.options;
+    const counted = this.counted;
+    return composeStats(counted?.epochs ?? 0, { capacity, bytes: capacity * sampleBytes }, counted?.coordinator.counters ?? null, counted?.consumer.counters ?? null);
+  }
+
+  /** The decode workers every epoch of this loader runs on: made for the first epoch, kept until `close()`. */
+  protected createPool(): DecodePool {
+    return new DecodePool(this.index, this.options);
   }
 
   /** Class names, in label order. */
@@ -143,7 +163,7 @@ export class ImageLoader implements AsyncIterable<Batch> {
    */
   get progress(): { epoch: number; position: number } {
     const open = this.openEpoch;
-    if (open !== null && !open.finished) return { epoch: open.epoch, position: this.stats.position };
+    if (open !== null && !open.finished) return { epoch: open.epoch, position: this.counted?.consumer.counters.position ?? 0 };
     return { epoch: this.epoch, position: this.startPosition };
   }
 
@@ -156,12 +176,10 @@ export class ImageLoader implements AsyncIterable<Batch> {
    */
   resumeFrom(progress: { epoch: number; position: number }): void {
     const { epoch, position } = progress ?? {};
-    if (!Number.isInteger(epoch) || epoch < 0) throw Errors.invalidOption('progress.epoch', 'a non-negative integer', epoch);
-    if (!Number.isInteger(position) || position < 0 || position > this.size) {
-      throw Errors.invalidOption('progress.position', `an integer between 0 and ${this.size}`, position);
-    }
+    if (!integerIn(epoch, 0, Infinity)) throw invalid('progress.epoch', 'a non-negative integer', epoch);
+    const start = integerBetween('progress.position', position, 0, this.size);
     this.epoch = epoch;
-    this.startPosition = position;
+    this.startPosition = start;
   }
 
   /** Batches per epoch (when no file is skipped). */
@@ -174,28 +192,50 @@ export class ImageLoader implements AsyncIterable<Batch> {
    * One epoch of batches. Each call starts the next epoch (a new order when shuffling); starting one while
    * another is still open stops the older one first. The workers stay up between epochs until `close()`.
    */
-  async *[Symbol.asyncIterator](): AsyncGenerator<Batch, void, undefined> {
+  [Symbol.asyncIterator](): AsyncGenerator<Batch, void, undefined> {
+    return this.iterate();
+  }
+
+  /**
+   * One epoch of batches, as `for await (const batch of loader)` gives, that `signal` can stop.
+   *
+   * @example
+   * const controller = new AbortController();
+   * process.once('SIGTERM', () => controller.abort());
+   * for await (const batch of loader.iterate({ signal: controller.signal })) await step(batch);
+   */
+  async *iterate(options: IterateOptions = {}): AsyncGenerator<Batch, void, undefined> {
+    const signal = anySignal(this.signal, resolveSignal('signal', options?.signal));
+    signal?.throwIfAborted();
     if (this.closed) throw Errors.closed();
     const epoch = this.epoch++;
     const start = this.startPosition;
     this.startPosition = 0;
-    if (this.current !== null) await this.current.stop();
+    if (this.current !== null) {
+      this.current.coordinator.requestStop(Errors.superseded(this.openEpoch?.epoch ?? epoch - 1, epoch));
+      await this.current.stop();
+    }
     if (this.closed) throw Errors.closed();
     const current = this.beginEpoch(epoch, start);
+    const { coordinator } = current;
     this.current = current;
     const open = { epoch, finished: false };
     this.openEpoch = open;
-    this.stats = emptyStats(current.ring.capacity, current.ring.pixels.byteLength, epoch + 1, start);
+    const consumer = new Consumer(coordinator, current.ring, current.entries, this.options, start, () => this.batchPool.take());
+    this.counted = { epochs: epoch + 1, coordinator, consumer };
+    const batches = consumer.batches();
     try {
-      const take = () => this.recycled.pop() ?? null;
-      for await (const batch of assembleBatches(current.feed, current.ring, current.entries, this.options, this.stats, start, take)) {
-        this.owners.set(batch.images, batch);
+      for await (const batch of untilAborted(batches, signal, () => coordinator.requestStop())) {
+        this.batchPool.lend(batch);
         yield batch;
+        await this.batchPool.reclaim();
       }
       open.finished = true;
     } finally {
       await current.stop();
+      await batches.return();
       if (this.current === current) this.current = null;
+      if (this.signal?.aborted) await this.close();
     }
   }
 
@@ -204,18 +244,19 @@ export class ImageLoader implements AsyncIterable<Batch> {
    * that is not a local file (objects in a bucket) brings its own.
    */
   protected beginEpoch(epoch: number, start: number): EpochSource {
-    this.pool ??= new DecodePool(this.index, this.options);
+    const pool = (this.pool ??= this.createPool());
     const { shuffle, seed, shard } = this.options;
     const order = epochPlan(this.entries.length, { shuffle, seed, epoch, shard, start });
-    const coordinator = new Coordinator(this.index, this.options, this.pool, this.entries, order, epoch);
-    return { feed: coordinator, entries: this.index, ring: this.pool.ring, stop: () => coordinator.join() };
+    const coordinator = new Coordinator(this.index, this.options, pool, this.entries, order, epoch);
+    return { coordinator, entries: this.index, ring: pool.ring, stop: () => coordinator.join() };
   }
 
   /**
-   * Hands a batch's arrays back, to be filled by a later batch instead of new arrays (FFCV reuses its batch
-   * memory the same way). Call it once nothing reads `batch.images` or `batch.labels` any more. Without it,
-   * dropped batches wait for the garbage collector, which at 224x224 float32 lets several 19 MB batches pile
-   * up on top of the ring. Short last batches are ignored; a batch can be handed back once; two are kept.
+   * Hands a batch's arrays back at once, to be filled by a later batch (FFCV reuses its batch memory the same
+   * way). Call it once nothing reads `batch.images` or `batch.labels` any more. Without it, a dropped batch's
+   * memory comes back when the garbage collector finds its arrays unreachable (the loader asks for a young
+   * collection when both batches of the budget are out); a kept batch is never written again. A batch can be
+   * handed back once; other objects are ignored.
    *
    * @example
    * for await (const batch of loader) {
@@ -224,25 +265,24 @@ export class ImageLoader implements AsyncIterable<Batch> {
    * }
    */
   recycle(batch: Batch): void {
-    if (batch === null || typeof batch !== 'object' || !ArrayBuffer.isView(batch.images)) {
-      throw Errors.invalidOption('batch', 'a batch yielded by this loader', batch === null || typeof batch !== 'object' ? batch : 'an object without images');
+    if (!object(batch) || !ArrayBuffer.isView(batch.images)) {
+      throw invalid('batch', 'a batch yielded by this loader', object(batch) ? 'an object without images' : batch);
     }
-    // Only a batch this loader yielded, once: its arrays have the loader's types; a short one is a view.
-    if (this.owners.get(batch.images) !== batch) return;
-    this.owners.delete(batch.images);
-    if (this.recycled.length < 2 && batch.shape[0] === this.options.batchSize) {
-      this.recycled.push({ images: batch.images, labels: batch.labels });
-    }
+    this.batchPool.recycle(batch);
   }
 
   /** Stops a running epoch and ends the worker threads. The loader cannot be iterated afterwards. */
-  async close(): Promise<void> {
-    this.closed = true;
-    this.recycled.length = 0;
-    await this.current?.stop();
-    const pool = this.pool;
-    this.pool = null;
-    await pool?.destroy();
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      this.closed = true;
+      this.signal?.removeEventListener('abort', this.onAbort);
+      this.batchPool.clear();
+      await this.current?.stop();
+      const pool = this.pool;
+      this.pool = null;
+      await pool?.destroy();
+    })();
+    return this.closing;
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
@@ -250,7 +290,7 @@ export class ImageLoader implements AsyncIterable<Batch> {
   }
 }
 
-export interface ImageDatasetOptions extends LoaderOptions, FromDirectoryOptions {
+export interface ImageDatasetOptions extends LoaderOptions, FromDirectoryOptions, SignalOptions {
   /**
    * As {@link SplitOptions.validationSplit}.
    *
@@ -298,9 +338,9 @@ export async function imageDatasetFromDirectory(
   dir: string,
   options: ImageDatasetOptions = {},
 ): Promise<ImageLoader | [ImageLoader, ImageLoader]> {
-  const { extensions, labels, classNames, validationSplit, subset, augment, validationAugment, s3, ...loaderOptions } = options ?? {};
+  const { extensions, labels, classNames, followLinks, validationSplit, subset, augment, validationAugment, s3, ...loaderOptions } = options ?? {};
   const split = resolveSplit({ validationSplit, subset: subset as Subset }, true);
-  const listing = { extensions, labels, classNames };
+  const listing = { extensions, labels, classNames, followLinks };
   let make: (opts: ImageLoaderOptions) => ImageLoader;
   if (isS3Url(dir)) {
     // Loaded here, not at the top: S3 users only pay for it (and the module extends ImageLoader).

@@ -2,15 +2,17 @@
  * Loader options: the user-facing interface with its defaults, and `resolveOptions`, which checks every
  * option once, up front, and returns a frozen, fully-resolved config. The hot path never re-checks.
  */
+import os from 'node:os';
 import bytes from 'bytes';
+import { constants as bufferConstants } from 'node:buffer';
 import { resolveAugment, type AugmentOptions, type AugmentSpec } from './augment-options.js';
-import { defaultWorkerCount } from './decode-pool.js';
 import { Errors } from './errors.js';
 import type { FileIndex } from './file-index.js';
-import { resolveDecoder, type Decoder } from './native/index.js';
+import { resolveDecoder, type Decoder } from './native/addon.js';
 import type { ColorChannels, DecodeSpec, Dtype, Interpolation, JpegDecoder, Normalization } from './protocol.js';
 import { bytesPerSample } from './protocol.js';
 import type { Shard } from './sampler.js';
+import { boolean, defined, integerBetween, integerIn, invalid, number, numberBetween, object, oneOf, positiveInteger, size2d } from './validate.js';
 
 export type ColorMode = 'grayscale' | 'rgb' | 'rgba';
 export type LabelMode = 'int' | 'categorical' | 'binary' | null;
@@ -91,8 +93,11 @@ export interface LoaderOptions {
   workers?: number | 'auto';
   /**
    * The most decoded pixels may take: the ring plus two batches, the one being assembled and the one the
-   * consumer holds (or has handed back with `loader.recycle`). Bytes or a string such as `'256MiB'`
-   * (KB/KiB = 1024 bytes). A hard cap: too small for three batches fails at construction.
+   * consumer holds. A batch's image memory is filled again once the consumer has dropped the batch (the loader
+   * asks the garbage collector when both are out) or handed it back with `loader.recycle`; a batch the consumer
+   * keeps is never written again and is its memory, outside the budget. Not counted: labels, paths, the index,
+   * the decoders' working memory. Bytes or a string such as `'256MiB'` (KB/KiB = 1024 bytes); too small for
+   * three batches fails at construction.
    *
    * @default '256MiB'
    */
@@ -124,6 +129,21 @@ export interface LoaderOptions {
    * @default 89_478_485
    */
   maxPixels?: number;
+  /**
+   * Files larger than this are refused from their size (`ERR_FILE_TOO_LARGE`), before a byte is read: no single
+   * file can take a worker's memory. Bytes or a string such as `'64MiB'`.
+   *
+   * @default '1GiB'
+   */
+  maxFileBytes?: number | string;
+  /**
+   * With `onError: 'skip'`, the largest share of an epoch's samples that may be skipped: past it the epoch
+   * fails (`ERR_TOO_MANY_SKIPPED`, with the counts per code and an example), so a dataset that yields nothing,
+   * or mostly errors, cannot train in silence. `1` never fails.
+   *
+   * @default 0.5
+   */
+  maxSkipShare?: number;
   /**
    * For data-parallel training, `{ count, index }`: this process takes every `count`-th sample of each epoch's
    * order, from `index` (the same seed on every process makes the shards disjoint). `null`: all samples.
@@ -171,6 +191,8 @@ export interface ResolvedOptions {
   readonly onError: OnError;
   readonly dropRemainder: boolean;
   readonly maxPixels: number;
+  readonly maxFileBytes: number;
+  readonly maxSkipShare: number;
   readonly shard: Shard | null;
   /** The JPEG decoder in use: `'jpeg-turbo'` (fast path, sharp for what it declines) or `'sharp'`. */
   readonly decoder: JpegDecoder;
@@ -195,6 +217,8 @@ export const DEFAULTS = Object.freeze({
   onError: 'skip' as OnError,
   dropRemainder: false,
   maxPixels: 89_478_485,
+  maxFileBytes: '1GiB' as number | string,
+  maxSkipShare: 0.5,
   shard: null as Shard | null,
   augment: null as AugmentOptions | null,
   decoder: 'auto' as Decoder,
@@ -203,42 +227,31 @@ export const DEFAULTS = Object.freeze({
 /** Batches counted in `memoryBudget` besides the ring: the one being assembled and the one the consumer holds. */
 const BATCHES_IN_BUDGET = 2;
 
+/** The largest Buffer this Node makes: a file's bytes are read into one. */
+const BUFFER_MAX_LENGTH = bufferConstants.MAX_LENGTH;
+
+/** `workers: 'auto'`: one decode worker per core this process may use. */
+export function defaultWorkerCount(): number {
+  return Math.max(1, os.availableParallelism());
+}
+
 const CHANNELS: Record<ColorMode, ColorChannels> = { grayscale: 1, rgb: 3, rgba: 4 };
-
-function oneOf<T>(option: string, value: unknown, allowed: readonly T[]): T {
-  if (!allowed.includes(value as T)) {
-    throw Errors.invalidOption(option, `one of ${allowed.map((a) => (a === null ? 'null' : `'${a}'`)).join(', ')}`, value);
-  }
-  return value as T;
-}
-
-function positiveInteger(option: string, value: unknown, max = Number.MAX_SAFE_INTEGER): number {
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > max) {
-    throw Errors.invalidOption(option, `an integer between 1 and ${max}`, value);
-  }
-  return value;
-}
-
-function boolean(option: string, value: unknown): boolean {
-  if (typeof value !== 'boolean') throw Errors.invalidOption(option, 'a boolean', value);
-  return value;
-}
 
 /** Parses a byte size: a number of bytes or a string such as `'256MiB'`, `'1.5 GB'`, `'64mb'`. */
 export function parseByteSize(option: string, value: unknown): number {
   let parsed: number | null = null;
   if (typeof value === 'number') parsed = value;
   else if (typeof value === 'string') parsed = bytes.parse(value.trim().replace(/([kmgtp])ib$/i, '$1b'));
-  if (parsed === null || !Number.isFinite(parsed) || parsed <= 0) {
-    throw Errors.invalidOption(option, "a positive number of bytes or a size such as '256MiB'", value);
+  if (!number(parsed) || parsed <= 0) {
+    throw invalid(option, "a positive number of bytes or a size such as '256MiB'", value);
   }
   return Math.floor(parsed);
 }
 
 function channelList(option: string, value: unknown, channels: number): number[] {
   const list = typeof value === 'number' ? Array(channels).fill(value) : value;
-  if (!Array.isArray(list) || list.length !== channels || list.some((v) => typeof v !== 'number' || !Number.isFinite(v))) {
-    throw Errors.invalidOption(option, `a number or an array of ${channels} numbers (one per channel)`, value);
+  if (!Array.isArray(list) || list.length !== channels || !list.every(number)) {
+    throw invalid(option, `a number or an array of ${channels} numbers (one per channel)`, value);
   }
   return list as number[];
 }
@@ -258,23 +271,20 @@ function resolveNormalization(normalize: unknown, dtype: Dtype, channels: number
     const mean = channelList('normalize.mean', n.mean, channels);
     const std = channelList('normalize.std', n.std, channels);
     std.forEach((s, i) => {
-      if (s <= 0) throw Errors.invalidOption(`normalize.std[${i}]`, 'a positive number', s);
+      if (s <= 0) throw invalid(`normalize.std[${i}]`, 'a positive number', s);
     });
     return { scale: std.map((s) => 1 / (255 * s)), offset: mean.map((m, i) => -m / std[i]) };
   }
-  throw Errors.invalidOption('normalize', "one of 'none', 'unit', 'symmetric' or { mean, std }", normalize);
+  throw invalid('normalize', "one of 'none', 'unit', 'symmetric' or { mean, std }", normalize);
 }
 
 function resolveShard(value: unknown): Shard | null {
-  if (value === null || value === undefined) return null;
+  if (!defined(value)) return null;
   const shard = value as Shard;
-  if (typeof value !== 'object' || !Number.isInteger(shard.count) || shard.count < 1) {
-    throw Errors.invalidOption('shard', '{ count, index } with count a positive integer', value);
+  if (!object(value) || !integerIn(shard.count, 1, Infinity)) {
+    throw invalid('shard', '{ count, index } with count a positive integer', value);
   }
-  if (!Number.isInteger(shard.index) || shard.index < 0 || shard.index >= shard.count) {
-    throw Errors.invalidOption('shard.index', `an integer between 0 and ${shard.count - 1}`, shard.index);
-  }
-  return Object.freeze({ count: shard.count, index: shard.index });
+  return Object.freeze({ count: shard.count, index: integerBetween('shard.index', shard.index, 0, shard.count - 1) });
 }
 
 const KNOWN = new Set([...Object.keys(DEFAULTS)]);
@@ -289,23 +299,16 @@ export function resolveOptions(
   extraKnown: readonly string[] = [],
   sampleCount: number = index.size,
 ): ResolvedOptions {
-  if (options === null || typeof options !== 'object') throw Errors.invalidOption('options', 'an object', options);
+  if (!object(options)) throw invalid('options', 'an object', options);
   for (const key of Object.keys(options)) {
     if (!KNOWN.has(key) && !extraKnown.includes(key)) {
-      throw Errors.invalidOption('options', `only known options (${[...KNOWN, ...extraKnown].join(', ')})`, key);
+      throw invalid('options', `only known options (${[...KNOWN, ...extraKnown].join(', ')})`, key);
     }
   }
   const o = { ...DEFAULTS, ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) };
 
-  const size = o.imageSize as unknown;
-  if (
-    !Array.isArray(size) ||
-    size.length !== 2 ||
-    !size.every((v) => typeof v === 'number' && Number.isInteger(v) && v >= 1 && v <= 16384)
-  ) {
-    throw Errors.invalidOption('imageSize', '[height, width], two integers between 1 and 16384', size);
-  }
-  const imageSize = [size[0], size[1]] as const;
+  const [height, width] = size2d('imageSize', o.imageSize);
+  const imageSize = [height, width] as const;
   const colorMode = oneOf<ColorMode>('colorMode', o.colorMode, ['grayscale', 'rgb', 'rgba']);
   const channels = CHANNELS[colorMode];
   const labelMode = oneOf<LabelMode>('labelMode', o.labelMode, ['int', 'categorical', 'binary', null]);
@@ -320,9 +323,7 @@ export function resolveOptions(
   }
   const batchSize = positiveInteger('batchSize', o.batchSize, 1 << 20);
   const shuffle = boolean('shuffle', o.shuffle);
-  if (typeof o.seed !== 'number' || !Number.isInteger(o.seed) || o.seed < 0 || o.seed > 0xffffffff) {
-    throw Errors.invalidOption('seed', 'an integer between 0 and 4294967295', o.seed);
-  }
+  const seed = integerBetween('seed', o.seed, 0, 0xffffffff);
   const interpolation = oneOf<Interpolation>('interpolation', o.interpolation, ['nearest', 'bilinear', 'bicubic', 'lanczos3']);
   const cropToAspectRatio = boolean('cropToAspectRatio', o.cropToAspectRatio);
   const dtype = oneOf<Dtype>('dtype', o.dtype, ['float32', 'uint8']);
@@ -334,6 +335,11 @@ export function resolveOptions(
   const onError = oneOf<OnError>('onError', o.onError, ['skip', 'throw']);
   const dropRemainder = boolean('dropRemainder', o.dropRemainder);
   const maxPixels = positiveInteger('maxPixels', o.maxPixels);
+  const maxFileBytes = parseByteSize('maxFileBytes', o.maxFileBytes);
+  if (maxFileBytes > BUFFER_MAX_LENGTH) {
+    throw invalid('maxFileBytes', `at most ${BUFFER_MAX_LENGTH} bytes (the largest Buffer)`, o.maxFileBytes);
+  }
+  const maxSkipShare = numberBetween('maxSkipShare', o.maxSkipShare, 0, 1);
   const shard = resolveShard(o.shard);
   const augment = resolveAugment(o.augment, imageSize);
   const decoder = resolveDecoder(oneOf<Decoder>('decoder', o.decoder, ['auto', 'sharp', 'jpeg-turbo']));
@@ -347,6 +353,7 @@ export function resolveOptions(
     interpolation,
     cropToAspectRatio,
     maxPixels,
+    maxFileBytes,
     decoder,
   });
   const sampleBytes = bytesPerSample(spec);
@@ -355,7 +362,7 @@ export function resolveOptions(
   // that a batch can always be completed.
   const slots = Math.floor(memoryBudget / sampleBytes) - BATCHES_IN_BUDGET * batchSize;
   if (slots < batchSize) {
-    throw Errors.invalidOption(
+    throw invalid(
       'memoryBudget',
       `at least ${bytes.format((BATCHES_IN_BUDGET + 1) * batchSize * sampleBytes)} (${BATCHES_IN_BUDGET + 1} batches of ${batchSize} samples of ${sampleBytes} bytes: ` +
         'a ring of one batch, the batch being assembled and the one the consumer holds)',
@@ -375,7 +382,7 @@ export function resolveOptions(
     numClasses,
     batchSize,
     shuffle,
-    seed: o.seed,
+    seed,
     interpolation,
     cropToAspectRatio,
     dtype,
@@ -388,6 +395,8 @@ export function resolveOptions(
     onError,
     dropRemainder,
     maxPixels,
+    maxFileBytes,
+    maxSkipShare,
     shard,
     decoder,
     spec,

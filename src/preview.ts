@@ -10,6 +10,7 @@ import type { AugmentOptions } from './augment-options.js';
 import { Errors } from './errors.js';
 import { fromDirectory, fromList, type FileIndex } from './file-index.js';
 import { ImageLoader } from './loader.js';
+import { invalid, nonEmptyString, object, positiveInteger } from './validate.js';
 
 export interface PreviewOptions {
   /** The PNG file to write. */
@@ -37,12 +38,7 @@ export interface PreviewResult {
 
 const GAP = 4;
 
-function count(option: string, value: unknown, max: number): number {
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > max) {
-    throw Errors.invalidOption(option, `an integer between 1 and ${max}`, value);
-  }
-  return value;
-}
+const count = positiveInteger;
 
 /**
  * Writes a grid of original vs augmented samples to `options.out` (PNG).
@@ -55,8 +51,8 @@ export async function previewAugmentation(
   augment: AugmentOptions,
   options: PreviewOptions,
 ): Promise<PreviewResult> {
-  if (options === null || typeof options !== 'object' || typeof options.out !== 'string' || options.out === '') {
-    throw Errors.invalidOption('out', 'a file name', options?.out);
+  if (!object(options) || !nonEmptyString(options.out)) {
+    throw invalid('out', 'a file name', options?.out);
   }
   const rows = count('samples', options.samples ?? 6, 256);
   const variants = count('variants', options.variants ?? 4, 64);
@@ -75,6 +71,7 @@ export async function previewAugmentation(
     seed: options.seed ?? 0,
     workers: options.workers ?? 2,
     onError: 'skip' as const,
+    maxSkipShare: 1,
   };
   const plain = new ImageLoader(list, common);
   const augmented = new ImageLoader(list, { ...common, augment });

@@ -25,6 +25,19 @@ export const FIELD_STATE = 0;
 /** Offset of the epoch position the slot holds (checked by the consumer). */
 export const FIELD_POSITION = 1;
 
+/**
+ * The ring's shared memory, as a worker receives it: slot `s`'s pixels are bytes
+ * `[s * sampleBytes, (s + 1) * sampleBytes)` of `pixels`; its cells are `states[s * SLOT_FIELDS + FIELD_*]`.
+ */
+export interface RingBuffers {
+  capacity: number;
+  sampleBytes: number;
+  /** `capacity * sampleBytes` bytes. */
+  pixels: SharedArrayBuffer;
+  /** `Int32Array` of `capacity * SLOT_FIELDS` cells. */
+  states: SharedArrayBuffer;
+}
+
 export type ColorChannels = 1 | 3 | 4;
 export type Dtype = 'float32' | 'uint8';
 export type Interpolation = 'nearest' | 'bilinear' | 'bicubic' | 'lanczos3';
@@ -48,29 +61,41 @@ export interface DecodeSpec {
   interpolation: Interpolation;
   cropToAspectRatio: boolean;
   maxPixels: number;
+  /** Files larger than this many bytes are refused from their size (the reader's default when absent). */
+  maxFileBytes?: number;
   decoder: JpegDecoder;
 }
 
-/** `workerData` of every decode worker. Shared buffers are shared, not copied. */
-export interface WorkerInit {
-  spec: DecodeSpec;
+/**
+ * Where a worker finds a sample's encoded bytes: a file path packed in shared memory, read by the worker
+ * ({@link FileSource}), or bytes the main thread staged in shared memory ({@link StagedSource}, the shard
+ * stream's). Told apart by `kind`; a pool serves one kind for its life.
+ */
+export interface FileSource {
+  kind: 'files';
   /** UTF-8 bytes of all paths, back to back. */
   pathBytes: SharedArrayBuffer;
   /** `Float64Array` of `size + 1` byte offsets into `pathBytes`. */
   pathOffsets: SharedArrayBuffer;
-  /** The ring's pixel slots, `capacity * sampleBytes` bytes. */
-  pixels: SharedArrayBuffer;
-  /** The ring's `Int32Array` of `capacity * SLOT_FIELDS` cells. */
-  states: SharedArrayBuffer;
-  capacity: number;
+}
+/** A stream source's staging arena: each task names its samples' bytes in it (`DecodeTask.staged`). */
+export interface StagedSource {
+  kind: 'staged';
+  arena: SharedArrayBuffer;
+}
+export type SampleSource = FileSource | StagedSource;
+
+/** `workerData` of every decode worker. Shared buffers are shared, not copied. */
+export interface WorkerInit {
+  spec: DecodeSpec;
+  /** The samples' encoded bytes, by index-entry number. */
+  source: SampleSource;
+  /** The ring the worker decodes into. */
+  ring: RingBuffers;
   /** The loader's seed. */
   seed: number;
   /** Random augmentation, drawn per sample from (seed, epoch, index entry); `null` for none. */
   augment: AugmentSpec | null;
-  /** Fault injection for tests (see `workers/decode`); `null` in normal use. */
-  fault: FaultSpec | null;
-  /** The staging arena of a stream source (shards): encoded samples that tasks name by byte range; else `null`. */
-  staging: SharedArrayBuffer | null;
 }
 
 /** A slice of consecutive epoch positions; only small integers cross the boundary. */
@@ -85,7 +110,7 @@ export interface DecodeTask {
    */
   samples: number[];
   /**
-   * A stream source's task: the samples' encoded bytes are `staging[offsets[i], offsets[i] + lengths[i])`
+   * A staged source's task: the samples' encoded bytes are `arena[offsets[i], offsets[i] + lengths[i])`
    * instead of files. Absent for a file source.
    */
   staged?: { offsets: number[]; lengths: number[] };
@@ -101,14 +126,6 @@ export interface DecodeResult {
   failures: SampleFailure[];
   /** Wall time the worker spent on the slice, in milliseconds. */
   busyMs: number;
-}
-
-/** Test-only fault injection: the worker exits or throws when it meets a file whose name contains `match`. */
-export interface FaultSpec {
-  match: string;
-  kind: 'exit' | 'throw';
-  /** When set, the fault fires only once: the worker creates this file and checks for it first. */
-  onceMarker?: string;
 }
 
 export function bytesPerSample(spec: DecodeSpec): number {

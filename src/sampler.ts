@@ -1,8 +1,11 @@
 /**
- * The epoch's order as a pure function of (seed, epoch): the same order for 1 or 16 workers, a new
- * permutation every epoch, index order when `shuffle` is false.
+ * The sampler: which samples a loader serves and in what order. The Keras validation split (which index
+ * entries each subset gets, fixed for the loader's life), then each epoch's order as a pure function of
+ * (seed, epoch): the same order for 1 or 16 workers, a new permutation every epoch, index order when
+ * `shuffle` is false, one shard's share of it, from a resume point on.
  */
 import { mersenne, unsafeUniformIntDistribution, xoroshiro128plus, type RandomGenerator } from 'pure-rand';
+import { invalid } from './validate.js';
 
 /** Mixes integers into one 32-bit seed (murmur3's finaliser on each step), so nearby inputs diverge. */
 export function mixSeed(...parts: number[]): number {
@@ -97,4 +100,29 @@ export function numpyLegacyShuffle<T>(items: T[], seed: number): T[] {
     out[j] = t;
   }
   return out;
+}
+
+/** Which side of a validation split a loader serves. */
+export type Subset = 'training' | 'validation';
+
+/**
+ * The entries of `index` that `subset` gets, exactly as Keras splits: the whole file list shuffled with numpy's
+ * `RandomState(seed)` (when `shuffle`), the last `floor(validationSplit * size)` files for validation.
+ */
+export function splitEntries(
+  size: number,
+  split: { validationSplit: number; subset: Subset; shuffle: boolean; seed: number },
+): Int32Array {
+  const all = Array.from({ length: size }, (_, i) => i);
+  const ordered = split.shuffle ? numpyLegacyShuffle(all, split.seed) : all;
+  const numValidation = Math.floor(split.validationSplit * size);
+  if (numValidation === 0 || numValidation === size) {
+    throw invalid(
+      'validationSplit',
+      `a share that leaves both subsets non-empty for ${size} files`,
+      split.validationSplit,
+    );
+  }
+  const part = split.subset === 'training' ? ordered.slice(0, size - numValidation) : ordered.slice(size - numValidation);
+  return Int32Array.from(part);
 }

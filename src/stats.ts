@@ -1,6 +1,8 @@
 /**
- * Loader statistics: what the last (or current) epoch delivered, skipped and waited for.
+ * Loader statistics: what the last (or current) epoch delivered, skipped and waited for, read from the
+ * counters of the stages that measured it.
  */
+import type { CoordinatorCounters } from './coordinator.js';
 import type { SkippedSample } from './errors.js';
 
 export interface LoaderStats {
@@ -37,19 +39,33 @@ export interface LoaderStats {
   };
 }
 
-export function emptyStats(capacity: number, bytes: number, epochs: number, position = 0): LoaderStats {
+/** What the consumer (`batches.ts`) counts in the epoch it runs: its share of {@link LoaderStats}. */
+export type ConsumerCounters = Pick<LoaderStats, 'position' | 'imagesPerSecond' | 'decoded' | 'skipped' | 'batches' | 'timeToFirstBatchMs' | 'stallMs'> &
+  Pick<LoaderStats['ring'], 'meanFill'>;
+
+/**
+ * The loader's stats, composed from the counters each stage keeps for the epoch: the coordinator's (work
+ * handed out, retries, worker time) and the consumer's (what was delivered, skipped and waited for).
+ * `null` counters (no epoch started yet) read as zeros.
+ */
+export function composeStats(
+  epochs: number,
+  ring: { capacity: number; bytes: number },
+  producer: CoordinatorCounters | null,
+  consumer: ConsumerCounters | null,
+): LoaderStats {
   return {
     epochs,
-    position,
-    imagesPerSecond: 0,
-    decoded: 0,
-    skipped: [],
-    batches: 0,
-    timeToFirstBatchMs: 0,
-    stallMs: 0,
-    producerIdleMs: 0,
-    workerBusyMs: 0,
-    retries: 0,
-    ring: { capacity, bytes, highWater: 0, meanFill: 0 },
+    position: consumer?.position ?? 0,
+    imagesPerSecond: consumer?.imagesPerSecond ?? 0,
+    decoded: consumer?.decoded ?? 0,
+    skipped: consumer?.skipped ?? [],
+    batches: consumer?.batches ?? 0,
+    timeToFirstBatchMs: consumer?.timeToFirstBatchMs ?? 0,
+    stallMs: consumer?.stallMs ?? 0,
+    producerIdleMs: producer?.producerIdleMs ?? 0,
+    workerBusyMs: producer?.busyMs ?? 0,
+    retries: producer?.retries ?? 0,
+    ring: { capacity: ring.capacity, bytes: ring.bytes, highWater: producer?.highWater ?? 0, meanFill: consumer?.meanFill ?? 0 },
   };
 }

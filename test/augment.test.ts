@@ -15,9 +15,11 @@ import {
 import type { AugmentSpec } from '../src/augment-options.js';
 import { applySharpStage, drawAugmentation, resolveCrop, writeAugmented, type AugmentDraw } from '../workers/augment.js';
 import { writeConverted } from '../workers/convert.js';
-import { jpegTurboAddon } from '../src/native/index.js';
+import { nativeAddon } from '../src/native/addon.js';
 import { gradientRaw, identityDraw, rawSpec } from './fixtures/augment.js';
 import { makeClassFolders, removeDir, tempDir } from './fixtures/images.js';
+import { noNativeReason } from './fixtures/jpegs.js';
+import { describeBothPaths } from './fixtures/pipeline.js';
 
 const W = 12;
 const H = 8;
@@ -46,7 +48,7 @@ function pixel(img: Uint8Array, x: number, y: number, width = W, channels = 3): 
   return Array.from(img.subarray(i, i + channels));
 }
 
-describe('augment options fail at construction, naming the field', () => {
+describeBothPaths('augment options fail at construction, naming the field', () => {
   const index = fromList(['a.jpg']);
   const cases: [string, AugmentOptions, RegExp][] = [
     ['negative rotation', { rotation: -5 }, /^Expected a number of degrees between 0 and 180 for augment.rotation but received -5 of type number$/],
@@ -90,7 +92,7 @@ describe('augment options fail at construction, naming the field', () => {
   });
 });
 
-describe('drawAugmentation', () => {
+describeBothPaths('drawAugmentation', () => {
   const typical = spec(TYPICAL_AUGMENT as AugmentOptions, [224, 224]);
   const out = { height: 224, width: 224 };
 
@@ -180,7 +182,7 @@ describe('drawAugmentation', () => {
   });
 });
 
-describe('the pixel pass', () => {
+describeBothPaths('the pixel pass', () => {
   it('with identity draws equals the plain conversion, uint8 and normalized float32', () => {
     const src = gradientRaw(W, H);
     expect(apply(identityDraw())).toEqual(src);
@@ -239,7 +241,8 @@ describe('the pixel pass', () => {
     }
   });
 
-  it.runIf(jpegTurboAddon() !== null)('the native RGB pass writes exactly what the JavaScript one does', () => {
+  it('the native RGB pass writes exactly what the JavaScript one does', (ctx) => {
+    ctx.skip(nativeAddon() === null, noNativeReason());
     // A photo-like stage image larger than the output, so crop windows, flips and padding all land inside and outside.
     const sw = 37;
     const sh = 29;
@@ -353,7 +356,7 @@ describe('the pixel pass', () => {
   });
 });
 
-describe('the decode stage', () => {
+describeBothPaths('the decode stage', () => {
   let root: string;
   beforeAll(() => {
     root = tempDir('imgstream-augment-');
@@ -395,7 +398,7 @@ describe('the decode stage', () => {
   });
 });
 
-describe('augmenting loader', () => {
+describeBothPaths('augmenting loader', () => {
   let root: string;
   let files: string[];
   beforeAll(async () => {
@@ -469,7 +472,7 @@ describe('augmenting loader', () => {
   });
 });
 
-describe('previewAugmentation', () => {
+describeBothPaths('previewAugmentation', () => {
   let root: string;
   beforeAll(async () => {
     root = tempDir('imgstream-preview-');

@@ -2,6 +2,7 @@
  * Smoke run of the benchmark harness (built, as `imgstream bench`): a tiny generated dataset, one repeat, a
  * few scenarios; checks the report's structure and that its files are written. No timing is asserted.
  */
+import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -13,17 +14,19 @@ const repo = fileURLToPath(new URL('..', import.meta.url));
 const bin = path.join(repo, 'dist/src/cli.js');
 let root: string;
 let run: Ran;
+let args: string[];
 
 beforeAll(async () => {
   root = tempDir('imgstream-bench-');
   writeFileSync(path.join(root, 'performance.md'), '# x\n\nintro\n\n<!-- PERFORMANCE -->\n');
-  const args = [
+  args = [
     bin, 'bench', '--cache-dir', path.join(root, 'cache'), '--out', path.join(root, 'results'), '--size', '24', '--sizes', '12,24',
     '--repeats', '1', '--only', 'breakdown', 'main', 'workers', 'sizes', '--dtype', 'uint8', '--workers', '1', '--ceiling-concurrency', '2',
     '--memory-cap', '2GiB', '--breakdown-files', '6', '--no-pytorch', '--no-progress', '--write-docs', path.join(root, 'performance.md'),
   ];
-  run = await runNode(args, { cwd: repo, timeoutMs: 100_000 });
-}, 110_000);
+  // Generous: a loaded machine slows every scenario; nothing here is timed.
+  run = await runNode(args, { cwd: repo, timeoutMs: 300_000 });
+}, 310_000);
 afterAll(() => removeDir(root));
 
 describe('imgstream bench (smoke)', () => {
@@ -37,6 +40,8 @@ describe('imgstream bench (smoke)', () => {
     const json = files.find((f) => f.endsWith('.json')) as string;
     expect(json).toBeDefined();
     const report = JSON.parse(readFileSync(path.join(root, 'results', json), 'utf8'));
+    // The command the user ran (here the built file, as `node <file>`), not a fixed string.
+    expect(report.command).toBe(['node dist/src/cli.js', ...args.slice(1)].join(' '));
     expect(report.machine).toMatchObject({ cores: expect.any(Number), node: process.version, libvips: expect.any(String) });
     expect(report.dataset.files).toBe(24);
     const groups = new Set(report.records.map((r: { spec: { group: string } }) => r.spec.group));
@@ -69,6 +74,29 @@ describe('imgstream bench (smoke)', () => {
     expect(page).toMatch(/^# x\n\nintro\n\n<!-- PERFORMANCE -->\n## Measured\n[\s\S]*\| loader \|[\s\S]*<!-- \/PERFORMANCE -->\n?$/);
     expect(existsSync(path.join(root, 'cache', 'set-24', '.complete.json'))).toBe(true);
   });
+
+  it("names `npm run bench -- <args>` as its command when run that way, and prints the report as JSON with --json", async () => {
+    const extra = ['--only', 'breakdown', '--breakdown-files', '2', '--size', '10', '--cache-dir', path.join(root, 'cache'), '--out', path.join(root, 'npm-results'), '--no-pytorch', '--json'];
+    const out = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
+      const child = spawn('npm', ['run', '--silent', 'bench', '--', ...extra], { cwd: repo, stdio: ['ignore', 'pipe', 'pipe'] });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (d: Buffer) => (stdout += d));
+      child.stderr.on('data', (d: Buffer) => (stderr += d));
+      const timer = setTimeout(() => {
+        child.kill('SIGKILL');
+        reject(new Error(`npm run bench did not exit within 200 s; stderr: ${stderr}`));
+      }, 200_000);
+      child.on('close', (code) => {
+        clearTimeout(timer);
+        resolve({ code, stdout, stderr });
+      });
+    });
+    expect(out.code, out.stderr).toBe(0);
+    const report = JSON.parse(out.stdout) as { command: string; derived: { breakdown: unknown[] } };
+    expect(report.command).toBe(`npm run bench -- ${extra.join(' ')}`);
+    expect(report.derived.breakdown.length).toBeGreaterThan(0);
+  }, 210_000);
 });
 
 describe('imgstream bench --only shards (smoke)', () => {

@@ -2,7 +2,7 @@
  * The `imgstream` command as a user runs it: the built bin in a child process.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
@@ -36,11 +36,21 @@ describe('imgstream CLI', () => {
     const top = await run(['--help']);
     expect(top.code).toBe(0);
     for (const command of ['demo', 'bench', 'inspect', 'pack', 'preview']) expect(top.stdout).toContain(command);
-    for (const [command, text] of [['demo', '--epochs'], ['bench', 'benchmark'], ['inspect', '<dir>'], ['pack', '--samples-per-shard'], ['preview', '--augment <json>']]) {
+    // bench's help is its runner's: every benchmark option, not only a pass-through argument.
+    for (const [command, text] of [['demo', '--epochs'], ['bench', '--quick'], ['bench', '--json'], ['inspect', '<dir>'], ['pack', '--samples-per-shard'], ['preview', '--augment <json>']]) {
       const help = await run([command, '--help']);
       expect(help.code, command).toBe(0);
       expect(help.stdout).toContain(`Usage: imgstream ${command}`);
       expect(help.stdout).toContain(text);
+    }
+  });
+
+  it('prints the package version with --version', async () => {
+    const { version } = JSON.parse(readFileSync(path.join(repo, 'package.json'), 'utf8')) as { version: string };
+    for (const flag of ['--version', '-V']) {
+      const { code, stdout } = await run([flag]);
+      expect(code).toBe(0);
+      expect(stdout).toBe(`${version}\n`);
     }
   });
 
@@ -99,6 +109,12 @@ describe('imgstream CLI', () => {
     const bad = await run(['preview', path.join(root, 'data'), '--augment', '{"rotation": -1}', '--out', out]);
     expect(bad.code).toBe(1);
     expect(bad.stderr).toMatch(/^error: Expected a number of degrees between 0 and 180 for augment.rotation but received -1 of type number\n$/);
+    const json = await run(['preview', path.join(root, 'data'), '--out', out, '--samples', '2', '--variants', '1', '--size', '20x30', '--json']);
+    expect(json.code, json.stderr).toBe(0);
+    const written = JSON.parse(json.stdout) as { out: string; width: number; height: number; rows: number; columns: number; paths: string[] };
+    const png = await sharp(written.out).metadata();
+    expect(written).toMatchObject({ width: png.width, height: png.height, columns: 2 });
+    expect(written.paths).toHaveLength(written.rows);
     const notJson = await run(['preview', path.join(root, 'data'), '--augment', '{rotation', '--out', out]);
     expect(notJson.stderr).toMatch(/^error: --augment is not valid JSON/);
   });

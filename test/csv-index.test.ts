@@ -54,4 +54,27 @@ describe('fromCsv', () => {
     await expect(fromCsv(csv('unknown.csv', 'path,label\na.png,cow\n'), { classNames: ['cat'] })).rejects.toThrow(/one of classNames \(cat\).*'cow'/);
     await expect(fromCsv(csv('header-only.csv', 'path,label\n'))).rejects.toMatchObject({ code: 'ERR_OPTION' });
   });
+
+  it('refuses rows outside the root unless allowed, and labels that would set a huge number of classes, by line', async () => {
+    const dir = path.join(root, 'sub');
+    mkdirSync(dir, { recursive: true });
+    const up = csv('sub/up.csv', 'path,label\n../img/f 0.png,0\n');
+    await expect(fromCsv(up)).rejects.toMatchObject({ code: 'ERR_OUTSIDE_ROOT', message: expect.stringMatching(/up\.csv line 2: the path '\.\.\/img\/f 0\.png' is outside/) });
+    const absolute = csv('sub/abs.csv', 'path,label\nok.png,0\n/etc/passwd,0\n');
+    await expect(fromCsv(absolute)).rejects.toMatchObject({ code: 'ERR_OUTSIDE_ROOT', path: '/etc/passwd', message: expect.stringMatching(/line 3/) });
+    const allowed = await fromCsv(up, { allowOutsideRoot: true });
+    expect(allowed.path(0)).toBe(path.join(root, 'img', 'f 0.png'));
+    // An explicit root decides what is inside.
+    const rooted = await fromCsv(csv('sub/rooted.csv', 'path,label\nsub/../img/f 0.png,0\n'), { root });
+    expect(rooted.path(0)).toBe(path.join(root, 'img', 'f 0.png'));
+    const fine = await fromCsv(csv('sub/fine.csv', 'path,label\na/../b.png,0\n'));
+    expect(fine.path(0)).toBe(path.join(dir, 'b.png'));
+
+    const huge = csv('huge.csv', 'path,label\nimg/f 0.png,0\nimg/f 1.png,30000000\n');
+    const started = Date.now();
+    await expect(fromCsv(huge)).rejects.toThrow(/below 100000.*the label of .*huge\.csv line 3.*'30000000'/);
+    expect(Date.now() - started).toBeLessThan(30_000);
+    await expect(fromCsv(csv('huger.csv', 'path,label\nimg/f 0.png,99999999999\n'))).rejects.toThrow(/line 2/);
+    await expect(fromCsv(csv('past.csv', 'path,label\nimg/f 0.png,5\n'), { classNames: ['cat', 'dog'] })).rejects.toThrow(/index below 2.*line 2.*'5'/);
+  });
 });

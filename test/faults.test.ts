@@ -2,9 +2,10 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { ImageLoader, ImgstreamError, fromList, type Batch } from '../src/index.js';
+import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
+import { ImageLoader, ImgstreamError, fromList } from '../src/index.js';
 import { removeDir, tempDir, writeBadFiles, writeImage } from './fixtures/images.js';
+import { FAULT_ENV, FaultyLoader, collect, describeBothPaths, type FaultSpec } from './fixtures/pipeline.js';
 
 let root: string;
 let good: string[];
@@ -23,13 +24,11 @@ beforeAll(async () => {
 });
 afterAll(() => removeDir(root));
 afterEach(() => {
-  delete process.env.IMGSTREAM_TEST_FAULT;
+  delete process.env[FAULT_ENV];
 });
 
-async function collect(loader: AsyncIterable<Batch>): Promise<Batch[]> {
-  const out: Batch[] = [];
-  for await (const b of loader) out.push(b);
-  return out;
+function injectFault(fault: FaultSpec): void {
+  process.env[FAULT_ENV] = JSON.stringify(fault);
 }
 
 /** Good files with the bad ones spliced in at fixed places. */
@@ -49,7 +48,7 @@ const EXPECTED_CODES: Record<string, string> = {
   directory: 'ERR_READ',
 };
 
-describe("onError: 'skip'", () => {
+describeBothPaths("onError: 'skip'", () => {
   it('records each bad file with its reason and keeps batches full of the good ones', async () => {
     const loader = new ImageLoader(fromList(mixed()), { imageSize: [12, 12], batchSize: 8, labelMode: null, shuffle: false, workers: 2 });
     const batches = await collect(loader);
@@ -65,13 +64,13 @@ describe("onError: 'skip'", () => {
   });
 
   it('honours a lower maxPixels', async () => {
-    const loader = new ImageLoader(fromList(good.slice(0, 4)), { imageSize: [8, 8], labelMode: null, maxPixels: 33 * 25 - 1 });
+    const loader = new ImageLoader(fromList(good.slice(0, 4)), { imageSize: [8, 8], labelMode: null, maxPixels: 33 * 25 - 1, maxSkipShare: 1 });
     expect(await collect(loader)).toEqual([]);
     expect(loader.stats.skipped.map((s) => s.code)).toEqual(Array(4).fill('ERR_TOO_MANY_PIXELS'));
   });
 });
 
-describe("onError: 'throw'", () => {
+describeBothPaths("onError: 'throw'", () => {
   it('rejects the iteration with a typed error naming the path and the cause', async () => {
     const list = [...good.slice(0, 10), bad.truncated, ...good.slice(10)];
     const loader = new ImageLoader(fromList(list), { imageSize: [12, 12], batchSize: 4, labelMode: null, shuffle: false, onError: 'throw' });
@@ -90,12 +89,12 @@ describe("onError: 'throw'", () => {
   });
 });
 
-describe('worker faults', () => {
+describeBothPaths('worker faults', () => {
   for (const kind of ['exit', 'throw'] as const) {
     it(`a worker that ${kind}s once: the work is retried and nothing is lost`, async () => {
       const marker = path.join(root, `marker-${kind}`);
-      process.env.IMGSTREAM_TEST_FAULT = JSON.stringify({ match: 'g07', kind, onceMarker: marker });
-      const loader = new ImageLoader(fromList(good), { imageSize: [8, 8], batchSize: 5, labelMode: null, workers: 2 });
+      injectFault({ match: 'g07', kind, onceMarker: marker });
+      const loader = new FaultyLoader(fromList(good), { imageSize: [8, 8], batchSize: 5, labelMode: null, workers: 2 });
       const paths = (await collect(loader)).flatMap((b) => b.paths);
       expect(existsSync(marker)).toBe(true);
       expect([...paths].sort()).toEqual([...good].sort());
@@ -104,8 +103,8 @@ describe('worker faults', () => {
     });
 
     it(`a worker that always ${kind}s on one file: that file is skipped, the epoch completes`, async () => {
-      process.env.IMGSTREAM_TEST_FAULT = JSON.stringify({ match: 'g11', kind });
-      const loader = new ImageLoader(fromList(good), { imageSize: [8, 8], batchSize: 5, labelMode: null, workers: 2 });
+      injectFault({ match: 'g11', kind });
+      const loader = new FaultyLoader(fromList(good), { imageSize: [8, 8], batchSize: 5, labelMode: null, workers: 2 });
       const paths = (await collect(loader)).flatMap((b) => b.paths);
       expect([...paths].sort()).toEqual(good.filter((g) => !g.includes('g11')).sort());
       expect(loader.stats.skipped).toHaveLength(1);
@@ -114,7 +113,7 @@ describe('worker faults', () => {
   }
 });
 
-describe('stopping', () => {
+describeBothPaths('stopping', () => {
   it('break after the first batch: the process exits by itself', async () => {
     const script = path.join(root, 'break.mts');
     const loaderModule = fileURLToPath(new URL('../src/index.ts', import.meta.url));

@@ -1,4 +1,5 @@
-import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, readFileSync, renameSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fromDirectory, fromList, ImgstreamError } from '../src/index.js';
@@ -65,15 +66,71 @@ describe('fromDirectory', () => {
     removeDir(dir);
   });
 
-  it('follows links to files and folders, survives a link loop, keeps dangling links as files', async () => {
+  it('lists links to files, does not enter links to folders unless followLinks (Keras follow_links), says so', async () => {
+    const outside = await make(['secret/s.png']);
     const dir = await make(['cls/a.png', 'other/b.png']);
     symlinkSync(path.join(dir, 'other'), path.join(dir, 'cls', 'linked'));
+    symlinkSync(path.join(outside, 'secret'), path.join(dir, 'cls', 'out'));
     symlinkSync(path.join(dir, 'other', 'b.png'), path.join(dir, 'cls', 'c.png'));
     symlinkSync(path.join(dir, 'cls'), path.join(dir, 'cls', 'loop'));
     symlinkSync(path.join(dir, 'missing.png'), path.join(dir, 'cls', 'dangling.png'));
     const index = await fromDirectory(dir, { classNames: ['cls'] });
     const rel = Array.from({ length: index.size }, (_, i) => path.relative(dir, index.path(i)));
-    expect(rel).toEqual(['cls/a.png', 'cls/c.png', 'cls/dangling.png', 'cls/linked/b.png']);
+    expect(rel).toEqual(['cls/a.png', 'cls/c.png', 'cls/dangling.png']);
+    expect(index.warnings.map((w) => [path.relative(dir, w.path), w.code])).toEqual([
+      ['cls/linked', 'WARN_LINK_NOT_FOLLOWED'],
+      ['cls/loop', 'WARN_LINK_NOT_FOLLOWED'],
+      ['cls/out', 'WARN_LINK_NOT_FOLLOWED'],
+    ]);
+    const followed = await fromDirectory(dir, { classNames: ['cls'], followLinks: true });
+    const all = Array.from({ length: followed.size }, (_, i) => path.relative(dir, followed.path(i)));
+    expect(all).toEqual(['cls/a.png', 'cls/c.png', 'cls/dangling.png', 'cls/linked/b.png', 'cls/out/s.png']);
+    expect(followed.warnings).toEqual([]);
+    await expect(fromDirectory(dir, { followLinks: 'yes' as unknown as boolean })).rejects.toThrow(/followLinks/);
+    removeDir(dir);
+    removeDir(outside);
+  });
+
+  it('a class folder that is a link is a class, as Keras lists it', async () => {
+    const outside = await make(['x/1.png']);
+    const dir = await make(['a/2.png']);
+    symlinkSync(path.join(outside, 'x'), path.join(dir, 'b'));
+    const index = await fromDirectory(dir);
+    expect(index.classNames).toEqual(['a', 'b']);
+    expect(Array.from(index.labels ?? [])).toEqual([0, 1]);
+    removeDir(dir);
+    removeDir(outside);
+  });
+
+  it('skips __MACOSX as a hidden folder, warns about empty class folders and NFC/NFD twins, does not list .bmp', async () => {
+    const dir = await make(['__MACOSX/a/._1.png', 'caf\u00e9/1.png', 'cafe\u0301/2.png', 'dog/3.png']);
+    mkdirSync(path.join(dir, 'empty'));
+    writeFileSync(path.join(dir, 'dog', 'x.bmp'), Buffer.from('BM'));
+    const index = await fromDirectory(dir);
+    expect(index.classNames).toEqual(['cafe\u0301', 'caf\u00e9', 'dog', 'empty']);
+    expect(index.size).toBe(3);
+    expect(index.warnings.map((w) => w.code).sort()).toEqual(['WARN_EMPTY_CLASS', 'WARN_SAME_NAME_CLASSES']);
+    const twin = index.warnings.find((w) => w.code === 'WARN_SAME_NAME_CLASSES');
+    expect(twin?.message).toMatch(/U\+0301.*U\+00E9|U\+00E9.*U\+0301/);
+    expect(index.warnings.find((w) => w.code === 'WARN_EMPTY_CLASS')?.path).toBe(path.join(dir, 'empty'));
+    removeDir(dir);
+  });
+
+  it('lists a name that is not UTF-8 by its bytes, and FIFOs for the reader to refuse', async () => {
+    const dir = await make(['c/a.png']);
+    const raw = Buffer.concat([Buffer.from(path.join(dir, 'c') + '/'), Buffer.from([0x66, 0xe9, 0xff]), Buffer.from('.png')]);
+    await writeImage(path.join(dir, 'c', 'tmp.png'), { width: 8, height: 8, seed: 5, format: 'png' });
+    renameSync(path.join(dir, 'c', 'tmp.png'), raw);
+    execFileSync('mkfifo', [path.join(dir, 'c', 'pipe.png')]);
+    const index = await fromDirectory(dir);
+    expect(index.size).toBe(3);
+    const names = Array.from({ length: index.size }, (_, i) => index.fileName(i));
+    expect(names[0]).toBe(path.join(dir, 'c', 'a.png'));
+    // Python's sorted() on os.fsdecode names: 'f\udce9\udcff.png' after 'a.png', before 'pipe.png'.
+    expect(Buffer.isBuffer(names[1]) && Buffer.compare(names[1], raw)).toBe(0);
+    expect(index.path(1)).toBe(path.join(dir, 'c', 'f\uFFFD\uFFFD.png'));
+    expect(names[2]).toBe(path.join(dir, 'c', 'pipe.png'));
+    expect(readFileSync(names[1]).length).toBeGreaterThan(0);
     removeDir(dir);
   });
 
@@ -128,6 +185,9 @@ describe('fromList', () => {
     expect(() => fromList(['a'], [-1])).toThrow(/labels\[0\]/);
     expect(() => fromList(['a', ''])).toThrow(/paths\[1\]/);
     expect(() => fromList(['a'], [3], { classNames: ['x'] })).toThrow(/classNames.length/);
+    // A label sets how many classes there are: one huge label must not allocate classes until the heap dies.
+    expect(() => fromList(['a', 'b'], [0, 30_000_000])).toThrow(/below 100000.*labels\[1\].*30000000/);
+    expect(() => fromList(['a'], [99_999_999_999])).toThrow(/labels\[0\]/);
   });
 
   it('holds a million paths in well under 200 MB', () => {
@@ -143,5 +203,19 @@ describe('fromList', () => {
     expect(index.byteLength).toBeLessThan(200 * 2 ** 20);
     const grown = after.heapUsed + after.arrayBuffers - (before.heapUsed + before.arrayBuffers);
     expect(grown).toBeLessThan(200 * 2 ** 20);
+  });
+});
+
+describe('imageDatasetFromDirectory followLinks', () => {
+  it('passes followLinks to the listing', async () => {
+    const { imageDatasetFromDirectory } = await import('../src/index.js');
+    const dir = await make(['cls/a.png', 'other/b.png']);
+    symlinkSync(path.join(dir, 'other'), path.join(dir, 'cls', 'linked'));
+    const plain = await imageDatasetFromDirectory(dir, { classNames: ['cls'], imageSize: [8, 8] });
+    const followed = await imageDatasetFromDirectory(dir, { classNames: ['cls'], imageSize: [8, 8], followLinks: true });
+    expect([plain.size, followed.size]).toEqual([1, 2]);
+    await plain.close();
+    await followed.close();
+    removeDir(dir);
   });
 });

@@ -1,35 +1,22 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import sharp from 'sharp';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ImageLoader, fromList, type Batch } from '../src/index.js';
-import { BACKEND_ENV, jpegTurboAddon } from '../src/native/index.js';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { ImageLoader, fromList } from '../src/index.js';
+import { packDecodeParams } from '../src/native/abi.js';
+import { BACKEND_ENV, nativeAddon } from '../src/native/addon.js';
 import type { DecodeSpec } from '../src/protocol.js';
 import { fastPathAccepts, jpegFastPath, readJpegHeader } from '../workers/jpeg-turbo.js';
 import { removeDir, tempDir } from './fixtures/images.js';
-import { cjpeg, hasCjpeg, photoJpeg } from './fixtures/jpegs.js';
+import { NO_CJPEG, cjpeg, hasCjpeg, noNativeReason, photoJpeg } from './fixtures/jpegs.js';
+import { collect, decodeSpec, describeBothPaths } from './fixtures/pipeline.js';
 
-const native = jpegTurboAddon() !== null;
+const native = nativeAddon() !== null;
 let root: string;
 beforeAll(() => {
   root = tempDir();
 });
 afterAll(() => removeDir(root));
-
-function spec(over: Partial<DecodeSpec> = {}): DecodeSpec {
-  return {
-    width: 224,
-    height: 224,
-    channels: 3,
-    dtype: 'uint8',
-    normalization: null,
-    interpolation: 'bilinear',
-    cropToAspectRatio: false,
-    maxPixels: 89_478_485,
-    decoder: 'jpeg-turbo',
-    ...over,
-  };
-}
 
 /** What the worker's sharp path produces for the same spec (uint8). */
 async function sharpDecode(data: Buffer, s: DecodeSpec): Promise<Buffer> {
@@ -63,7 +50,7 @@ async function fastVsSharp(data: Buffer, s: DecodeSpec): Promise<number> {
   return meanAbsDiff(out, await sharpDecode(data, s));
 }
 
-describe('JPEG header scan', () => {
+describeBothPaths('JPEG header scan', () => {
   it('reads size, frame type, precision, components and the EXIF orientation', async () => {
     const h = readJpegHeader(await photoJpeg(45, 31, 1, { orientation: 6 }));
     expect(h).toMatchObject({ width: 45, height: 31, precision: 8, components: 3, frame: 0xc0, orientation: 6 });
@@ -86,20 +73,22 @@ describe('JPEG header scan', () => {
     expect(readJpegHeader(jpeg.subarray(0, 20))).toBeNull();
   });
 
-  it.runIf(hasCjpeg)('declines arithmetic-coded JPEGs', () => {
+  it('declines arithmetic-coded JPEGs', (ctx) => {
+    ctx.skip(!hasCjpeg, NO_CJPEG);
     const h = readJpegHeader(cjpeg(40, 30, 4, ['-arithmetic'], path.join(root, 'a.ppm')));
     expect(h?.frame).toBe(0xc9);
     expect(fastPathAccepts(h, 1e9)).toBe(false);
   });
 
   it('is off for the sharp decoder and for kernels it does not implement', () => {
-    expect(jpegFastPath(spec({ decoder: 'sharp' }))).toBeNull();
-    expect(jpegFastPath(spec({ interpolation: 'lanczos3' }))).toBeNull();
-    expect(jpegFastPath({ ...spec(), augment: { flip: true } } as DecodeSpec)).toBeNull();
+    expect(jpegFastPath(decodeSpec({ decoder: 'sharp' }))).toBeNull();
+    expect(jpegFastPath(decodeSpec({ interpolation: 'lanczos3' }))).toBeNull();
+    expect(jpegFastPath({ ...decodeSpec(), augment: { flip: true } } as DecodeSpec)).toBeNull();
   });
 });
 
-describe.runIf(native)('native fast path pixels against sharp (mean absolute difference <= 2 per file)', () => {
+describe('native fast path pixels against sharp (mean absolute difference <= 2 per file)', () => {
+  beforeEach((ctx) => ctx.skip(!native, noNativeReason()));
   const sizes: [number, number][] = [
     [450, 400],
     [640, 480],
@@ -116,7 +105,7 @@ describe.runIf(native)('native fast path pixels against sharp (mean absolute dif
         grayscale: await photoJpeg(w, h, w + h, { grayscale: true }),
       };
       for (const [kind, data] of Object.entries(files)) {
-        for (const s of [spec(), spec({ width: 100, height: 80 }), spec({ cropToAspectRatio: true }), spec({ channels: 1, width: 96, height: 96 }), spec({ channels: 4, width: 64, height: 64 })]) {
+        for (const s of [decodeSpec(), decodeSpec({ width: 100, height: 80 }), decodeSpec({ cropToAspectRatio: true }), decodeSpec({ channels: 1, width: 96, height: 96 }), decodeSpec({ channels: 4, width: 64, height: 64 })]) {
           if (s.width > w || s.height > h) continue;
           expect(await fastVsSharp(data, s), `${kind} -> ${s.width}x${s.height}x${s.channels}${s.cropToAspectRatio ? ' crop' : ''}`).toBeLessThanOrEqual(2);
         }
@@ -141,7 +130,7 @@ describe.runIf(native)('native fast path pixels against sharp (mean absolute dif
       const data = await photoJpeg(w, h, w + h, orientation === 1 ? {} : { orientation });
       for (const [width, height] of outputs) {
         for (const cropToAspectRatio of [false, true]) {
-          const s = spec({ width, height, cropToAspectRatio });
+          const s = decodeSpec({ width, height, cropToAspectRatio });
           const out = new Uint8Array(width * height * 3);
           const label = `${w}x${h} orientation ${orientation} -> ${width}x${height}${cropToAspectRatio ? ' crop' : ''}`;
           expect(jpegFastPath(s)!(data, out), `${label} taken`).toBe(true);
@@ -154,29 +143,30 @@ describe.runIf(native)('native fast path pixels against sharp (mean absolute dif
   it('EXIF orientations 1-8', async () => {
     for (let orientation = 1; orientation <= 8; orientation++) {
       const data = await photoJpeg(300, 200, 7, { orientation });
-      for (const s of [spec({ width: 120, height: 90 }), spec({ width: 90, height: 120, cropToAspectRatio: true })]) {
+      for (const s of [decodeSpec({ width: 120, height: 90 }), decodeSpec({ width: 90, height: 120, cropToAspectRatio: true })]) {
         expect(await fastVsSharp(data, s), `orientation ${orientation}`).toBeLessThanOrEqual(2);
       }
     }
   });
 
-  it.runIf(hasCjpeg)('4:2:2 and restart markers (cjpeg)', async () => {
+  it('4:2:2 and restart markers (cjpeg)', async (ctx) => {
+    ctx.skip(!hasCjpeg, NO_CJPEG);
     for (const args of [['-sample', '2x1'], ['-restart', '1'], ['-sample', '2x1', '-restart', '3', '-progressive']]) {
       const data = cjpeg(450, 400, 11, args, path.join(root, 'c.ppm'));
-      expect(await fastVsSharp(data, spec()), args.join(' ')).toBeLessThanOrEqual(2);
-      expect(await fastVsSharp(data, spec({ width: 100, height: 100 })), args.join(' ')).toBeLessThanOrEqual(2);
+      expect(await fastVsSharp(data, decodeSpec()), args.join(' ')).toBeLessThanOrEqual(2);
+      expect(await fastVsSharp(data, decodeSpec({ width: 100, height: 100 })), args.join(' ')).toBeLessThanOrEqual(2);
     }
   });
 
   it('converts to float32 and normalizes in the same pass', async () => {
     const data = await photoJpeg(450, 400, 5);
-    const s = spec({ width: 100, height: 80, dtype: 'float32', normalization: { scale: [1 / 255, 2 / 255, 3 / 255], offset: [0, -1, 0.5] } });
+    const s = decodeSpec({ width: 100, height: 80, dtype: 'float32', normalization: { scale: [1 / 255, 2 / 255, 3 / 255], offset: [0, -1, 0.5] } });
     const u8 = new Uint8Array(100 * 80 * 3);
     const f32 = new Float32Array(100 * 80 * 3);
     const raw = new Float32Array(100 * 80 * 3);
-    expect(jpegFastPath(spec({ width: 100, height: 80 }))!(data, u8)).toBe(true);
+    expect(jpegFastPath(decodeSpec({ width: 100, height: 80 }))!(data, u8)).toBe(true);
     expect(jpegFastPath(s)!(data, f32)).toBe(true);
-    expect(jpegFastPath(spec({ width: 100, height: 80, dtype: 'float32' }))!(data, raw)).toBe(true);
+    expect(jpegFastPath(decodeSpec({ width: 100, height: 80, dtype: 'float32' }))!(data, raw)).toBe(true);
     for (let i = 0; i < u8.length; i++) {
       const c = i % 3;
       expect(f32[i]).toBeCloseTo(u8[i] * s.normalization!.scale[c] + s.normalization!.offset[c], 5);
@@ -185,8 +175,8 @@ describe.runIf(native)('native fast path pixels against sharp (mean absolute dif
   });
 
   it('resamples to the same values with its AVX2 and its portable passes', async (ctx) => {
-    const addon = jpegTurboAddon()!;
-    if (!addon.useAvx2(true)) ctx.skip(); // no AVX2 on this CPU: only the portable passes exist
+    const addon = nativeAddon()!;
+    ctx.skip(!addon.useAvx2(true), 'no AVX2 on this CPU: only the portable passes exist');
     const files = [await photoJpeg(450, 400, 21), await photoJpeg(333, 517, 22, { subsampling: '4:4:4' }), await photoJpeg(1000, 300, 23, { grayscale: true })];
     const scale = new Float32Array([1 / 58, 1 / 57, 1 / 57, 1]);
     const offset = new Float32Array([-2.1, -2, -1.8, 0]);
@@ -209,7 +199,9 @@ describe.runIf(native)('native fast path pixels against sharp (mean absolute dif
               const run = (avx2: boolean): Uint8Array | Float32Array => {
                 addon.useAvx2(avx2);
                 const out = float ? new Float32Array(w * h * c) : new Uint8Array(w * h * c);
-                const status = addon.decode(data, out, w, h, c, orientation, crop, interp, float ? scale : null, float ? offset : null, ...(region ?? []));
+                const [left, top, width, height] = region ?? [];
+                const params = packDecodeParams({ width: w, height: h, channels: c, orientation, crop, interpolation: interp, region: region === null ? null : { left, top, width, height } });
+                const status = addon.decode(data, out, params, float ? scale : null, float ? offset : null);
                 return status === 0 ? out : new Uint8Array(0);
               };
               const portable = run(false);
@@ -230,31 +222,25 @@ describe.runIf(native)('native fast path pixels against sharp (mean absolute dif
 
   it('declines enlarging and a corrupt file (sharp takes them)', async () => {
     const out = new Uint8Array(224 * 224 * 3);
-    expect(jpegFastPath(spec())!(await photoJpeg(100, 300, 1), out)).toBe(false);
+    expect(jpegFastPath(decodeSpec())!(await photoJpeg(100, 300, 1), out)).toBe(false);
     const data = await photoJpeg(450, 400, 3);
-    expect(jpegFastPath(spec())!(data.subarray(0, data.length >> 1), out)).toBe(false);
+    expect(jpegFastPath(decodeSpec())!(data.subarray(0, data.length >> 1), out)).toBe(false);
     const garbled = Buffer.from(data);
     garbled.fill(0x55, 2000, 2600);
-    expect(jpegFastPath(spec())!(garbled, out)).toBe(false);
+    expect(jpegFastPath(decodeSpec())!(garbled, out)).toBe(false);
   });
 });
 
-describe.runIf(native)('native addon helpers', () => {
+describe('native addon helpers', () => {
+  beforeEach((ctx) => ctx.skip(!native, noNativeReason()));
   it('trimMemory hands free pages back where the C library can (glibc), and says so', () => {
     const report = process.report.getReport() as { header?: { glibcVersionRuntime?: string } };
     const glibc = typeof report.header?.glibcVersionRuntime === 'string';
-    expect(jpegTurboAddon()?.trimMemory()).toBe(glibc);
+    expect(nativeAddon()?.trimMemory()).toBe(glibc);
   });
 });
 
-describe('loader decoder option', () => {
-  async function collect(loader: ImageLoader): Promise<Batch[]> {
-    const out: Batch[] = [];
-    for await (const b of loader) out.push(b);
-    await loader.close();
-    return out;
-  }
-
+describeBothPaths('loader decoder option', () => {
   it('rejects an unknown decoder', () => {
     expect(() => new ImageLoader(fromList(['x.jpg']), { decoder: 'libjpeg' as never, labelMode: null })).toThrow(
       /Expected one of 'auto', 'sharp', 'jpeg-turbo' for decoder but received 'libjpeg'/,
@@ -275,7 +261,8 @@ describe('loader decoder option', () => {
     }
   });
 
-  it.runIf(native)('every fallback reaches sharp: same pixels, same skips, same codes as decoder sharp', async () => {
+  it('every fallback reaches sharp: same pixels, same skips, same codes as decoder sharp', async (ctx) => {
+    ctx.skip(!native, noNativeReason());
     const dir = path.join(root, 'mixed');
     mkdirSync(dir, { recursive: true });
     const truncated = Buffer.from(await photoJpeg(64, 64, 9));
@@ -303,7 +290,7 @@ describe('loader decoder option', () => {
     const opts = { imageSize: [64, 80] as const, labelMode: null, shuffle: false, dtype: 'uint8' as const, batchSize: 4, workers: 2 };
     const fast = new ImageLoader(fromList(files), { ...opts, decoder: 'jpeg-turbo' });
     const slow = new ImageLoader(fromList(files), { ...opts, decoder: 'sharp' });
-    const [a, b] = [await collect(fast), await collect(slow)];
+    const [a, b] = [await collect(fast, { close: true }), await collect(slow, { close: true })];
     expect(a.flatMap((x) => x.paths)).toEqual(b.flatMap((x) => x.paths));
     expect(fast.stats.skipped.map((s) => [s.path, s.code])).toEqual(slow.stats.skipped.map((s) => [s.path, s.code]));
     expect(fast.stats.skipped.find((s) => s.path === bad.truncated)?.code).toBe('ERR_DECODE');
@@ -318,7 +305,8 @@ describe('loader decoder option', () => {
     });
   }, 30_000);
 
-  it.runIf(native)('augments on the fast path as on sharp: same draws, the crop window resized in one pass', async () => {
+  it('augments on the fast path as on sharp: same draws, the crop window resized in one pass', async (ctx) => {
+    ctx.skip(!native, noNativeReason());
     const dir = path.join(root, 'augmented');
     mkdirSync(dir, { recursive: true });
     const files: string[] = [];
@@ -331,7 +319,7 @@ describe('loader decoder option', () => {
     const opts = { imageSize: [96, 112] as const, labelMode: null, shuffle: false, dtype: 'uint8' as const, batchSize: 6, workers: 2, augment, seed: 5 };
     const fast = new ImageLoader(fromList(files), { ...opts, decoder: 'jpeg-turbo' });
     const slow = new ImageLoader(fromList(files), { ...opts, decoder: 'sharp' });
-    const [a, b] = [await collect(fast), await collect(slow)];
+    const [a, b] = [await collect(fast, { close: true }), await collect(slow, { close: true })];
     const per = 96 * 112 * 3;
     const fastImages = Buffer.concat(a.map((x) => Buffer.from(x.images)));
     const slowImages = Buffer.concat(b.map((x) => Buffer.from(x.images)));

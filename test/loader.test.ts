@@ -2,8 +2,9 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ImageLoader, fromDirectory, fromList, imageDatasetFromDirectory, type Batch } from '../src/index.js';
+import { ImageLoader, fromDirectory, fromList, imageDatasetFromDirectory } from '../src/index.js';
 import { makeClassFolders, removeDir, tempDir, writeImage } from './fixtures/images.js';
+import { collect, describeBothPaths } from './fixtures/pipeline.js';
 
 let root: string;
 let files: string[];
@@ -14,12 +15,6 @@ beforeAll(async () => {
   ({ files, labels } = await makeClassFolders(path.join(root, 'data'), { cat: 23, dog: 17, eel: 13 }));
 });
 afterAll(() => removeDir(root));
-
-async function collect(loader: AsyncIterable<Batch>): Promise<Batch[]> {
-  const out: Batch[] = [];
-  for await (const b of loader) out.push(b);
-  return out;
-}
 
 /** An independent sharp decode of the same file with the same settings. */
 async function referenceDecode(
@@ -36,7 +31,7 @@ async function referenceDecode(
   return img.raw().toBuffer();
 }
 
-describe('pixels', () => {
+describeBothPaths('pixels', () => {
   for (const colorMode of ['rgb', 'grayscale', 'rgba'] as const) {
     it(`equal a reference sharp decode (${colorMode}, uint8)`, async () => {
       const loader = await imageDatasetFromDirectory(path.join(root, 'data'), {
@@ -121,7 +116,7 @@ describe('pixels', () => {
   });
 });
 
-describe('epochs', () => {
+describeBothPaths('epochs', () => {
   async function epochPaths(workers: number, epochs: number): Promise<string[][]> {
     const loader = await imageDatasetFromDirectory(path.join(root, 'data'), {
       imageSize: [8, 8],
@@ -159,7 +154,7 @@ describe('epochs', () => {
   });
 });
 
-describe('epoch lifecycle', () => {
+describeBothPaths('epoch lifecycle', () => {
   it('starting a new epoch stops the open one, and the new one is complete', async () => {
     const loader = new ImageLoader(fromList(files), { imageSize: [8, 8], batchSize: 4, labelMode: null, workers: 2 });
     const first = loader[Symbol.asyncIterator]();
@@ -172,7 +167,7 @@ describe('epoch lifecycle', () => {
   });
 });
 
-describe('sharding and resuming', () => {
+describeBothPaths('sharding and resuming', () => {
   it('shards split every epoch into disjoint parts that cover it', async () => {
     const opts = { imageSize: [8, 8] as const, batchSize: 4, labelMode: null, seed: 5, dtype: 'uint8' as const };
     const shards = [0, 1, 2].map((index) => new ImageLoader(fromList(files), { ...opts, shard: { count: 3, index } }));
@@ -209,7 +204,7 @@ describe('sharding and resuming', () => {
   });
 });
 
-describe('labels', () => {
+describeBothPaths('labels', () => {
   it('follow the class folders, sorted as Keras does', async () => {
     const loader = await imageDatasetFromDirectory(path.join(root, 'data'), { imageSize: [8, 8], batchSize: 7 });
     expect(loader.classNames).toEqual(['cat', 'dog', 'eel']);
@@ -249,7 +244,7 @@ describe('labels', () => {
   });
 });
 
-describe('validation split', () => {
+describeBothPaths('validation split', () => {
   it('gives disjoint, reproducible subsets that cover the folder, like Keras', async () => {
     const opts = { imageSize: [8, 8] as const, validationSplit: 0.25, seed: 1337, dtype: 'uint8' as const };
     const [train, val] = await imageDatasetFromDirectory(path.join(root, 'data'), { ...opts, subset: 'both' });
@@ -274,7 +269,7 @@ describe('validation split', () => {
   });
 });
 
-describe('memory', () => {
+describeBothPaths('memory', () => {
   it('never holds more than the ring capacity, however large the dataset', async () => {
     const list = fromList(Array.from({ length: 200 }, (_, i) => files[i % files.length]));
     const sampleBytes = 16 * 16 * 3;
@@ -302,7 +297,7 @@ describe('memory', () => {
   });
 });
 
-describe('stats', () => {
+describeBothPaths('stats', () => {
   it('count what the epoch did', async () => {
     const loader = new ImageLoader(fromList(files), { imageSize: [8, 8], batchSize: 10, labelMode: null });
     await collect(loader);
@@ -319,7 +314,7 @@ describe('stats', () => {
   });
 });
 
-describe('odd images', () => {
+describeBothPaths('odd images', () => {
   it('decodes png with alpha, webp and grayscale jpeg into the asked colour mode', async () => {
     const dir = path.join(root, 'odd');
     const a = await writeImage(path.join(dir, 'alpha.png'), { width: 30, height: 20, seed: 3, channels: 4 });
@@ -341,7 +336,7 @@ describe('odd images', () => {
   });
 });
 
-describe('recycled batches', () => {
+describeBothPaths('recycled batches', () => {
   it('fill again the arrays handed back, with the same pixels and labels as fresh ones', async () => {
     const opts = { imageSize: [12, 10] as const, batchSize: 4, shuffle: true, seed: 3, labelMode: 'categorical' as const, workers: 2 };
     const fresh = new ImageLoader(await fromDirectory(path.join(root, 'data')), opts);

@@ -1,8 +1,10 @@
 import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SampleError, SampleReader, readSample } from '../src/read-sample.js';
+import sharp from 'sharp';
+import { SampleError, SampleReader, classifyDecodeError, readSample } from '../src/read-sample.js';
 import { removeDir, tempDir } from './fixtures/images.js';
+import { describeBothPaths } from './fixtures/pipeline.js';
 
 let root: string;
 function bytes(n: number, seed: number): Buffer {
@@ -31,7 +33,7 @@ async function codeOf(read: Promise<unknown>): Promise<string> {
   return (err as SampleError).code;
 }
 
-describe('SampleReader', () => {
+describeBothPaths('SampleReader', () => {
   it('reads each file whole into one buffer it grows and then reuses', async () => {
     const reader = new SampleReader();
     const small = await reader.read(path.join(root, 'small'));
@@ -92,5 +94,26 @@ describe('SampleReader', () => {
     expect(a.buffer).not.toBe(b.buffer);
     expect(Buffer.compare(a, b)).toBe(0);
     expect(await codeOf(readSample(path.join(root, 'empty')))).toBe('ERR_EMPTY_FILE');
+  });
+});
+
+describe('classifyDecodeError', () => {
+  it('says what was wrong with the file when the decoder does not, once, in bounded length', async () => {
+    const png = await sharp({ create: { width: 32, height: 32, channels: 3, background: '#336699' } }).png().toBuffer();
+    const cut = png.subarray(0, png.length - 20);
+    // What sharp really says about this file:
+    const said = await sharp(cut, { failOn: 'warning' }).raw().toBuffer().then(() => null, (e: Error) => e);
+    expect(said).toBeInstanceOf(Error);
+    const e = classifyDecodeError(said, 1e8, cut);
+    expect(e.code).toBe('ERR_DECODE');
+    expect(e.message).toBe(`truncated PNG: the file ends at ${cut.length} bytes, before its IEND chunk (${(said as Error).message})`);
+    const warned = classifyDecodeError(new Error('Warning treated as error due to failOn setting'), 1e8, cut);
+    expect(warned.message).toMatch(/^truncated PNG: .*\(Warning treated as error due to failOn setting\)$/);
+    // libvips' one error buffer can hand a thread another file's words: a JPEG decoder's message for a PNG.
+    const foreign = classifyDecodeError(new Error('VipsJpeg: Corrupt JPEG data: premature end of data segment'), 1e8, cut);
+    expect(foreign.message).toBe(`truncated PNG: the file ends at ${cut.length} bytes, before its IEND chunk`);
+    // A whole file gets the decoder's words alone.
+    expect(classifyDecodeError(new Error('vipspng: libpng read error'), 1e8, png).message).toBe('vipspng: libpng read error');
+    expect(classifyDecodeError(new Error('x'.repeat(100_000)), 1e8).message.length).toBeLessThanOrEqual(1000);
   });
 });

@@ -1,4 +1,6 @@
+import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
+import { Piscina } from 'piscina';
 import { describe, expect, it } from 'vitest';
 import { FIELD_STATE, SLOT_FIELDS, SlotState } from '../src/protocol.js';
 import { Ring } from '../src/ring.js';
@@ -42,7 +44,30 @@ describe('Ring', () => {
 
   it('resolves at once for a slot that is not pending', async () => {
     const ring = new Ring(2, 1);
-    ring.fail(1);
+    ring.publish(1, 3, SlotState.FAILED);
+    expect(ring.positionIn(1)).toBe(3);
     await expect(ring.whenSettled(1)).resolves.toBe('not-equal');
+  });
+
+  it('is the same ring on both sides: a worker attached to its buffers writes a slot the main thread reads', async () => {
+    const ring = new Ring(3, 2 * 4);
+    ring.claim(1, 4);
+    const waiting = ring.whenSettled(1);
+    const pool = new Piscina({
+      filename: fileURLToPath(new URL('./fixtures/ring-writer.ts', import.meta.url)),
+      execArgv: ['--import', 'tsx'],
+      workerData: ring.shared,
+    });
+    await pool.run({ slot: 1, position: 4, values: [1.5, -2.25] });
+    await waiting;
+    await pool.destroy();
+    expect(ring.state(1)).toBe(SlotState.READY);
+    expect(ring.positionIn(1)).toBe(4);
+    expect(Array.from(ring.pixelsOf(1, 'float32'))).toEqual([1.5, -2.25]);
+    const out = new Uint8Array(8);
+    ring.copyOut(1, out, 0);
+    expect(Array.from(new Float32Array(out.buffer))).toEqual([1.5, -2.25]);
+    expect(ring.state(0)).toBe(SlotState.EMPTY);
+    expect(ring.state(2)).toBe(SlotState.EMPTY);
   });
 });

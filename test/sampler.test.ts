@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { epochOrder, numpyLegacyShuffle } from '../src/sampler.js';
-import { splitEntries } from '../src/loader.js';
+import { epochOrder, numpyLegacyShuffle, splitEntries } from '../src/sampler.js';
 
 describe('epochOrder', () => {
   it('is a permutation, a pure function of (seed, epoch), new every epoch', () => {

@@ -1,10 +1,11 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ImageLoader, fromDirectory, imageDatasetFromDirectory, type Batch } from '../src/index.js';
+import { ImageLoader, fromDirectory, imageDatasetFromDirectory } from '../src/index.js';
 import { fileSystem, predict, tf, toTfDataset, type TensorBatch } from '../src/tf/index.js';
 import type { Tensor } from '@tensorflow/tfjs';
 import { removeDir, tempDir } from './fixtures/images.js';
+import { collect } from './fixtures/pipeline.js';
 import { makeBrightnessFolders } from './fixtures/tf-data.js';
 
 let root: string;
@@ -16,12 +17,6 @@ beforeAll(async () => {
   ({ files, labels } = await makeBrightnessFolders(path.join(root, 'data'), ['a', 'b', 'c'], 7));
 });
 afterAll(() => removeDir(root));
-
-async function collect(loader: AsyncIterable<Batch>): Promise<Batch[]> {
-  const out: Batch[] = [];
-  for await (const b of loader) out.push(b);
-  return out;
-}
 
 const base = { imageSize: [6, 6] as [number, number], batchSize: 8, workers: 1, shuffle: false, normalize: 'unit' as const };
 

@@ -5,22 +5,17 @@
  * position's ring slot, then flip the slot's state with `Atomics` so the consumer can take it.
  * Only the slice's integers come in; only failures (rare) go back as text.
  */
-import { existsSync, writeFileSync } from 'node:fs';
-import path from 'node:path';
 import { workerData } from 'piscina';
 import type SharpFactory from 'sharp';
-import { readPackedPath } from '../src/file-index.js';
+import { readPackedFileName, readPackedPath } from '../src/file-index.js';
 import { SampleError, SampleReader, classifyDecodeError } from '../src/read-sample.js';
-import { applySharpStage, cropWindow, drawAugmentation, stageSize, writeAugmented, type AugmentDraw } from './augment.js';
+import { BLUR_SIGMA_MIN, applySharpStage, cropWindow, drawAugmentation, stageSize, writeAugmented, type AugmentDraw } from './augment.js';
 import { writeConverted } from './convert.js';
 import { jpegFastPath } from './jpeg-turbo.js';
-import { jpegTurboAddon } from '../src/native/index.js';
+import { nativeAddon } from '../src/native/addon.js';
+import { Ring } from '../src/ring.js';
 import {
-  FIELD_POSITION,
-  FIELD_STATE,
-  SLOT_FIELDS,
   SlotState,
-  bytesPerSample,
   type DecodeResult,
   type DecodeSpec,
   type DecodeTask,
@@ -30,11 +25,10 @@ import {
 
 const init = workerData as WorkerInit;
 const spec: DecodeSpec = init.spec;
-const offsets = new Float64Array(init.pathOffsets);
-const pathText = Buffer.from(init.pathBytes);
-const states = new Int32Array(init.states);
-const sampleBytes = bytesPerSample(spec);
-const samplesPerSlot = spec.height * spec.width * spec.channels;
+const source = init.source;
+const offsets = source.kind === 'files' ? new Float64Array(source.pathOffsets) : new Float64Array(0);
+const pathText = source.kind === 'files' ? Buffer.from(source.pathBytes) : Buffer.alloc(0);
+const ring = new Ring(init.ring);
 
 let sharpLib: typeof SharpFactory | null = null;
 
@@ -64,7 +58,7 @@ let stagePixels = new Uint8Array(0);
 function decodeFast(data: Buffer, out: Float32Array | Uint8Array, draw: AugmentDraw | null): boolean {
   if (fastPath === null) return false;
   if (draw === null || augment === null) return fastPath(data, out);
-  if (draw.blurSigma >= 0.3) return false;
+  if (draw.blurSigma >= BLUR_SIGMA_MIN) return false;
   const stage = stageSize(augment, spec);
   const length = stage.width * stage.height * spec.channels;
   if (stagePixels.length < length) stagePixels = new Uint8Array(length);
@@ -97,32 +91,6 @@ async function decode(data: Buffer, draw: AugmentDraw | null): Promise<{ pixels:
   return { pixels, width: size.width, height: size.height };
 }
 
-/** The slot's typed array: a view on the ring's shared memory, no copy. */
-function slotView(slot: number): Float32Array | Uint8Array {
-  const byteOffset = slot * sampleBytes;
-  return spec.dtype === 'uint8'
-    ? new Uint8Array(init.pixels, byteOffset, samplesPerSlot)
-    : new Float32Array(init.pixels, byteOffset, samplesPerSlot);
-}
-
-function publish(slot: number, position: number, state: number): void {
-  const base = slot * SLOT_FIELDS;
-  Atomics.store(states, base + FIELD_POSITION, position);
-  Atomics.store(states, base + FIELD_STATE, state);
-  Atomics.notify(states, base + FIELD_STATE);
-}
-
-function injectFault(file: string): void {
-  const fault = init.fault;
-  if (fault === null || !path.basename(file).includes(fault.match)) return;
-  if (fault.onceMarker !== undefined) {
-    if (existsSync(fault.onceMarker)) return;
-    writeFileSync(fault.onceMarker, 'fired');
-  }
-  if (fault.kind === 'exit') process.exit(1);
-  throw new Error(`injected fault on ${file}`);
-}
-
 /**
  * Readers whose buffers no file holds any more. A file's reader goes back here once its pixels are written;
  * with two slices at once, each reading one file ahead, a worker keeps about four.
@@ -138,45 +106,44 @@ const READER_RESERVE = 4 * 1024 * 1024;
  * has had its worst file, and peak RSS grows with the dataset. One `malloc_trim` costs well under a millisecond.
  */
 const TRIM_EVERY = 256;
-const nativeAddon = jpegTurboAddon();
+const addon = nativeAddon();
 let sinceTrim = 0;
 function trimNow(samples: number): void {
   sinceTrim += samples;
   if (sinceTrim < TRIM_EVERY) return;
   sinceTrim = 0;
-  nativeAddon?.trimMemory();
+  addon?.trimMemory();
 }
 
 /** The decode of one sample's bytes into its slot; throws a `SampleError` when it cannot be decoded. */
 async function decodeInto(data: Buffer, slot: number, epoch: number, sample: number): Promise<void> {
-  const out = slotView(slot);
+  const out = ring.pixelsOf(slot, spec.dtype);
   const draw = augment === null ? null : drawAugmentation(augment, spec, init.seed, epoch, sample);
   if (decodeFast(data, out, draw)) return;
   let decoded: Awaited<ReturnType<typeof decode>>;
   try {
     decoded = await decode(data, draw);
   } catch (err) {
-    throw classifyDecodeError(err, spec.maxPixels);
+    throw classifyDecodeError(err, spec.maxPixels, data);
   }
   if (draw === null || augment === null) writeConverted(out, decoded.pixels, spec);
   else writeAugmented(out, decoded.pixels, decoded.width, decoded.height, draw, augment, spec);
 }
 
-/** A stream source's slice: the bytes are views on the staging arena, no file to read. */
-async function decodeStaged(task: DecodeTask & { staged: { offsets: number[]; lengths: number[] } }): Promise<DecodeResult> {
+/** A staged source's slice: the bytes are views on the staging arena, no file to read. */
+async function decodeStaged(task: DecodeTask, arena: SharedArrayBuffer, staged: { offsets: number[]; lengths: number[] }): Promise<DecodeResult> {
   const started = performance.now();
   const failures: SampleFailure[] = [];
-  const staging = init.staging as SharedArrayBuffer;
   for (let i = 0; i < task.samples.length; i++) {
     const position = task.firstPosition + i;
-    const slot = position % init.capacity;
+    const slot = ring.slotOf(position);
     try {
-      await decodeInto(Buffer.from(staging, task.staged.offsets[i], task.staged.lengths[i]), slot, task.epoch, task.samples[i]);
-      publish(slot, position, SlotState.READY);
+      await decodeInto(Buffer.from(arena, staged.offsets[i], staged.lengths[i]), slot, task.epoch, task.samples[i]);
+      ring.publish(slot, position, SlotState.READY);
     } catch (err) {
       const e = err instanceof SampleError ? err : new SampleError('ERR_DECODE', String(err));
       failures.push({ position, code: e.code, message: e.message });
-      publish(slot, position, SlotState.FAILED);
+      ring.publish(slot, position, SlotState.FAILED);
     }
   }
   trimNow(task.samples.length);
@@ -184,7 +151,7 @@ async function decodeStaged(task: DecodeTask & { staged: { offsets: number[]; le
 }
 
 export default async function decodeSlice(task: DecodeTask): Promise<DecodeResult> {
-  if (task.staged !== undefined) return decodeStaged(task as DecodeTask & { staged: { offsets: number[]; lengths: number[] } });
+  if (source.kind === 'staged' && task.staged !== undefined) return decodeStaged(task, source.arena, task.staged);
   const started = performance.now();
   const failures: SampleFailure[] = [];
   const files = task.samples.map((s) => readPackedPath(pathText, offsets, s));
@@ -193,9 +160,9 @@ export default async function decodeSlice(task: DecodeTask): Promise<DecodeResul
   const reads = files.map(() => null as Promise<Buffer> | null);
   const readAt = (i: number) => {
     if (reads[i] === null) {
-      const reader = idleReaders.pop() ?? new SampleReader(READER_RESERVE);
+      const reader = idleReaders.pop() ?? new SampleReader(READER_RESERVE, spec.maxFileBytes);
       readers[i] = reader;
-      reads[i] = reader.read(files[i]);
+      reads[i] = reader.read(readPackedFileName(pathText, offsets, task.samples[i]));
     }
     return reads[i];
   };
@@ -207,16 +174,15 @@ export default async function decodeSlice(task: DecodeTask): Promise<DecodeResul
   readAt(0).catch(() => undefined);
   for (let i = 0; i < files.length; i++) {
     const position = task.firstPosition + i;
-    const slot = position % init.capacity;
+    const slot = ring.slotOf(position);
     if (i + 1 < files.length) readAt(i + 1).catch(() => undefined);
-    injectFault(files[i]);
     try {
       await decodeInto(await readAt(i), slot, task.epoch, task.samples[i]);
-      publish(slot, position, SlotState.READY);
+      ring.publish(slot, position, SlotState.READY);
     } catch (err) {
       const e = err instanceof SampleError ? err : new SampleError('ERR_DECODE', String(err));
       failures.push({ position, code: e.code, message: e.message });
-      publish(slot, position, SlotState.FAILED);
+      ring.publish(slot, position, SlotState.FAILED);
     } finally {
       done(i);
     }

@@ -6,7 +6,8 @@
  * `maxPixels`, a decode error or warning) is declined and goes to sharp, which decodes it or reports it with
  * the same code as ever.
  */
-import { jpegTurboAddon } from '../src/native/index.js';
+import { DecodeParam, DecodeStatus, Interpolation, packDecodeParams } from '../src/native/abi.js';
+import { nativeAddon } from '../src/native/addon.js';
 import type { DecodeSpec } from '../src/protocol.js';
 import type { Region } from './augment.js';
 
@@ -109,8 +110,9 @@ export function fastPathAccepts(header: JpegHeader | null, maxPixels: number): h
 }
 
 /** The spec fields the fast path implements; a spec with anything else switched on stays with sharp. */
-const HANDLED = new Set(['height', 'width', 'channels', 'dtype', 'normalization', 'interpolation', 'cropToAspectRatio', 'maxPixels', 'decoder']);
-const INTERPOLATION = { nearest: 0, bilinear: 1 } as const;
+// maxFileBytes is the reader's bound, met before any decoder sees the file.
+const HANDLED = new Set(['height', 'width', 'channels', 'dtype', 'normalization', 'interpolation', 'cropToAspectRatio', 'maxPixels', 'maxFileBytes', 'decoder']);
+const INTERPOLATION = { nearest: Interpolation.NEAREST, bilinear: Interpolation.BILINEAR } as const;
 
 /** Where the fast path writes: a size other than the spec's, and a window of the oriented source to resize. */
 export interface FastTarget {
@@ -142,22 +144,24 @@ export function jpegFastPath(spec: DecodeSpec): FastPath | null {
   for (const [key, value] of Object.entries(spec)) {
     if (!HANDLED.has(key) && value !== null && value !== undefined && value !== false) return null;
   }
-  const addon = jpegTurboAddon();
+  const addon = nativeAddon();
   if (addon === null) return null;
   const interpolation = INTERPOLATION[spec.interpolation as keyof typeof INTERPOLATION];
   const crop = spec.cropToAspectRatio ? 1 : 0;
   const scale = spec.dtype === 'float32' && spec.normalization !== null ? Float32Array.from(spec.normalization.scale) : null;
   const offset = scale !== null && spec.normalization !== null ? Float32Array.from(spec.normalization.offset) : null;
+  const params = new Int32Array(DecodeParam.COUNT);
   return (data, out, target) => {
     const header = readJpegHeader(data);
     if (!fastPathAccepts(header, spec.maxPixels)) return false;
+    const { channels } = spec;
+    const { orientation } = header;
     if (target === undefined) {
-      return addon.decode(data, out, spec.width, spec.height, spec.channels, header.orientation, crop, interpolation, scale, offset) === 0;
+      packDecodeParams({ width: spec.width, height: spec.height, channels, orientation, crop, interpolation, region: null }, params);
+      return addon.decode(data, out, params, scale, offset) === DecodeStatus.OK;
     }
-    const r = target.region(orientedSize(header));
-    const status = r === null
-      ? addon.decode(data, out, target.width, target.height, spec.channels, header.orientation, crop, interpolation, null, null)
-      : addon.decode(data, out, target.width, target.height, spec.channels, header.orientation, 0, interpolation, null, null, r.left, r.top, r.width, r.height);
-    return status === 0;
+    const region = target.region(orientedSize(header));
+    packDecodeParams({ width: target.width, height: target.height, channels, orientation, crop: region === null ? crop : 0, interpolation, region }, params);
+    return addon.decode(data, out, params, null, null) === DecodeStatus.OK;
   };
 }

@@ -36,8 +36,8 @@ export async function runDemo(options: DemoOptions = {}): Promise<{ valAccuracy:
   const size = options.size ?? 20;
   const started = performance.now();
 
-  const { tf, fit, modelCheckpoint, earlyStopping, describeBackend, backendInfo, fileSystem } = await import('../tf/index.js');
-  console.log(describeBackend(backendInfo));
+  const { tf, fit, modelCheckpoint, earlyStopping, announceBackend, fileSystem } = await import('../tf/index.js');
+  announceBackend(console.log);
 
   const total = perClass * 10;
   let bar: cliProgress.SingleBar | null = null;

@@ -8,7 +8,7 @@
  *   out     Uint8Array | Float32Array, params[W] x params[H] x 3
  *   src     Uint8Array, srcWidth x srcHeight x 3 (the decoded stage image)
  *   tone    Float32Array(256): shift, brightness and contrast of each 8-bit value
- *   params  Float64Array, laid out as the P_* indices below
+ *   params  Float64Array, laid out as abi.h's SHIFTED_PARAM_* indices
  * meanLuminance(src, channels, lut) -> number
  *   lut     Float64Array(256); the mean of 0.299 R + 0.587 G + 0.114 B over the looked-up pixels (or of
  *           the first channel when channels < 3), summed in the same order as the JS version
@@ -19,14 +19,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-enum {
-  P_WIDTH, P_HEIGHT, P_WINDOW_LEFT, P_WINDOW_TOP, P_FLIP_H, P_FLIP_V, P_FILL_MODE, P_FILL, P_GRAY,
-  P_ERASE_TOP, P_ERASE_LEFT, P_ERASE_HEIGHT, P_ERASE_WIDTH, P_ERASE_VALUE, P_HAS_TWIST,
-  P_TWIST, /* 9 values */
-  P_SCALE = P_TWIST + 9, /* 3 values */
-  P_OFFSET = P_SCALE + 3, /* 3 values */
-  P_COUNT = P_OFFSET + 3
-};
+#include "abi.h"
 
 /* mapIndex of workers/augment.ts: an index outside [0, n) as the fill mode maps it; -1 for constant fill. */
 static long map_index(long i, long n, int mode) {
@@ -84,11 +77,11 @@ napi_value imgstream_shifted_rgb(napi_env env, napi_callback_info info) {
   }
   const double *p = params_data;
   if ((out_type != napi_uint8_array && out_type != napi_float32_array) || src_type != napi_uint8_array ||
-      tone_type != napi_float32_array || tone_len != 256 || params_type != napi_float64_array || params_len < P_COUNT) {
+      tone_type != napi_float32_array || tone_len != 256 || params_type != napi_float64_array || params_len < SHIFTED_PARAM_COUNT) {
     napi_throw_type_error(env, NULL, "shiftedRgb: bad argument types");
     return NULL;
   }
-  long W = (long)p[P_WIDTH], H = (long)p[P_HEIGHT];
+  long W = (long)p[SHIFTED_PARAM_WIDTH], H = (long)p[SHIFTED_PARAM_HEIGHT];
   if (W < 1 || H < 1 || src_w < 1 || src_h < 1 || (size_t)(W * H * 3) != out_len || (size_t)src_w * src_h * 3 > src_len) {
     napi_throw_range_error(env, NULL, "shiftedRgb: sizes do not match the arrays");
     return NULL;
@@ -98,21 +91,21 @@ napi_value imgstream_shifted_rgb(napi_env env, napi_callback_info info) {
     napi_throw_error(env, NULL, "shiftedRgb: out of memory");
     return NULL;
   }
-  int mode = (int)p[P_FILL_MODE];
-  int flip_h = p[P_FLIP_H] != 0, flip_v = p[P_FLIP_V] != 0, gray = p[P_GRAY] != 0, has_twist = p[P_HAS_TWIST] != 0;
-  long window_left = (long)p[P_WINDOW_LEFT], window_top = (long)p[P_WINDOW_TOP];
+  int mode = (int)p[SHIFTED_PARAM_FILL_MODE];
+  int flip_h = p[SHIFTED_PARAM_FLIP_H] != 0, flip_v = p[SHIFTED_PARAM_FLIP_V] != 0, gray = p[SHIFTED_PARAM_GRAY] != 0, has_twist = p[SHIFTED_PARAM_HAS_TWIST] != 0;
+  long window_left = (long)p[SHIFTED_PARAM_WINDOW_LEFT], window_top = (long)p[SHIFTED_PARAM_WINDOW_TOP];
   for (long x = 0; x < W; x++) {
     long sx = x + window_left;
     if (flip_h) sx = src_w - 1 - sx;
     long ix = map_index(sx, src_w, mode);
     columns[x] = ix < 0 ? -1 : ix * 3;
   }
-  const double *t = p + P_TWIST, *scale = p + P_SCALE, *offset = p + P_OFFSET;
+  const double *t = p + SHIFTED_PARAM_TWIST, *scale = p + SHIFTED_PARAM_SCALE, *offset = p + SHIFTED_PARAM_OFFSET;
   const float *lut = tone_data;
   const unsigned char *src = src_data;
-  double fill = p[P_FILL], erase_value = p[P_ERASE_VALUE];
-  long erase_top = (long)p[P_ERASE_TOP], erase_left = (long)p[P_ERASE_LEFT];
-  long erase_bottom = erase_top + (long)p[P_ERASE_HEIGHT], erase_right = erase_left + (long)p[P_ERASE_WIDTH];
+  double fill = p[SHIFTED_PARAM_FILL], erase_value = p[SHIFTED_PARAM_ERASE_VALUE];
+  long erase_top = (long)p[SHIFTED_PARAM_ERASE_TOP], erase_left = (long)p[SHIFTED_PARAM_ERASE_LEFT];
+  long erase_bottom = erase_top + (long)p[SHIFTED_PARAM_ERASE_HEIGHT], erase_right = erase_left + (long)p[SHIFTED_PARAM_ERASE_WIDTH];
   unsigned char *out8 = out_type == napi_uint8_array ? out_data : NULL;
   float *out32 = out_type == napi_float32_array ? out_data : NULL;
   size_t o = 0;

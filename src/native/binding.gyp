@@ -1,10 +1,10 @@
 {
   "targets": [
     {
-      "target_name": "jpeg_turbo",
-      "sources": ["jpeg_turbo.c", "augment_pass.c", "read_file.c"],
-      "cflags": ["-O3", "-std=c11", "-ffp-contract=off"],
-      "libraries": ["-lturbojpeg"]
+      "target_name": "imgstream",
+      "sources": ["jpeg_turbo.c", "augment_pass.c", "read_file.c", "turbojpeg_load.c"],
+      "cflags": ["-O3", "-std=c11", "-ffp-contract=off", "-pthread"],
+      "conditions": [["OS=='linux'", {"libraries": ["-ldl", "-pthread"]}]]
     }
   ]
 }

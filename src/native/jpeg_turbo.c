@@ -5,11 +5,11 @@
  * on a SharedArrayBuffer). The only intermediate buffers are the decoded (already shrunk) image and one
  * row of floats; both are kept per thread and reused.
  *
- * decode(jpeg, out, width, height, channels, orientation, crop, interpolation, scale, offset[, left, top,
- *        regionWidth, regionHeight]) -> status
- *   With a region (in pixels of the oriented, full-size image), that window is resized to the output
- *   (augmentation's random crops), enlarging included, and `crop` is ignored.
- *   status 0: `out` holds the pixels; any other status: the file is left to the general decoder.
+ * decode(jpeg, out, params, scale, offset) -> status
+ *   params: Int32Array laid out as abi.h's DECODE_PARAM_* (size, channels, orientation, crop, interpolation,
+ *   region); status: DECODE_STATUS_OK, `out` holds the pixels, or why the file is left to the general decoder.
+ *   In three steps: parse_request, plan_decode (header and geometry, before any pixel), decode_pixels and
+ *   resample.
  */
 #include <math.h>
 #include <node_api.h>
@@ -17,21 +17,17 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <turbojpeg.h>
-#if defined(__has_include)
-#if __has_include(<jconfig.h>)
-#include <jconfig.h>
-#endif
-#endif
 
-enum { OK = 0, ERR_ARGS = 1, ERR_HEADER = 2, ERR_COLORSPACE = 3, ERR_DECODE = 4, ERR_MEMORY = 5, ERR_ENLARGE = 6, ERR_RESIDUAL = 7 };
-enum { INTERP_NEAREST = 0, INTERP_BILINEAR = 1 };
+#include "abi.h"
+#include "turbojpeg_api.h"
+
 #define ENCODE_STEPS 16384
 #define KEEP_PIXELS_BYTES (16u << 20)
 
 typedef float v4f __attribute__((vector_size(16)));
 
 typedef struct {
+  const TurboJpeg *api; /* set with `tj` on the first decode, once a library is open */
   tjhandle tj;
   unsigned char *pixels;
   size_t pixels_cap;
@@ -62,7 +58,7 @@ static void state_free(napi_env env, void *data, void *hint) {
   (void)env;
   (void)hint;
   State *s = data;
-  if (s->tj) tjDestroy(s->tj);
+  if (s->tj) s->api->Destroy(s->tj);
   free(s->pixels);
   free(s->scratch);
   free(s->line);
@@ -96,14 +92,14 @@ static int grow(void **buf, size_t *cap, size_t bytes) {
  * folded into one set of taps over the source pixels, so the image is only read once.
  */
 static void axis_taps(Axis *a, int out_len, int src_len, double scale, double offset, int interp) {
-  int box = interp == INTERP_NEAREST || scale <= 2 ? 1 : (int)floor(scale / 2);
+  int box = interp == INTERPOLATION_NEAREST || scale <= 2 ? 1 : (int)floor(scale / 2);
   double rest = scale / box;
   int boxed_len = (src_len + box - 1) / box;
   double support = rest > 1 ? rest : 1;
   for (int i = 0; i < out_len; i++) {
     double centre = (i + offset + 0.5) * scale;
     float *w = a->weights + (size_t)i * a->max_taps;
-    if (interp == INTERP_NEAREST) {
+    if (interp == INTERPOLATION_NEAREST) {
       int j = (int)floor(centre);
       a->start[i] = j < 0 ? 0 : j >= src_len ? src_len - 1 : j;
       a->count[i] = 1;
@@ -326,68 +322,107 @@ static napi_value status_value(napi_env env, int status) {
   return v;
 }
 
-static napi_value decode(napi_env env, napi_callback_info info) {
-  size_t argc = 14;
-  napi_value argv[14];
-  State *s;
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 8) return status_value(env, ERR_ARGS);
-  if (napi_get_instance_data(env, (void **)&s) != napi_ok || s == NULL) return status_value(env, ERR_ARGS);
+/* One call's arguments, checked (abi.h's DECODE_PARAM_* block and the arrays around it). */
+typedef struct {
+  const unsigned char *jpeg;
+  size_t jpeg_len;
+  unsigned char *out8; /* exactly one of out8 and out32 is set */
+  float *out32;
+  int out_w, out_h, out_c, orientation, crop, interp;
+  const float *norm_scale, *norm_offset; /* float32 output only; NULL: plain levels */
+  int has_region;
+  int32_t region[4]; /* left, top, width, height in pixels of the oriented full-size image */
+} Request;
 
-  napi_typedarray_type in_type, out_type;
-  size_t in_len, out_len;
-  void *in_data, *out_data;
+/* What the header and the request make of one file, before any pixel is decoded. */
+typedef struct {
+  int w, h, src_c;
+  int denom;      /* DCT scale 1/denom */
+  int sw, sh;     /* the decoded size (libjpeg rounds up) */
+  size_t stride;  /* bytes per decoded row */
+  int vw, vh;     /* the oriented image the resampling reads (whole pixels only) */
+  ptrdiff_t origin, du, dv; /* oriented pixel (u, v) is at origin + u*du + v*dv in the decoded one */
+  int mirror_x;   /* rows read forwards, horizontal taps mirrored */
+  double scale_x, scale_y, off_x, off_y;
+} Plan;
+
+/* decode(jpeg, out, params, scale, offset): the arguments into a Request, or DECODE_STATUS_ERR_ARGS. */
+static int parse_request(napi_env env, napi_callback_info info, Request *rq) {
+  size_t argc = 5;
+  napi_value argv[5];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 3) return DECODE_STATUS_ERR_ARGS;
+  napi_typedarray_type in_type, out_type, p_type;
+  size_t in_len, out_len, p_len;
+  void *in_data, *out_data, *p_data;
   if (napi_get_typedarray_info(env, argv[0], &in_type, &in_len, &in_data, NULL, NULL) != napi_ok ||
       in_type != napi_uint8_array)
-    return status_value(env, ERR_ARGS);
+    return DECODE_STATUS_ERR_ARGS;
   if (napi_get_typedarray_info(env, argv[1], &out_type, &out_len, &out_data, NULL, NULL) != napi_ok ||
       (out_type != napi_uint8_array && out_type != napi_float32_array))
-    return status_value(env, ERR_ARGS);
-  int32_t out_w = 0, out_h = 0, out_c = 0, orientation = 1, crop = 0, interp = 1;
-  napi_get_value_int32(env, argv[2], &out_w);
-  napi_get_value_int32(env, argv[3], &out_h);
-  napi_get_value_int32(env, argv[4], &out_c);
-  napi_get_value_int32(env, argv[5], &orientation);
-  napi_get_value_int32(env, argv[6], &crop);
-  napi_get_value_int32(env, argv[7], &interp);
-  if (out_w < 1 || out_h < 1 || (out_c != 1 && out_c != 3 && out_c != 4) || (size_t)out_w * out_h * out_c != out_len)
-    return status_value(env, ERR_ARGS);
-  if (orientation < 1 || orientation > 8) orientation = 1;
-  float *norm_scale = NULL, *norm_offset = NULL;
-  if (argc >= 10 && out_type == napi_float32_array) {
+    return DECODE_STATUS_ERR_ARGS;
+  if (napi_get_typedarray_info(env, argv[2], &p_type, &p_len, &p_data, NULL, NULL) != napi_ok ||
+      p_type != napi_int32_array || p_len < DECODE_PARAM_COUNT)
+    return DECODE_STATUS_ERR_ARGS;
+  const int32_t *p = p_data;
+  rq->jpeg = in_data;
+  rq->jpeg_len = in_len;
+  rq->out8 = out_type == napi_uint8_array ? out_data : NULL;
+  rq->out32 = out_type == napi_float32_array ? out_data : NULL;
+  rq->out_w = p[DECODE_PARAM_WIDTH];
+  rq->out_h = p[DECODE_PARAM_HEIGHT];
+  rq->out_c = p[DECODE_PARAM_CHANNELS];
+  rq->orientation = p[DECODE_PARAM_ORIENTATION];
+  rq->crop = p[DECODE_PARAM_CROP];
+  rq->interp = p[DECODE_PARAM_INTERPOLATION];
+  if (rq->out_w < 1 || rq->out_h < 1 || (rq->out_c != 1 && rq->out_c != 3 && rq->out_c != 4) ||
+      (size_t)rq->out_w * rq->out_h * rq->out_c != out_len)
+    return DECODE_STATUS_ERR_ARGS;
+  if (rq->orientation < 1 || rq->orientation > 8) rq->orientation = 1;
+  rq->norm_scale = rq->norm_offset = NULL;
+  if (argc >= 5 && rq->out32) {
     napi_valuetype t;
-    napi_typeof(env, argv[8], &t);
+    napi_typeof(env, argv[3], &t);
     if (t == napi_object) {
       size_t n1, n2;
       napi_typedarray_type t1, t2;
       void *d1, *d2;
-      if (napi_get_typedarray_info(env, argv[8], &t1, &n1, &d1, NULL, NULL) != napi_ok ||
-          napi_get_typedarray_info(env, argv[9], &t2, &n2, &d2, NULL, NULL) != napi_ok || t1 != napi_float32_array ||
-          t2 != napi_float32_array || n1 < (size_t)out_c || n2 < (size_t)out_c)
-        return status_value(env, ERR_ARGS);
-      norm_scale = d1;
-      norm_offset = d2;
+      if (napi_get_typedarray_info(env, argv[3], &t1, &n1, &d1, NULL, NULL) != napi_ok ||
+          napi_get_typedarray_info(env, argv[4], &t2, &n2, &d2, NULL, NULL) != napi_ok || t1 != napi_float32_array ||
+          t2 != napi_float32_array || n1 < (size_t)rq->out_c || n2 < (size_t)rq->out_c)
+        return DECODE_STATUS_ERR_ARGS;
+      rq->norm_scale = d1;
+      rq->norm_offset = d2;
     }
   }
+  rq->region[0] = p[DECODE_PARAM_REGION_LEFT];
+  rq->region[1] = p[DECODE_PARAM_REGION_TOP];
+  rq->region[2] = p[DECODE_PARAM_REGION_WIDTH];
+  rq->region[3] = p[DECODE_PARAM_REGION_HEIGHT];
+  rq->has_region = rq->region[0] >= 0 && rq->region[1] >= 0 && rq->region[2] > 0 && rq->region[3] > 0;
+  return DECODE_STATUS_OK;
+}
 
-  int32_t region[4] = {-1, -1, -1, -1};
-  if (argc >= 14)
-    for (int i = 0; i < 4; i++) napi_get_value_int32(env, argv[10 + i], &region[i]);
-  int has_region = region[0] >= 0 && region[1] >= 0 && region[2] > 0 && region[3] > 0;
-
-  int w, h, subsamp, colorspace;
-  if (tjDecompressHeader3(s->tj, in_data, (unsigned long)in_len, &w, &h, &subsamp, &colorspace) != 0)
-    return status_value(env, ERR_HEADER);
-  if (colorspace == TJCS_CMYK || colorspace == TJCS_YCCK) return status_value(env, ERR_COLORSPACE);
-  int src_c = colorspace == TJCS_GRAY ? 1 : 3;
-  int transposed = orientation >= 5;
+/* The header, the DCT scale, the orientation as strides and the resampling's scale and offset; a status for a
+ * file the fast path leaves to sharp. Nothing is decoded yet. */
+static int plan_decode(State *s, const Request *rq, Plan *pl) {
+  int subsamp, colorspace;
+  if (s->api->DecompressHeader3(s->tj, rq->jpeg, (unsigned long)rq->jpeg_len, &pl->w, &pl->h, &subsamp, &colorspace) != 0)
+    return DECODE_STATUS_ERR_HEADER;
+  if (colorspace == TJCS_CMYK || colorspace == TJCS_YCCK) return DECODE_STATUS_ERR_COLORSPACE;
+  int w = pl->w, h = pl->h, out_w = rq->out_w, out_h = rq->out_h;
+  const int32_t *region = rq->region;
+  pl->src_c = colorspace == TJCS_GRAY ? 1 : 3;
+  int transposed = rq->orientation >= 5;
   int ow = transposed ? h : w, oh = transposed ? w : h; /* stored size, oriented */
 
   /* Enlarging: libvips upsamples with its own interpolator, which this pass does not reproduce; sharp
    * keeps those (rare, small) files. */
-  if (has_region && (region[0] + region[2] > ow || region[1] + region[3] > oh)) return status_value(env, ERR_ARGS);
-  double shrink_x = (double)(has_region ? region[2] : ow) / out_w, shrink_y = (double)(has_region ? region[3] : oh) / out_h;
+  if (rq->has_region && (region[0] + region[2] > ow || region[1] + region[3] > oh)) return DECODE_STATUS_ERR_ARGS;
+  double shrink_x = (double)(rq->has_region ? region[2] : ow) / out_w;
+  double shrink_y = (double)(rq->has_region ? region[3] : oh) / out_h;
   /* A random crop is resized to the output whatever its size: there it is augmentation, not a match for sharp. */
-  if (!has_region && (crop ? fmax(shrink_x, shrink_y) < 1 : fmin(shrink_x, shrink_y) < 1)) return status_value(env, ERR_ENLARGE);
+  if (!rq->has_region && (rq->crop ? fmax(shrink_x, shrink_y) < 1 : fmin(shrink_x, shrink_y) < 1))
+    return DECODE_STATUS_ERR_ENLARGE;
   /* DCT-domain scaling (libjpeg's scale_denom) as sharp picks its shrink-on-load (fastShrinkOnLoad, its
    * default): 1/8, 1/4 or 1/2 when the axis that shrinks least shrinks by at least that factor, one step less
    * when the shrink's integer part is the factor itself (libjpeg's rounding). */
@@ -395,104 +430,99 @@ static napi_value decode(napi_env env, napi_callback_info info) {
   int denom = shrink >= 8 ? 8 : shrink >= 4 ? 4 : shrink >= 2 ? 2 : 1;
   if (denom > 1 && (int)shrink == denom) denom /= 2;
   tjscalingfactor sf = {1, denom};
-  int sw = TJSCALED(w, sf), sh = TJSCALED(h, sf);
-  size_t stride = (size_t)sw * src_c;
+  pl->denom = denom;
+  pl->sw = TJSCALED(w, sf);
+  pl->sh = TJSCALED(h, sf);
+  pl->stride = (size_t)pl->sw * pl->src_c;
   /* libjpeg rounds the scaled size up; libvips keeps whole pixels only, floor(size / denom), dropping a last row
    * or column made from part of a block. The resampling uses that image, so that its scale matches sharp's. */
   int lw = w / denom, lh = h / denom;
 
   /* The oriented image as strides over the stored one: pixel (u, v) is at origin + u*du + v*dv. */
-  ptrdiff_t C = src_c, S = (ptrdiff_t)stride, X = (ptrdiff_t)(lw - 1) * C, Y = (ptrdiff_t)(lh - 1) * S;
-  ptrdiff_t origin, du, dv;
+  ptrdiff_t C = pl->src_c, S = (ptrdiff_t)pl->stride, X = (ptrdiff_t)(lw - 1) * C, Y = (ptrdiff_t)(lh - 1) * S;
   /* Orientations 2 and 3 mirror the rows: read them forwards and mirror the horizontal taps instead, so
    * that the vertical pass below runs over contiguous bytes (and vectorises). */
-  int mirror_x = orientation == 2 || orientation == 3;
-  switch (orientation) {
-    case 2: origin = 0; du = C; dv = S; break;
-    case 3: origin = Y; du = C; dv = -S; break;
-    case 4: origin = Y; du = C; dv = -S; break;
-    case 5: origin = 0; du = S; dv = C; break;
-    case 6: origin = Y; du = -S; dv = C; break;
-    case 7: origin = X + Y; du = -S; dv = -C; break;
-    case 8: origin = X; du = S; dv = -C; break;
-    default: origin = 0; du = C; dv = S; break;
+  pl->mirror_x = rq->orientation == 2 || rq->orientation == 3;
+  switch (rq->orientation) {
+    case 2: pl->origin = 0; pl->du = C; pl->dv = S; break;
+    case 3: pl->origin = Y; pl->du = C; pl->dv = -S; break;
+    case 4: pl->origin = Y; pl->du = C; pl->dv = -S; break;
+    case 5: pl->origin = 0; pl->du = S; pl->dv = C; break;
+    case 6: pl->origin = Y; pl->du = -S; pl->dv = C; break;
+    case 7: pl->origin = X + Y; pl->du = -S; pl->dv = -C; break;
+    case 8: pl->origin = X; pl->du = S; pl->dv = -C; break;
+    default: pl->origin = 0; pl->du = C; pl->dv = S; break;
   }
   int vw = transposed ? lh : lw, vh = transposed ? lw : lh;
+  pl->vw = vw;
+  pl->vh = vh;
 
-  double scale_x, scale_y;
-  double off_x = 0, off_y = 0;
-  if (has_region) {
+  pl->off_x = pl->off_y = 0;
+  if (rq->has_region) {
     /* The window in the DCT-scaled image (a full-size pixel x is at x / denom); offsets in output pixels, as
      * the taps take them. */
     double kx = 1.0 / denom, ky = 1.0 / denom;
-    scale_x = region[2] * kx / out_w;
-    scale_y = region[3] * ky / out_h;
-    off_x = region[0] * kx / scale_x;
-    off_y = region[1] * ky / scale_y;
-  } else if (crop) {
+    pl->scale_x = region[2] * kx / out_w;
+    pl->scale_y = region[3] * ky / out_h;
+    pl->off_x = region[0] * kx / pl->scale_x;
+    pl->off_y = region[1] * ky / pl->scale_y;
+  } else if (rq->crop) {
     /* sharp's fit 'cover' + centre gravity: resize to cover the target, then cut the middle out. */
     double sc = fmin((double)vw / out_w, (double)vh / out_h);
     int rw = (int)lround(vw / sc), rh = (int)lround(vh / sc);
     if (rw < out_w) rw = out_w;
     if (rh < out_h) rh = out_h;
-    off_x = (rw - out_w + 1) / 2;
-    off_y = (rh - out_h + 1) / 2;
+    pl->off_x = (rw - out_w + 1) / 2;
+    pl->off_y = (rh - out_h + 1) / 2;
     /* Per axis, the scale of the rounded size, as libvips' resize computes it from the size it aims for. */
-    scale_x = (double)vw / rw;
-    scale_y = (double)vh / rh;
+    pl->scale_x = (double)vw / rw;
+    pl->scale_y = (double)vh / rh;
   } else {
-    scale_x = (double)vw / out_w;
-    scale_y = (double)vh / out_h;
+    pl->scale_x = (double)vw / out_w;
+    pl->scale_y = (double)vh / out_h;
   }
 
   /* Past a residual shrink of 4, libvips box-shrinks before its reduce in a way this filter does not match
    * closely enough; sharp keeps those (strongly anisotropic) resizes. */
-  if (interp != INTERP_NEAREST && (scale_x >= 4 || scale_y >= 4)) return status_value(env, ERR_RESIDUAL);
+  if (rq->interp != INTERPOLATION_NEAREST && (pl->scale_x >= 4 || pl->scale_y >= 4)) return DECODE_STATUS_ERR_RESIDUAL;
+  return DECODE_STATUS_OK;
+}
 
-  /* Decode only once the file is known to be taken. */
-  if (!grow((void **)&s->pixels, &s->pixels_cap, stride * sh)) return status_value(env, ERR_MEMORY);
-  if (tjDecompress2(s->tj, in_data, (unsigned long)in_len, s->pixels, sw, 0, sh, src_c == 1 ? TJPF_GRAY : TJPF_RGB,
-                    TJFLAG_STOPONWARNING) != 0) {
-    release_if_large(s);
-    return status_value(env, ERR_DECODE);
-  }
+/* The planned DCT-scaled decode into the state's pixel buffer. */
+static int decode_pixels(State *s, const Request *rq, const Plan *pl) {
+  if (!grow((void **)&s->pixels, &s->pixels_cap, pl->stride * pl->sh)) return DECODE_STATUS_ERR_MEMORY;
+  if (s->api->Decompress2(s->tj, rq->jpeg, (unsigned long)rq->jpeg_len, s->pixels, pl->sw, 0, pl->sh,
+                    pl->src_c == 1 ? TJPF_GRAY : TJPF_RGB, TJFLAG_STOPONWARNING) != 0)
+    return DECODE_STATUS_ERR_DECODE;
+  return DECODE_STATUS_OK;
+}
 
-  Axis ax = {0}, ay = {0};
-  if (!axis_alloc(&ax, out_w, scale_x) || !axis_alloc(&ay, out_h, scale_y)) {
-    axis_free(&ax);
-    axis_free(&ay);
-    return status_value(env, ERR_MEMORY);
-  }
-  axis_taps(&ax, out_w, vw, scale_x, off_x, interp);
-  axis_taps(&ay, out_h, vh, scale_y, off_y, interp);
-  if (mirror_x) axis_mirror(&ax, out_w, vw);
-  int u_lo = ax.start[0], u_hi = ax.start[out_w - 1] + ax.count[out_w - 1];
+/* The decoded pixels resampled, oriented and converted into the output. `ax` and `ay` are the caller's, which
+ * frees them whatever happens. */
+static int resample(State *s, const Request *rq, const Plan *pl, Axis *ax, Axis *ay) {
+  int out_w = rq->out_w, out_h = rq->out_h, out_c = rq->out_c, src_c = pl->src_c, vw = pl->vw;
+  ptrdiff_t C = src_c, origin = pl->origin, du = pl->du, dv = pl->dv;
+  const float *norm_scale = rq->norm_scale, *norm_offset = rq->norm_offset;
+  if (!axis_alloc(ax, out_w, pl->scale_x) || !axis_alloc(ay, out_h, pl->scale_y)) return DECODE_STATUS_ERR_MEMORY;
+  axis_taps(ax, out_w, vw, pl->scale_x, pl->off_x, rq->interp);
+  axis_taps(ay, out_h, pl->vh, pl->scale_y, pl->off_y, rq->interp);
+  if (pl->mirror_x) axis_mirror(ax, out_w, vw);
+  int u_lo = ax->start[0], u_hi = ax->start[out_w - 1] + ax->count[out_w - 1];
   for (int x = 0; x < out_w; x++) {
-    if (ax.start[x] < u_lo) u_lo = ax.start[x];
-    if (ax.start[x] + ax.count[x] > u_hi) u_hi = ax.start[x] + ax.count[x];
+    if (ax->start[x] < u_lo) u_lo = ax->start[x];
+    if (ax->start[x] + ax->count[x] > u_hi) u_hi = ax->start[x] + ax->count[x];
   }
-  if (!grow((void **)&s->scratch, &s->scratch_cap, sizeof(float) * ((size_t)vw * src_c + 4))) {
-    axis_free(&ax);
-    axis_free(&ay);
-    return status_value(env, ERR_MEMORY);
-  }
+  if (!grow((void **)&s->scratch, &s->scratch_cap, sizeof(float) * ((size_t)vw * src_c + 4))) return DECODE_STATUS_ERR_MEMORY;
 
   /* The common case, RGB in and out: the horizontal pass writes a row of floats, then one vectorised loop
    * rounds (and scales) it into the output. */
   int rgb_fast = src_c == 3 && out_c == 3;
   size_t line_n = (size_t)out_w * 3;
-  if (rgb_fast && !grow((void **)&s->line, &s->line_cap, sizeof(float) * (line_n * 3 + 1))) {
-    axis_free(&ax);
-    axis_free(&ay);
-    return status_value(env, ERR_MEMORY);
-  }
-  int max_pairs = (ax.max_taps + 1) / 2;
+  if (rgb_fast && !grow((void **)&s->line, &s->line_cap, sizeof(float) * (line_n * 3 + 1))) return DECODE_STATUS_ERR_MEMORY;
+  int max_pairs = (ax->max_taps + 1) / 2;
   if ((rgb_fast && !grow((void **)&s->pair_weights, &s->pair_weights_cap, sizeof(float) * 8 * (size_t)out_w * max_pairs)) ||
-      !grow((void **)&s->taps, &s->taps_cap, sizeof(*s->taps) * (size_t)ay.max_taps)) {
-    axis_free(&ax);
-    axis_free(&ay);
-    return status_value(env, ERR_MEMORY);
-  }
+      !grow((void **)&s->taps, &s->taps_cap, sizeof(*s->taps) * (size_t)ay->max_taps))
+    return DECODE_STATUS_ERR_MEMORY;
   float *line = s->line, *line_scale = line + line_n + 1, *line_offset = line_scale + line_n;
   if (rgb_fast) {
     for (size_t i = 0; i < line_n; i++) {
@@ -500,10 +530,10 @@ static napi_value decode(napi_env env, napi_callback_info info) {
       line_offset[i] = norm_scale ? norm_offset[i % 3] : 0;
     }
     for (int x = 0; x < out_w; x++) {
-      const float *wx = ax.weights + (size_t)x * ax.max_taps;
+      const float *wx = ax->weights + (size_t)x * ax->max_taps;
       float *w8 = s->pair_weights + (size_t)x * max_pairs * 8;
-      for (int j = 0; j < (ax.count[x] + 1) / 2 * 2; j++) {
-        float wj = j < ax.count[x] ? wx[j] : 0;
+      for (int j = 0; j < (ax->count[x] + 1) / 2 * 2; j++) {
+        float wj = j < ax->count[x] ? wx[j] : 0;
         for (int c = 0; c < 4; c++) w8[(j / 2) * 8 + (j % 2) * 4 + c] = wj;
       }
     }
@@ -513,20 +543,20 @@ static napi_value decode(napi_env env, napi_callback_info info) {
   /* The 4 floats after the last pixel the taps use are read: as the ignored fourth lane of that pixel's load,
    * and as a pixel with a zero weight (an odd tap count in horizontal_rgb). Keep them finite. */
   memset(row + (size_t)u_hi * src_c, 0, sizeof(float) * 4);
-  unsigned char *out8 = out_type == napi_uint8_array ? out_data : NULL;
-  float *out32 = out_type == napi_float32_array ? out_data : NULL;
+  unsigned char *out8 = rq->out8;
+  float *out32 = rq->out32;
   int to_gray = out_c == 1 && src_c == 3;
   for (int y = 0; y < out_h; y++) {
     /* Vertical pass: one row of the oriented image, weighted over the output row's taps. */
-    const float *wy = ay.weights + (size_t)y * ay.max_taps;
+    const float *wy = ay->weights + (size_t)y * ay->max_taps;
     if (du == C) {
       /* Rows in storage order: contiguous runs of bytes. */
-      for (int k = 0; k < ay.count[y]; k++) s->taps[k] = px + origin + (ptrdiff_t)(ay.start[y] + k) * dv + (ptrdiff_t)u_lo * C;
-      vertical_rows(row + (size_t)u_lo * src_c, s->taps, wy, ay.count[y], (size_t)(u_hi - u_lo) * src_c);
+      for (int k = 0; k < ay->count[y]; k++) s->taps[k] = px + origin + (ptrdiff_t)(ay->start[y] + k) * dv + (ptrdiff_t)u_lo * C;
+      vertical_rows(row + (size_t)u_lo * src_c, s->taps, wy, ay->count[y], (size_t)(u_hi - u_lo) * src_c);
     } else {
       memset(row + (size_t)u_lo * src_c, 0, sizeof(float) * (size_t)(u_hi - u_lo) * src_c);
-      for (int k = 0; k < ay.count[y]; k++) {
-        const unsigned char *line = px + origin + (ptrdiff_t)(ay.start[y] + k) * dv;
+      for (int k = 0; k < ay->count[y]; k++) {
+        const unsigned char *line = px + origin + (ptrdiff_t)(ay->start[y] + k) * dv;
         float wk = wy[k];
         if (src_c == 3) {
           for (int u = u_lo; u < u_hi; u++) {
@@ -543,20 +573,20 @@ static napi_value decode(napi_env env, napi_callback_info info) {
     }
     size_t o = (size_t)y * out_w * out_c;
     if (rgb_fast) {
-      horizontal_rgb(line, row, ax.start, ax.count, s->pair_weights, max_pairs, out_w);
+      horizontal_rgb(line, row, ax->start, ax->count, s->pair_weights, max_pairs, out_w);
       if (out8) store_u8(out8 + o, line, line_n);
       else store_f32(out32 + o, line, line_scale, line_offset, line_n);
       continue;
     }
     /* Horizontal pass, colour and dtype conversion, straight into the output. */
     for (int x = 0; x < out_w; x++, o += out_c) {
-      const float *wx = ax.weights + (size_t)x * ax.max_taps;
-      const float *r = row + (size_t)ax.start[x] * src_c;
+      const float *wx = ax->weights + (size_t)x * ax->max_taps;
+      const float *r = row + (size_t)ax->start[x] * src_c;
       int q[4];
       if (src_c == 3) {
         /* One 4-lane load per tap (R, G, B and the next pixel's R, ignored); the row has a float of slack. */
         v4f acc = {0, 0, 0, 0};
-        for (int j = 0; j < ax.count[x]; j++, r += 3) {
+        for (int j = 0; j < ax->count[x]; j++, r += 3) {
           v4f v;
           memcpy(&v, r, sizeof v);
           acc += v * wx[j];
@@ -572,7 +602,7 @@ static napi_value decode(napi_env env, napi_callback_info info) {
         }
       } else {
         float a0 = 0;
-        for (int j = 0; j < ax.count[x]; j++) a0 += wx[j] * r[j];
+        for (int j = 0; j < ax->count[x]; j++) a0 += wx[j] * r[j];
         q[0] = q[1] = q[2] = round_u8(a0);
       }
       q[3] = 255;
@@ -585,10 +615,35 @@ static napi_value decode(napi_env env, napi_callback_info info) {
       }
     }
   }
+  return DECODE_STATUS_OK;
+}
+
+/* This thread's decompressor, made on its first decode from the library opened for the process. */
+static int open_decompressor(State *s) {
+  const TurboJpeg *api = turbojpeg();
+  if (!api) return DECODE_STATUS_ERR_NO_LIBRARY;
+  s->tj = api->InitDecompress();
+  if (!s->tj) return DECODE_STATUS_ERR_MEMORY;
+  s->api = api;
+  return DECODE_STATUS_OK;
+}
+
+/* decode(jpeg, out, params, scale, offset) -> status: parse, plan, decode, resample; one cleanup path. */
+static napi_value decode(napi_env env, napi_callback_info info) {
+  State *s;
+  if (napi_get_instance_data(env, (void **)&s) != napi_ok || !s) return status_value(env, DECODE_STATUS_ERR_ARGS);
+  Request rq;
+  Plan pl;
+  Axis ax = {0}, ay = {0};
+  int status = parse_request(env, info, &rq);
+  if (status == DECODE_STATUS_OK && !s->tj) status = open_decompressor(s);
+  if (status == DECODE_STATUS_OK) status = plan_decode(s, &rq, &pl);
+  if (status == DECODE_STATUS_OK) status = decode_pixels(s, &rq, &pl);
+  if (status == DECODE_STATUS_OK) status = resample(s, &rq, &pl, &ax, &ay);
   axis_free(&ax);
   axis_free(&ay);
   release_if_large(s);
-  return status_value(env, OK);
+  return status_value(env, status);
 }
 
 /* Augmentation's pixel pass (augment_pass.c). */
@@ -597,20 +652,9 @@ napi_value imgstream_mean_luminance(napi_env env, napi_callback_info info);
 /* One-task file read (read_file.c). */
 napi_value imgstream_read_into(napi_env env, napi_callback_info info);
 napi_value imgstream_trim_memory(napi_env env, napi_callback_info info);
-
-/* The version of libjpeg-turbo this addon was built against, for `decoderInfo`. */
-static napi_value version(napi_env env, napi_callback_info info) {
-  (void)info;
-  napi_value v;
-#ifdef LIBJPEG_TURBO_VERSION
-#define STR2(x) #x
-#define STR(x) STR2(x)
-  napi_create_string_utf8(env, STR(LIBJPEG_TURBO_VERSION), NAPI_AUTO_LENGTH, &v);
-#else
-  napi_create_string_utf8(env, "libjpeg-turbo", NAPI_AUTO_LENGTH, &v);
-#endif
-  return v;
-}
+/* The TurboJPEG library, opened at run time (turbojpeg_load.c). */
+napi_value imgstream_open_turbojpeg(napi_env env, napi_callback_info info);
+napi_value imgstream_turbojpeg_path(napi_env env, napi_callback_info info);
 
 /* useAvx2([enabled]) -> whether the AVX2 resampling passes run; `enabled` turns them off, or back on where the
  * CPU has AVX2. Both versions give the same values; this lets the tests hold them to it. */
@@ -630,15 +674,25 @@ static napi_value use_avx2_js(napi_env env, napi_callback_info info) {
   return v;
 }
 
+/* abi() -> { NAME: value } of every abi.h constant, for the test that holds them to abi.ts. */
+static napi_value abi_js(napi_env env, napi_callback_info info) {
+  (void)info;
+  static const struct {
+    const char *name;
+    int value;
+  } entries[] = {IMGSTREAM_ABI_ENTRIES};
+  napi_value obj, v;
+  napi_create_object(env, &obj);
+  for (size_t i = 0; i < sizeof entries / sizeof entries[0]; i++) {
+    napi_create_int32(env, entries[i].value, &v);
+    napi_set_named_property(env, obj, entries[i].name, v);
+  }
+  return obj;
+}
+
 NAPI_MODULE_INIT() {
   State *s = calloc(1, sizeof(State));
   if (!s) return NULL;
-  s->tj = tjInitDecompress();
-  if (!s->tj) {
-    free(s);
-    napi_throw_error(env, NULL, "tjInitDecompress failed");
-    return NULL;
-  }
   for (int i = 0; i < 256; i++) s->to_linear[i] = (float)srgb_to_linear(i / 255.0);
   for (int i = 0; i <= ENCODE_STEPS; i++) {
     double v = linear_to_srgb((double)i / ENCODE_STEPS) * 255 + 0.5;
@@ -647,12 +701,14 @@ NAPI_MODULE_INIT() {
   napi_set_instance_data(env, s, state_free, NULL);
   napi_property_descriptor methods[] = {
       {"decode", NULL, decode, NULL, NULL, NULL, napi_enumerable, NULL},
-      {"version", NULL, version, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"openTurbojpeg", NULL, imgstream_open_turbojpeg, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"turbojpegPath", NULL, imgstream_turbojpeg_path, NULL, NULL, NULL, napi_enumerable, NULL},
       {"shiftedRgb", NULL, imgstream_shifted_rgb, NULL, NULL, NULL, napi_enumerable, NULL},
       {"meanLuminance", NULL, imgstream_mean_luminance, NULL, NULL, NULL, napi_enumerable, NULL},
       {"readInto", NULL, imgstream_read_into, NULL, NULL, NULL, napi_enumerable, NULL},
       {"trimMemory", NULL, imgstream_trim_memory, NULL, NULL, NULL, napi_enumerable, NULL},
       {"useAvx2", NULL, use_avx2_js, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"abi", NULL, abi_js, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   napi_define_properties(env, exports, sizeof methods / sizeof methods[0], methods);
   return exports;

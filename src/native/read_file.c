@@ -5,9 +5,14 @@
  *
  * readInto(path, buffer) -> Promise<number>
  *   resolves with the file's size: the bytes are in `buffer` when it fits, else nothing was kept and the
- *   caller retries with a buffer of that size; -1 when a file that is not a regular one (a pipe, a device)
- *   does not fit, for the caller's own read; rejects with an Error carrying `code` (the errno name, as Node
- *   names it) and `syscall`.
+ *   caller retries with a buffer of that size (or refuses the file from that size); -1 when a regular file
+ *   that reports a size of 0 (procfs) outgrows the buffer, for the caller's own bounded read; rejects with an
+ *   Error carrying `code` (the errno name, as Node names it) and `syscall`, or `code` ERR_NOT_REGULAR_FILE for
+ *   anything that is not a regular file (a FIFO, a device, a socket), whose bytes are never read.
+ *
+ * Only regular files are read: the file is opened with O_NONBLOCK, so that a FIFO's open returns at once
+ * instead of waiting for a writer, and fstat decides before a byte is read. Every read ends: at the buffer's
+ * end, or at the size fstat gave.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -32,12 +37,23 @@ typedef struct {
   int overflow;
   int error;
   const char *syscall;
+  /* Set instead of `error` when the file is not a regular one: what it is, in words. */
+  const char *not_regular;
 } ReadTask;
+
+static const char *file_kind(mode_t mode) {
+  if (S_ISFIFO(mode)) return "a FIFO";
+  if (S_ISCHR(mode)) return "a character device";
+  if (S_ISBLK(mode)) return "a block device";
+  if (S_ISSOCK(mode)) return "a socket";
+  return "not a regular file";
+}
 
 static void read_execute(napi_env env, void *arg) {
   (void)env;
   ReadTask *t = arg;
-  int fd = open(t->path, O_RDONLY | O_CLOEXEC);
+  if (t->error != 0) return;
+  int fd = open(t->path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0) {
     t->error = errno;
     t->syscall = "open";
@@ -50,15 +66,20 @@ static void read_execute(napi_env env, void *arg) {
   } else if (S_ISDIR(st.st_mode)) {
     t->error = EISDIR;
     t->syscall = "read";
+  } else if (!S_ISREG(st.st_mode)) {
+    t->not_regular = file_kind(st.st_mode);
+  } else if ((size_t)st.st_size > t->capacity) {
+    /* Too large for the buffer: its size, and not a byte read (the caller retries or refuses it). */
+    t->size = (size_t)st.st_size;
   } else {
     size_t length = 0;
     for (;;) {
       if (length == t->capacity) {
-        /* A regular file exactly the buffer's size is whole; a larger one reports its size for a retry with a
-         * larger buffer; anything else (a pipe, a device) is left to the caller's portable read. */
-        if (S_ISREG(st.st_mode) && (size_t)st.st_size == length) break;
-        t->size = S_ISREG(st.st_mode) && (size_t)st.st_size > length ? (size_t)st.st_size : 0;
-        t->overflow = !S_ISREG(st.st_mode) || (size_t)st.st_size <= length;
+        /* A file exactly the buffer's size is whole; a larger one reports its size for a retry with a larger
+         * buffer; one that says it is smaller (procfs reports 0) is left to the caller's bounded read. */
+        if ((size_t)st.st_size == length) break;
+        t->size = (size_t)st.st_size > length ? (size_t)st.st_size : 0;
+        t->overflow = (size_t)st.st_size < length;
         close(fd);
         return;
       }
@@ -90,6 +111,11 @@ static const char *errno_name(int e) {
     case EFBIG: return "EFBIG";
     case ENAMETOOLONG: return "ENAMETOOLONG";
     case EPERM: return "EPERM";
+    case EINVAL: return "EINVAL";
+    case ENXIO: return "ENXIO";
+    case ENODEV: return "ENODEV";
+    case EAGAIN: return "EAGAIN";
+    case EOVERFLOW: return "EOVERFLOW";
     default: return "UNKNOWN";
   }
 }
@@ -100,7 +126,15 @@ static void read_complete(napi_env env, napi_status status, void *arg) {
     t->error = ECANCELED;
     t->syscall = "read";
   }
-  if (t->error == 0) {
+  if (t->error == 0 && t->not_regular != NULL) {
+    char text[128];
+    snprintf(text, sizeof text, "not a regular file (%s): only regular files are read", t->not_regular);
+    napi_value message, code, err;
+    napi_create_string_utf8(env, text, NAPI_AUTO_LENGTH, &message);
+    napi_create_string_utf8(env, "ERR_NOT_REGULAR_FILE", NAPI_AUTO_LENGTH, &code);
+    napi_create_error(env, code, message, &err);
+    napi_reject_deferred(env, t->deferred, err);
+  } else if (t->error == 0) {
     napi_value size;
     napi_create_double(env, t->overflow ? -1 : (double)t->size, &size);
     napi_resolve_deferred(env, t->deferred, size);
@@ -146,6 +180,11 @@ napi_value imgstream_read_into(napi_env env, napi_callback_info info) {
   t->path = path;
   t->data = data;
   t->capacity = capacity;
+  /* A NUL byte would end the name open() sees: the file opened would not be the one named. */
+  if (strlen(path) != path_len) {
+    t->error = EINVAL;
+    t->syscall = "open";
+  }
   napi_value promise, name;
   napi_create_promise(env, &t->deferred, &promise);
   napi_create_reference(env, argv[1], 1, &t->buffer_ref);

@@ -101,8 +101,13 @@ export class S3ImageLoader extends ImageLoader {
     this.ctx = shared.take();
   }
 
+  /** Decode workers that read each image's bytes from the staging arena, as the shard loader's do. */
+  protected override createPool(): DecodePool {
+    return new DecodePool({ kind: 'staged', arena: this.arena.buffer }, this.options);
+  }
+
   protected override beginEpoch(epoch: number, start: number): EpochSource {
-    const pool = (this.pool ??= new DecodePool(this.index, this.options, this.arena.buffer));
+    const pool = (this.pool ??= this.createPool());
     const { shuffle, seed, shard } = this.options;
     const order = epochPlan(this.entries.length, { shuffle, seed, epoch, shard, start });
     const items = Int32Array.from(order, (k) => this.entries[k]);
@@ -114,7 +119,7 @@ export class S3ImageLoader extends ImageLoader {
     coordinator = c;
     stream.start();
     return {
-      feed: c,
+      coordinator: c,
       entries: c,
       ring: pool.ring,
       stop: async () => {

@@ -107,7 +107,7 @@ export class ShardCoordinator {
         this.ring.claim(slot, position);
         this.failures.set(position, item.skip);
         this.paths[slot] = item.skip.path;
-        this.ring.fail(slot);
+        this.ring.publish(slot, position, SlotState.FAILED);
         this.advance();
         continue;
       }
@@ -116,7 +116,7 @@ export class ShardCoordinator {
         this.ring.claim(slot, position);
         this.failures.set(position, { path: item.path, code: 'ERR_TOO_LARGE', message: `${item.image.length} bytes do not fit the staging memory` });
         this.paths[slot] = item.path;
-        this.ring.fail(slot);
+        this.ring.publish(slot, position, SlotState.FAILED);
         this.advance();
         continue;
       }
@@ -191,7 +191,7 @@ export class ShardCoordinator {
         this.dispatch(p, 1, 1, one);
       } else {
         this.failures.set(p, { path: this.paths[slot], code: 'ERR_WORKER', message: `the decode worker failed twice on this sample: ${reason}` });
-        this.ring.fail(slot);
+        this.ring.publish(slot, p, SlotState.FAILED);
       }
     }
   }

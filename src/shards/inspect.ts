@@ -9,6 +9,7 @@ import { IMAGE_EXTENSIONS } from '../file-index.js';
 import type { SkippedSample } from '../errors.js';
 import { DEFAULTS } from '../options.js';
 import { scanBytes, type InspectReport } from '../inspect.js';
+import { describeDecoder } from '../native/addon.js';
 import { DEFAULT_RETRY, displayUrl, openerFor, readShard, ShardReadError } from './openers.js';
 import { expandShardUrls } from './loader.js';
 import { keepsMember, toSample, type SampleRules } from './sample.js';
@@ -91,6 +92,8 @@ export async function inspectShards(arg: string, options: { concurrency?: number
   return {
     root: arg,
     files: samples,
+    warnings: [],
+    decoder: describeDecoder(),
     classes: names.map((name, c) => ({ name, count: counts.get(c) ?? 0 })),
     sizes: widths.length > 0 ? { width: summarize(widths), height: summarize(heights) } : null,
     formats,

@@ -6,12 +6,13 @@
  */
 import bytes from 'bytes';
 import { expand } from 'brace-expansion';
-import { assembleBatches, type Batch, type BatchArrays } from '../batches.js';
+import { Consumer, type Batch, type BatchArrays } from '../batches.js';
 import { DecodePool } from '../decode-pool.js';
 import { Errors, ImgstreamError } from '../errors.js';
 import { FileIndex, IMAGE_EXTENSIONS } from '../file-index.js';
+import { integerBetween, oneOf } from '../validate.js';
 import { parseByteSize, resolveOptions, type LoaderOptions, type ResolvedOptions } from '../options.js';
-import { emptyStats, type LoaderStats } from '../stats.js';
+import { composeStats, type LoaderStats } from '../stats.js';
 import { ShardCoordinator } from './coordinator.js';
 import { DEFAULT_RETRY, displayUrl, openerFor, schemeOf, type RetryPolicy } from './openers.js';
 import { BufferPlan, bufferSeed, rankPieces, type RankRemainder } from './plan.js';
@@ -92,6 +93,11 @@ export interface ShardDatasetOptions extends LoaderOptions {
 /** Bytes kept for the shard being read: the file's or socket's chunks and the tar reader's own buffers. */
 const STREAM_RESERVE = 4 << 20;
 const AUTO_BUFFER_SAMPLES = 1000;
+/**
+ * Samples the stream reads beyond the shuffle buffer's need: without them each sample taken would wait for
+ * the next read, and the decode workers would get one-sample tasks. At most an eighth of the budget.
+ */
+const READ_AHEAD = 32;
 
 /** A resolved shard: where it is, how many samples, and the number of its first sample in the dataset. */
 interface ResolvedShard extends ShardEntry, StreamShard {}
@@ -160,14 +166,8 @@ async function resolveShards(
   return { shards, index };
 }
 
-function oneOf<T>(option: string, value: unknown, allowed: readonly T[]): T {
-  if (!allowed.includes(value as T)) throw Errors.invalidOption(option, `one of ${allowed.map((a) => `'${String(a)}'`).join(', ')}`, value);
-  return value as T;
-}
-
 function nonNegativeInteger(option: string, value: unknown): number {
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0) throw Errors.invalidOption(option, 'a non-negative integer', value);
-  return value;
+  return integerBetween(option, value, 0, Number.MAX_SAFE_INTEGER);
 }
 
 interface ShardConfig {
@@ -179,6 +179,8 @@ interface ShardConfig {
   readonly remainder: RankRemainder;
   /** Shuffle buffer, in samples (0: none). */
   readonly bufferSamples: number;
+  /** Samples read ahead of the buffer's need. */
+  readonly readAhead: number;
   /** What each part of `memoryBudget` holds, in bytes. */
   readonly budget: { shuffleBuffer: number; staging: number; streams: number; pixels: number };
 }
@@ -191,8 +193,9 @@ export class ShardLoader implements AsyncIterable<Batch> {
   readonly options: ResolvedOptions;
   /** The shards and how the budget is split (read-only). */
   readonly config: ShardConfig;
-  stats: LoaderStats;
   private epoch = 0;
+  /** The counters of the current or last epoch, composed into `stats`. */
+  private counted: { epochs: number; coordinator: ShardCoordinator; consumer: Consumer } | null = null;
   private startPosition = 0;
   private openEpoch: { epoch: number; finished: boolean } | null = null;
   private closed = false;
@@ -200,17 +203,21 @@ export class ShardLoader implements AsyncIterable<Batch> {
   private current: { coordinator: ShardCoordinator; stream: ShardStream } | null = null;
   private lastStream: ShardStream | null = null;
   private readonly arena: StagingArena;
-  private readonly emptyIndex: FileIndex;
   private readonly recycled: BatchArrays[] = [];
   private readonly owners = new WeakMap<object, Batch>();
 
   /** @internal use {@link imageDatasetFromShards}. */
-  constructor(options: ResolvedOptions, config: ShardConfig, emptyIndex: FileIndex) {
+  constructor(options: ResolvedOptions, config: ShardConfig) {
     this.options = options;
     this.config = config;
-    this.emptyIndex = emptyIndex;
     this.arena = new StagingArena(config.budget.staging);
-    this.stats = emptyStats(options.capacity, options.capacity * options.sampleBytes, 0);
+  }
+
+  /** Statistics of the current or last epoch (as `ImageLoader.stats`). */
+  get stats(): LoaderStats {
+    const { capacity, sampleBytes } = this.options;
+    const counted = this.counted;
+    return composeStats(counted?.epochs ?? 0, { capacity, bytes: capacity * sampleBytes }, counted?.coordinator.counters ?? null, counted?.consumer.counters ?? null);
   }
 
   /**
@@ -261,7 +268,9 @@ export class ShardLoader implements AsyncIterable<Batch> {
   get progress(): { epoch: number; position: number; shards: { finished: number; current: { url: string; samplesRead: number } | null } } {
     const open = this.openEpoch;
     const { epoch, position } =
-      open !== null && !open.finished ? { epoch: open.epoch, position: this.stats.position } : { epoch: this.epoch, position: this.startPosition };
+      open !== null && !open.finished
+        ? { epoch: open.epoch, position: this.counted?.consumer.counters.position ?? 0 }
+        : { epoch: this.epoch, position: this.startPosition };
     const { pieces, total } = this.planOf(epoch);
     const plan = this.bufferPlan(epoch, total);
     for (let i = 0; i < position; i++) plan.next();
@@ -306,12 +315,12 @@ export class ShardLoader implements AsyncIterable<Batch> {
     this.startPosition = 0;
     await this.stopCurrent();
     if (this.closed) throw Errors.closed();
-    this.pool ??= new DecodePool(this.emptyIndex, this.options, this.arena.buffer);
+    this.pool ??= new DecodePool({ kind: 'staged', arena: this.arena.buffer }, this.options);
     const { pieces, total } = this.planOf(epoch);
     const plan = this.bufferPlan(epoch, total);
     for (let i = 0; i < start; i++) plan.next();
     let coordinator: ShardCoordinator | null = null;
-    const stream = new ShardStream(this.config.shards, pieces, plan, plan.resumeState(), this.config.rules, this.config.retry, () =>
+    const stream = new ShardStream(this.config.shards, pieces, plan, plan.resumeState(), this.config.rules, this.config.retry, this.config.readAhead, () =>
       coordinator?.pump(),
     );
     coordinator = new ShardCoordinator(this.pool, this.options, stream, this.arena, epoch, total - start);
@@ -320,11 +329,11 @@ export class ShardLoader implements AsyncIterable<Batch> {
     this.lastStream = stream;
     const open = { epoch, finished: false };
     this.openEpoch = open;
-    this.stats = emptyStats(this.pool.ring.capacity, this.pool.ring.pixels.byteLength, epoch + 1, start);
+    const consumer = new Consumer(coordinator, this.pool.ring, coordinator, this.options, start, () => this.recycled.pop() ?? null);
+    this.counted = { epochs: epoch + 1, coordinator, consumer };
     stream.start();
     try {
-      const take = () => this.recycled.pop() ?? null;
-      for await (const batch of assembleBatches(coordinator, this.pool.ring, coordinator, this.options, this.stats, start, take)) {
+      for await (const batch of consumer.batches()) {
         this.owners.set(batch.images, batch);
         yield batch;
       }
@@ -450,7 +459,8 @@ export async function imageDatasetFromShards(urls: string | readonly string[], i
   const memoryBudget = parseByteSize('memoryBudget', loaderOptions.memoryBudget ?? '256MiB');
   const shuffle = loaderOptions.shuffle ?? true;
   let samples = bufferSamples(shuffleBuffer, shuffle === true, maxSample, memoryBudget);
-  const shuffleBytes = samples === 0 ? maxSample : (samples + 1) * maxSample;
+  const readAhead = Math.max(1, Math.min(READ_AHEAD, Math.floor(memoryBudget / 8 / maxSample)));
+  const shuffleBytes = (samples + 1 + readAhead) * maxSample;
   const rest = memoryBudget - shuffleBytes - STREAM_RESERVE;
   const resolveWith = (pixels: number, stagingBytes: number): ResolvedOptions => {
     try {
@@ -461,7 +471,7 @@ export async function imageDatasetFromShards(urls: string | readonly string[], i
         throw Errors.invalidOption(
           'memoryBudget',
           `room for the ring and batches (at least ${need}) on top of the shuffle buffer (${bytes.format(shuffleBytes)}: ` +
-            `${samples} samples + 1 of up to ${bytes.format(maxSample)}; shrink it with shuffleBuffer), the staging arena ` +
+            `${samples} samples + ${1 + readAhead} read ahead, of up to ${bytes.format(maxSample)}; shrink it with shuffleBuffer), the staging arena ` +
             `(${bytes.format(stagingBytes)}) and the shard stream (${bytes.format(STREAM_RESERVE)})`,
           loaderOptions.memoryBudget ?? '256MiB',
         );
@@ -489,6 +499,7 @@ export async function imageDatasetFromShards(urls: string | readonly string[], i
     retry: Object.freeze(retry),
     remainder,
     bufferSamples: samples,
+    readAhead,
     budget: Object.freeze({
       shuffleBuffer: shuffleBytes,
       staging,
@@ -496,5 +507,5 @@ export async function imageDatasetFromShards(urls: string | readonly string[], i
       pixels: final.capacity * final.sampleBytes + 2 * final.batchSize * final.sampleBytes,
     }),
   });
-  return new ShardLoader(options, config, emptyIndex);
+  return new ShardLoader(options, config);
 }

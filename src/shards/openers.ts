@@ -6,6 +6,8 @@
  * are built in; another scheme is one more opener (`registerOpener('s3:', ...)`).
  */
 import { createReadStream, promises as fsp } from 'node:fs';
+import http from 'node:http';
+import https from 'node:https';
 import { fileURLToPath } from 'node:url';
 import { ImgstreamError } from '../errors.js';
 
@@ -115,38 +117,55 @@ async function* skipBytes(body: AsyncIterable<Uint8Array>, skip: number): AsyncG
   }
 }
 
-/** `http:`/`https:` with Node's own fetch: one GET per attempt, `Range: bytes=<offset>-` when resuming. */
+/** At most this many redirects are followed per request. */
+const MAX_REDIRECTS = 5;
+
+/**
+ * `http:`/`https:` with Node's own `http`/`https` modules: one GET per attempt, `Range: bytes=<offset>-` when
+ * resuming. (`fetch` would do, but its web streams cost the main thread several times more per byte, which a
+ * loader decoding on every core cannot spare.)
+ */
 const httpOpener: ShardOpener = {
   async open(url, offset, signal) {
-    let response: Response;
-    try {
-      response = await fetch(url, { headers: offset > 0 ? { range: `bytes=${offset}-` } : {}, signal, redirect: 'follow' });
-    } catch (err) {
-      if (signal.aborted) throw err;
-      const cause = (err as { cause?: { code?: string; message?: string } }).cause;
-      throw new ShardReadError(`request failed (${cause?.code ?? cause?.message ?? String(err)})`, { retryable: true, cause: err });
-    }
-    const status = response.status;
-    if (status !== 200 && status !== 206) {
-      await response.body?.cancel().catch(() => undefined);
-      throw new ShardReadError(`HTTP ${status}${response.statusText ? ` ${response.statusText}` : ''}`, {
-        retryable: RETRYABLE_STATUS.has(status),
-        status,
+    let target = url;
+    for (let redirects = 0; ; redirects++) {
+      const response = await new Promise<http.IncomingMessage>((resolve, reject) => {
+        const lib = target.startsWith('https:') ? https : http;
+        const request = lib.get(target, { headers: offset > 0 ? { range: `bytes=${offset}-` } : {}, signal }, resolve);
+        request.on('error', (err: NodeJS.ErrnoException) => {
+          if (signal.aborted) reject(err);
+          else reject(new ShardReadError(`request failed (${err.code ?? err.message})`, { retryable: true, cause: err }));
+        });
       });
-    }
-    if (response.body === null) throw new ShardReadError('HTTP response without a body', { retryable: true, status });
-    const length = Number(response.headers.get('content-length') ?? NaN);
-    const total = /\/(\d+)$/.exec(response.headers.get('content-range') ?? '');
-    if (status === 206) {
-      const start = /^bytes (\d+)-/.exec(response.headers.get('content-range') ?? '');
-      if (start === null || Number(start[1]) !== offset) {
-        await response.body.cancel().catch(() => undefined);
-        throw new ShardReadError(`HTTP 206 for the wrong range (asked from byte ${offset})`, { retryable: false, status });
+      const status = response.statusCode ?? 0;
+      const location = response.headers.location;
+      if (status >= 300 && status < 400 && location !== undefined && redirects < MAX_REDIRECTS) {
+        response.resume();
+        target = new URL(location, target).toString();
+        continue;
       }
+      if (status !== 200 && status !== 206) {
+        response.resume();
+        throw new ShardReadError(`HTTP ${status}${response.statusMessage ? ` ${response.statusMessage}` : ''}`, {
+          retryable: RETRYABLE_STATUS.has(status),
+          status,
+        });
+      }
+      const contentRange = response.headers['content-range'] ?? '';
+      if (status === 206) {
+        const start = /^bytes (\d+)-/.exec(contentRange);
+        if (start === null || Number(start[1]) !== offset) {
+          response.destroy();
+          throw new ShardReadError(`HTTP 206 for the wrong range (asked from byte ${offset})`, { retryable: false, status });
+        }
+      }
+      const length = Number(response.headers['content-length'] ?? NaN);
+      const total = /\/(\d+)$/.exec(contentRange);
+      const size = total !== null ? Number(total[1]) : Number.isFinite(length) ? length + (status === 206 ? offset : 0) : null;
+      // A body cut short surfaces as an 'aborted' error here: retryable, as any broken stream.
+      const body = response as AsyncIterable<Uint8Array>;
+      return { body: status === 200 && offset > 0 ? skipBytes(body, offset) : body, size };
     }
-    const size = total !== null ? Number(total[1]) : Number.isFinite(length) ? length + (status === 206 ? offset : 0) : null;
-    const body = response.body as unknown as AsyncIterable<Uint8Array>;
-    return { body: status === 200 && offset > 0 ? skipBytes(body, offset) : body, size };
   },
 };
 
@@ -205,27 +224,30 @@ export async function* readShard(
     const attempt = new AbortController();
     const abort = () => attempt.abort(signal.reason);
     signal.addEventListener('abort', abort, { once: true });
-    let idle: NodeJS.Timeout | null = null;
+    // A watchdog per attempt: silence past the limit while opening or waiting for a chunk aborts it.
+    let timeOut: (err: Error) => void = () => undefined;
+    const silent = new Promise<never>((_, reject) => (timeOut = reject));
+    silent.catch(() => undefined);
+    const expire = () => {
+      timeOut(new ShardReadError(`no data for ${policy.idleTimeoutMs} ms`, { retryable: true }));
+      attempt.abort();
+    };
+    let idle = setTimeout(expire, policy.idleTimeoutMs);
     try {
-      const opened = await opener.open(url, reached, attempt.signal);
+      const opened = await Promise.race([opener.open(url, reached, attempt.signal), silent]);
       const iterator = opened.body[Symbol.asyncIterator]();
       try {
         for (;;) {
-          const next = await new Promise<IteratorResult<Uint8Array>>((resolve, reject) => {
-            idle = setTimeout(() => {
-              reject(new ShardReadError(`no data for ${policy.idleTimeoutMs} ms`, { retryable: true }));
-              attempt.abort();
-            }, policy.idleTimeoutMs);
-            iterator.next().then(resolve, reject);
-          }).finally(() => {
-            if (idle !== null) clearTimeout(idle);
-          });
+          const next = await Promise.race([iterator.next(), silent]);
+          clearTimeout(idle);
           if (next.done) break;
           reached += next.value.length;
+          // The clock stops while the reader holds the chunk: a slow consumer is not a silent server.
           yield next.value;
+          idle = setTimeout(expire, policy.idleTimeoutMs);
         }
       } finally {
-        // Not awaited: after an idle timeout the abandoned read settles only once the abort reaches it.
+        // Not awaited: after a time-out the abandoned read settles only once the abort reaches it.
         void iterator.return?.()?.catch(() => undefined);
       }
       if (opened.size !== null && reached < opened.size) {
@@ -251,6 +273,7 @@ export async function* readShard(
       counters.resumes += 1;
       await backoff(Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** (failures - 1)), signal);
     } finally {
+      clearTimeout(idle);
       signal.removeEventListener('abort', abort);
     }
   }

@@ -1,8 +1,8 @@
 /**
  * The shard stream of one epoch: reads the rank's pieces front to back (one shard at a time, through its
  * opener), turns member groups into samples, and holds them until the buffer plan emits them. It reads ahead
- * only as far as the plan can need (the shuffle buffer's `N` samples plus the one arriving), so the encoded
- * bytes it holds are bounded by `(N + 1) * maxSampleBytes`. A shard that cannot be read, or ends before its
+ * only as far as the plan can need (the shuffle buffer's `N` samples plus the one arriving) and `readAhead`
+ * samples more, so the encoded bytes it holds are bounded by `(N + 1 + readAhead) * maxSampleBytes`. A shard that cannot be read, or ends before its
  * index count, turns its missing samples into failures naming the shard; the epoch goes on.
  */
 import { ImgstreamError, type SkippedSample } from '../errors.js';
@@ -45,6 +45,8 @@ export class ShardStream {
     private readonly resume: { frontier: number; buffered: Set<number> },
     private readonly rules: SampleRules,
     private readonly retry: RetryPolicy,
+    /** Samples read beyond what the buffer plan needs, so that the coordinator finds whole slices ready. */
+    private readonly readAhead: number,
     private readonly onAvailable: () => void,
   ) {}
 
@@ -104,9 +106,9 @@ export class ShardStream {
     if (item.read === this.nextRead || this.nextRead === null) this.onAvailable();
   }
 
-  /** Waits while the buffer holds all the plan can need. */
+  /** Waits while the buffer holds all the plan can need, and `readAhead` more. */
   private async room(): Promise<void> {
-    while (this.goodHeld > this.plan.size && !this.controller.signal.aborted) {
+    while (this.goodHeld > this.plan.size + this.readAhead && !this.controller.signal.aborted) {
       await new Promise<void>((resolve) => (this.wakeReader = resolve));
       this.wakeReader = null;
     }

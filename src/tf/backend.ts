@@ -1,9 +1,13 @@
 /**
  * The TensorFlow.js engine imgstream/tf runs on: `@tensorflow/tfjs-node` (native libtensorflow) when it can be
- * loaded, else `@tensorflow/tfjs` (pure JavaScript CPU backend). Exactly one is imported, once, so that every
- * tensor imgstream makes belongs to the same engine as the user's model.
+ * loaded, else `@tensorflow/tfjs` (pure JavaScript CPU backend). Both are optional peer dependencies: the loader
+ * works without either, and importing imgstream/tf without one fails with `ERR_NOT_INSTALLED` naming what to
+ * install. Exactly one is loaded, once, synchronously (no top-level await, so that `require('imgstream/tf')`
+ * works from CommonJS), and it is the same module instance the user's own `import '@tensorflow/tfjs'` gets.
  */
+import { createRequire } from 'node:module';
 import type * as tfTypes from '@tensorflow/tfjs';
+import { Errors } from '../errors.js';
 
 export type Tf = typeof tfTypes;
 
@@ -16,59 +20,96 @@ export interface BackendInfo {
   fallbackReason: string | null;
 }
 
-let loading: Promise<{ tf: Tf; info: BackendInfo }> | null = null;
+const NODE_ENGINE = '@tensorflow/tfjs-node';
+const PURE_ENGINE = '@tensorflow/tfjs';
+const require = createRequire(import.meta.url);
 
 function firstLine(err: unknown): string {
   const message = err instanceof Error ? err.message : String(err);
   return message.split('\n')[0];
 }
 
-async function importEngine(): Promise<{ tf: Tf; info: BackendInfo }> {
-  // The package names are held in variables so that bundlers and TypeScript do not require tfjs-node.
-  const nodeEngine = '@tensorflow/tfjs-node';
-  let fallbackReason: string | null = null;
-  if (process.env.IMGSTREAM_TFJS_NODE !== '0') {
-    try {
-      const tf = (await import(nodeEngine)) as Tf;
-      await tf.ready();
-      return { tf, info: { package: nodeEngine, backend: tf.getBackend(), fallbackReason: null } };
-    } catch (err) {
-      fallbackReason = (err as NodeJS.ErrnoException)?.code === 'ERR_MODULE_NOT_FOUND' ? 'not installed' : firstLine(err);
-    }
-  } else {
-    fallbackReason = 'disabled by IMGSTREAM_TFJS_NODE=0';
+function installed(name: string): boolean {
+  try {
+    require.resolve(name);
+    return true;
+  } catch {
+    return false;
   }
-  const pureEngine = '@tensorflow/tfjs';
-  const tf = (await import(pureEngine)) as Tf;
-  await tf.ready();
-  return { tf, info: { package: pureEngine, backend: tf.getBackend(), fallbackReason } };
+}
+
+/** Starts the engine's backend now, so that its name is known and the first tensor does not pay for it. */
+function started(tf: Tf): string {
+  tf.backend();
+  return tf.getBackend();
 }
 
 /**
- * Loads the TensorFlow.js engine once and returns it: `@tensorflow/tfjs-node` when it loads, otherwise
- * `@tensorflow/tfjs`. Set `IMGSTREAM_TFJS_NODE=0` to use the pure-JS engine even when tfjs-node is installed.
- *
- * @example
- * const { tf, info } = await loadBackend();
- * console.log(describeBackend(info)); // "TensorFlow.js backend: cpu (@tensorflow/tfjs, pure JavaScript)..."
+ * tfjs' CPU backend prints a banner in Node on its first tensor ("Hi, looks like you are running TensorFlow.js
+ * in Node.js..."); imgstream says the same once, in {@link describeBackend}'s line, so the banner is turned off
+ * by marking that first use as done.
  */
-export function loadBackend(): Promise<{ tf: Tf; info: BackendInfo }> {
-  loading ??= importEngine();
-  return loading;
+function silenceCpuBanner(tf: Tf): void {
+  const backend = tf.backend() as unknown as { firstUse?: boolean };
+  if (backend.firstUse === true) backend.firstUse = false;
 }
 
-/** One line saying which engine runs, for logs. */
-export function describeBackend(info: BackendInfo): string {
-  if (info.package === '@tensorflow/tfjs-node') return `TensorFlow.js backend: ${info.backend} (${info.package}, native)`;
-  return (
-    `TensorFlow.js backend: ${info.backend} (${info.package}, pure JavaScript; ` +
-    `@tensorflow/tfjs-node ${info.fallbackReason ?? 'not used'})`
-  );
+function loadEngine(): { tf: Tf; info: BackendInfo } {
+  let fallbackReason: string;
+  if (process.env.IMGSTREAM_TFJS_NODE === '0') fallbackReason = 'disabled by IMGSTREAM_TFJS_NODE=0';
+  else if (!installed(NODE_ENGINE)) fallbackReason = 'not installed';
+  else {
+    try {
+      const tf = require(NODE_ENGINE) as Tf;
+      return { tf, info: { package: NODE_ENGINE, backend: started(tf), fallbackReason: null } };
+    } catch (err) {
+      fallbackReason = `failed to load: ${firstLine(err)}`;
+    }
+  }
+  if (!installed(PURE_ENGINE)) throw Errors.notInstalled('imgstream/tf', 'TensorFlow.js', [`${PURE_ENGINE} (pure JavaScript)`, `${NODE_ENGINE} (native, faster)`]);
+  const tf = require(PURE_ENGINE) as Tf;
+  const backend = started(tf);
+  silenceCpuBanner(tf);
+  return { tf, info: { package: PURE_ENGINE, backend, fallbackReason } };
 }
 
-const loaded = await loadBackend();
+const loaded = loadEngine();
 
 /** The engine imgstream/tf uses: the same module object the user's model must come from. */
 export const tf: Tf = loaded.tf;
 /** Which engine {@link tf} is. */
 export const backendInfo: BackendInfo = loaded.info;
+
+/**
+ * The TensorFlow.js engine, once its backend is ready: `@tensorflow/tfjs-node` when it loads, otherwise
+ * `@tensorflow/tfjs`. Set `IMGSTREAM_TFJS_NODE=0` to use the pure-JS engine even when tfjs-node is installed.
+ *
+ * @example
+ * const { tf, info } = await loadBackend();
+ * console.log(describeBackend(info)); // "TensorFlow.js backend: cpu (@tensorflow/tfjs, pure JavaScript; ...)"
+ */
+export async function loadBackend(): Promise<{ tf: Tf; info: BackendInfo }> {
+  await tf.ready();
+  return loaded;
+}
+
+/** One line saying which engine runs (and, on the pure-JS one, how to get the native one), for logs. */
+export function describeBackend(info: BackendInfo): string {
+  if (info.package === NODE_ENGINE) return `TensorFlow.js backend: ${info.backend} (${info.package}, native)`;
+  const hint = info.fallbackReason === 'not installed' ? `not installed; install it to train on native TensorFlow` : (info.fallbackReason ?? 'not used');
+  return `TensorFlow.js backend: ${info.backend} (${info.package}, pure JavaScript; ${NODE_ENGINE} ${hint})`;
+}
+
+let announced = false;
+
+/**
+ * Writes {@link describeBackend}'s line once per process (`fit` calls it when `verbose`); later calls do nothing.
+ *
+ * @example
+ * announceBackend(console.log);
+ */
+export function announceBackend(log: (line: string) => void = (line) => process.stderr.write(`${line}\n`)): void {
+  if (announced) return;
+  announced = true;
+  log(describeBackend(backendInfo));
+}

@@ -4,6 +4,7 @@
  */
 import type * as tfTypes from '@tensorflow/tfjs';
 import { Errors } from '../errors.js';
+import { boolean, integerIn, invalid, nonEmptyString, number, oneOf } from '../validate.js';
 import { tf } from './backend.js';
 import { fileSystem } from './file-io.js';
 
@@ -27,8 +28,7 @@ export type MonitorMode = 'auto' | 'min' | 'max';
 
 /** Keras' rule for `mode: 'auto'`: accuracy-like metrics are maximised, everything else minimised. */
 function resolveMode(option: string, mode: unknown, monitor: string): 'min' | 'max' {
-  if (mode !== 'auto' && mode !== 'min' && mode !== 'max') throw Errors.invalidOption(option, "one of 'auto', 'min', 'max'", mode);
-  if (mode !== 'auto') return mode;
+  if (oneOf(option, mode, ['auto', 'min', 'max'] as const) !== 'auto') return mode as 'min' | 'max';
   return /acc|auc|precision|recall|fmeasure/i.test(monitor) ? 'max' : 'min';
 }
 
@@ -76,9 +76,9 @@ export class ModelCheckpoint extends tf.Callback {
   constructor(options: ModelCheckpointOptions) {
     super();
     const { dir, monitor = 'val_loss', mode = 'auto', saveBestOnly = true, verbose = false } = options ?? ({} as ModelCheckpointOptions);
-    if (typeof dir !== 'string' || dir.length === 0) throw Errors.invalidOption('modelCheckpoint.dir', 'a folder path', dir);
-    if (typeof monitor !== 'string' || monitor.length === 0) throw Errors.invalidOption('modelCheckpoint.monitor', 'a metric name', monitor);
-    if (typeof saveBestOnly !== 'boolean') throw Errors.invalidOption('modelCheckpoint.saveBestOnly', 'a boolean', saveBestOnly);
+    if (!nonEmptyString(dir)) throw invalid('modelCheckpoint.dir', 'a folder path', dir);
+    if (!nonEmptyString(monitor)) throw invalid('modelCheckpoint.monitor', 'a metric name', monitor);
+    boolean('modelCheckpoint.saveBestOnly', saveBestOnly);
     this.dir = dir;
     this.monitor = monitor;
     this.mode = resolveMode('modelCheckpoint.mode', mode, monitor);
@@ -156,10 +156,10 @@ export class EarlyStopping extends tf.Callback {
   constructor(options: EarlyStoppingOptions = {}) {
     super();
     const { monitor = 'val_loss', patience = 0, minDelta = 0, mode = 'auto', restoreBestWeights = false, verbose = false } = options ?? {};
-    if (typeof monitor !== 'string' || monitor.length === 0) throw Errors.invalidOption('earlyStopping.monitor', 'a metric name', monitor);
-    if (!Number.isInteger(patience) || patience < 0) throw Errors.invalidOption('earlyStopping.patience', 'a non-negative integer', patience);
-    if (typeof minDelta !== 'number' || !Number.isFinite(minDelta)) throw Errors.invalidOption('earlyStopping.minDelta', 'a finite number', minDelta);
-    if (typeof restoreBestWeights !== 'boolean') throw Errors.invalidOption('earlyStopping.restoreBestWeights', 'a boolean', restoreBestWeights);
+    if (!nonEmptyString(monitor)) throw invalid('earlyStopping.monitor', 'a metric name', monitor);
+    if (!integerIn(patience, 0, Infinity)) throw invalid('earlyStopping.patience', 'a non-negative integer', patience);
+    if (!number(minDelta)) throw invalid('earlyStopping.minDelta', 'a finite number', minDelta);
+    boolean('earlyStopping.restoreBestWeights', restoreBestWeights);
     this.monitor = monitor;
     this.patience = patience;
     this.minDelta = Math.abs(minDelta);

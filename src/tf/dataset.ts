@@ -5,6 +5,7 @@
 import type * as tfTypes from '@tensorflow/tfjs';
 import type { Batch, ImageLoader } from '../index.js';
 import { Errors } from '../errors.js';
+import { boolean, func, invalid, object } from '../validate.js';
 import { tf } from './backend.js';
 
 /** What `toTfDataset` needs from a loader: batches, and the resolved options that describe them. */
@@ -72,12 +73,12 @@ export function batchToTensors(batch: Batch, labelMode: BatchSource['options']['
  * await train.close(); await val.close();
  */
 export function toTfDataset(loader: BatchSource, options: TfDatasetOptions = {}): tfTypes.data.Dataset<TensorBatch> {
-  if (loader === null || typeof loader !== 'object' || typeof loader[Symbol.asyncIterator] !== 'function' || !loader.options) {
-    throw Errors.invalidOption('loader', 'an ImageLoader', loader);
+  if (!object(loader) || !func(loader[Symbol.asyncIterator]) || !loader.options) {
+    throw invalid('loader', 'an ImageLoader', loader);
   }
   const { oneHot = false, repeat = false } = options ?? {};
-  if (typeof oneHot !== 'boolean') throw Errors.invalidOption('oneHot', 'a boolean', oneHot);
-  if (typeof repeat !== 'boolean') throw Errors.invalidOption('repeat', 'a boolean', repeat);
+  boolean('oneHot', oneHot);
+  boolean('repeat', repeat);
   const { labelMode, numClasses } = loader.options;
   if (labelMode === null) {
     throw Errors.optionConflict(

@@ -7,6 +7,7 @@ import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import type * as tfTypes from '@tensorflow/tfjs';
 import { Errors, ImgstreamError } from '../errors.js';
+import { invalid, nonEmptyString } from '../validate.js';
 import { tf } from './backend.js';
 
 type ModelArtifacts = tfTypes.io.ModelArtifacts;
@@ -99,7 +100,7 @@ async function load(dir: string): Promise<ModelArtifacts> {
  * const restored = await tf.loadLayersModel(fileSystem('checkpoints/best'));
  */
 export function fileSystem(dir: string): IOHandler {
-  if (typeof dir !== 'string' || dir.length === 0) throw Errors.invalidOption('dir', 'a folder path', dir);
+  if (!nonEmptyString(dir)) throw invalid('dir', 'a folder path', dir);
   return { save: (artifacts) => save(dir, artifacts), load: () => load(dir) };
 }
 

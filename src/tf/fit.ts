@@ -6,7 +6,8 @@
 import cliProgress from 'cli-progress';
 import type * as tfTypes from '@tensorflow/tfjs';
 import { Errors } from '../errors.js';
-import { tf } from './backend.js';
+import { func, inArray, integerBetween, integerIn, invalid, object } from '../validate.js';
+import { announceBackend, tf } from './backend.js';
 import { resolveLogs, type UnresolvedLogs } from './callbacks.js';
 import { releaseDataset, toTfDataset, type BatchSource, type TensorBatch } from './dataset.js';
 
@@ -17,7 +18,7 @@ type AnyCallback = tfTypes.Callback | tfTypes.CustomCallbackArgs;
 function asCallback(c: AnyCallback): tfTypes.Callback {
   const candidate = c as tfTypes.Callback;
   if (typeof candidate?.setModel === 'function' && typeof candidate?.setParams === 'function') return candidate;
-  if (c === null || typeof c !== 'object') throw Errors.invalidOption('callbacks[]', 'a tf.Callback or an object of callback functions', c);
+  if (!object(c)) throw invalid('callbacks[]', 'a tf.Callback or an object of callback functions', c);
   return new tf.CustomCallback(c as tfTypes.CustomCallbackArgs) as unknown as tfTypes.Callback;
 }
 
@@ -36,7 +37,7 @@ export interface FitOptions {
   stepsPerEpoch?: number | null;
   /** Batches per validation pass, from the start of the validation data each time. Default: all of it. */
   validationSteps?: number | null;
-  /** `1` prints a progress bar per epoch (to stderr), `0` prints nothing. Default `1`. */
+  /** `1` prints the engine's line once per process and a progress bar per epoch (to stderr), `0` prints nothing. Default `1`. */
   verbose?: 0 | 1;
   /** Epoch to start at (for resumed runs; numbering only). Default `0`. */
   initialEpoch?: number;
@@ -54,7 +55,7 @@ function isDataset(value: unknown): value is TfDataset {
 
 function optionalCount(option: string, value: unknown): number | null {
   if (value === undefined || value === null) return null;
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) throw Errors.invalidOption(option, 'a positive integer', value);
+  if (!integerIn(value, 1, Infinity)) throw invalid(option, 'a positive integer', value);
   return value;
 }
 
@@ -165,16 +166,14 @@ export async function fit(
   train: BatchSource | TfDataset,
   options: FitOptions = {},
 ): Promise<tfTypes.History> {
-  if (model === null || typeof model !== 'object' || typeof (model as tfTypes.LayersModel).fitDataset !== 'function') {
-    throw Errors.invalidOption('model', 'a compiled tf.LayersModel', model);
+  if (!object(model) || !func((model as tfTypes.LayersModel).fitDataset)) {
+    throw invalid('model', 'a compiled tf.LayersModel', model);
   }
   const { epochs = 1, validation = null, callbacks = [], verbose = 1, initialEpoch = 0, oneHot = false } = options ?? {};
-  if (!Number.isInteger(epochs) || epochs < 1) throw Errors.invalidOption('epochs', 'a positive integer', epochs);
-  if (!Number.isInteger(initialEpoch) || initialEpoch < 0 || initialEpoch >= epochs) {
-    throw Errors.invalidOption('initialEpoch', `an integer between 0 and ${epochs - 1}`, initialEpoch);
-  }
-  if (verbose !== 0 && verbose !== 1) throw Errors.invalidOption('verbose', '0 or 1', verbose);
-  if (!Array.isArray(callbacks)) throw Errors.invalidOption('callbacks', 'an array of callbacks', callbacks);
+  if (!integerIn(epochs, 1, Infinity)) throw invalid('epochs', 'a positive integer', epochs);
+  integerBetween('initialEpoch', initialEpoch, 0, epochs - 1);
+  if (!inArray(verbose, [0, 1])) throw invalid('verbose', '0 or 1', verbose);
+  if (!Array.isArray(callbacks)) throw invalid('callbacks', 'an array of callbacks', callbacks);
   const stepsPerEpoch = optionalCount('stepsPerEpoch', options?.stepsPerEpoch);
   const validationSteps = optionalCount('validationSteps', options?.validationSteps);
 
@@ -188,7 +187,7 @@ export async function fit(
   } else if (isDataset(train)) {
     trainData = train;
   } else {
-    throw Errors.invalidOption('train', 'an ImageLoader or a tf.data.Dataset of { xs, ys }', train);
+    throw invalid('train', 'an ImageLoader or a tf.data.Dataset of { xs, ys }', train);
   }
 
   let validationData: TfDataset | [tfTypes.Tensor, tfTypes.Tensor] | undefined;
@@ -197,12 +196,13 @@ export async function fit(
     validationData = toTfDataset(validation, { oneHot });
     made.push(validationData);
   } else if (isDataset(validation) || Array.isArray(validation)) validationData = validation;
-  else throw Errors.invalidOption('validation', 'an ImageLoader, a tf.data.Dataset or [xs, ys] tensors', validation);
+  else throw invalid('validation', 'an ImageLoader, a tf.data.Dataset or [xs, ys] tensors', validation);
   if (validationSteps !== null && (validationData === undefined || Array.isArray(validationData))) {
     throw Errors.optionConflict('Expected validation as a loader or a dataset with validationSteps but received ' + (validationData ? 'tensors' : 'none'));
   }
 
   const all: tfTypes.Callback[] = [];
+  if (verbose === 1) announceBackend();
   if (verbose === 1) all.push(new ProgressLogger(epochs, () => stepsPerEpoch ?? loaderBatches?.() ?? null));
   all.push(...callbacks.map(asCallback));
   try {

@@ -1,6 +1,7 @@
 /**
- * imgstream/tf: train TensorFlow.js models from a loader. Imports `@tensorflow/tfjs-node` when it loads,
- * else `@tensorflow/tfjs` (see {@link loadBackend}).
+ * imgstream/tf: train TensorFlow.js models from a loader. Loads `@tensorflow/tfjs-node` when it is installed and
+ * loads, else `@tensorflow/tfjs` (see {@link loadBackend}); without either, importing it fails with
+ * `ERR_NOT_INSTALLED` naming what to install.
  *
  * @example
  * import { imageDatasetFromDirectory } from 'imgstream';
@@ -10,7 +11,7 @@
  */
 import { registerFileRouter } from './file-io.js';
 
-export { backendInfo, describeBackend, loadBackend, tf } from './backend.js';
+export { announceBackend, backendInfo, describeBackend, loadBackend, tf } from './backend.js';
 export type { BackendInfo, Tf } from './backend.js';
 export { batchToTensors, releaseDataset, toTfDataset } from './dataset.js';
 export type { BatchSource, TensorBatch, TfDatasetOptions } from './dataset.js';

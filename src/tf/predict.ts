@@ -4,6 +4,7 @@
 import type * as tfTypes from '@tensorflow/tfjs';
 import type { Batch, ImageLoader, SkippedSample } from '../index.js';
 import { Errors } from '../errors.js';
+import { func, invalid, object } from '../validate.js';
 import { tf } from './backend.js';
 
 export interface PredictResult {
@@ -42,12 +43,8 @@ function indexRanks(loader: PredictSource): ((path: string) => number) | null {
  * paths.forEach((p, i) => console.log(p, predictions[i].indexOf(Math.max(...predictions[i]))));
  */
 export async function predict(model: tfTypes.LayersModel, loader: PredictSource): Promise<PredictResult> {
-  if (model === null || typeof model !== 'object' || typeof model.predict !== 'function') {
-    throw Errors.invalidOption('model', 'a tf.LayersModel', model);
-  }
-  if (loader === null || typeof loader !== 'object' || typeof loader[Symbol.asyncIterator] !== 'function') {
-    throw Errors.invalidOption('loader', 'an ImageLoader', loader);
-  }
+  if (!object(model) || !func(model.predict)) throw invalid('model', 'a tf.LayersModel', model);
+  if (!object(loader) || !func(loader[Symbol.asyncIterator])) throw invalid('loader', 'an ImageLoader', loader);
   const rankOf = indexRanks(loader);
   const rows: { rank: number; path: string; start: number }[] = [];
   const chunks: Float32Array[] = [];
