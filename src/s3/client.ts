@@ -100,9 +100,18 @@ export interface S3Context {
 
 let sdkPromise: Promise<S3Sdk> | null = null;
 
-/** The SDK, imported on first use only. */
+/**
+ * The SDK, imported on first use only. It is an optional peer dependency (folder users do not install it);
+ * without it an `s3://` URL fails with `ERR_NOT_INSTALLED` naming the package.
+ */
 export function loadS3Sdk(): Promise<S3Sdk> {
-  sdkPromise ??= import('@aws-sdk/client-s3');
+  sdkPromise ??= import('@aws-sdk/client-s3').catch((err: unknown) => {
+    sdkPromise = null;
+    if ((err as { code?: string })?.code === 'ERR_MODULE_NOT_FOUND') {
+      throw Errors.notInstalled('s3:// URLs', 'the AWS SDK v3 S3 client', ['@aws-sdk/client-s3']);
+    }
+    throw err;
+  });
   return sdkPromise;
 }
 

@@ -50,7 +50,9 @@ export async function startSwift(opts: { timeoutMs?: number } = {}): Promise<S3T
   const timeoutMs = opts.timeoutMs ?? 90_000;
   const dir = tempDir('imgstream-swift-');
   if (!existsSync(PYTHON)) throw new Error(`${PYTHON} not found: the S3 tests need Debian's python3-swift and memcached`);
-  const child = spawn(PYTHON, [LAUNCHER, dir], { stdio: ['pipe', 'pipe', 'pipe'] });
+  // A process group of its own: Swift's servers signal their whole group when they stop, which must not
+  // reach the test runner. The launcher still ends with this process (it serves until its stdin closes).
+  const child = spawn(PYTHON, [LAUNCHER, dir], { stdio: ['pipe', 'pipe', 'pipe'], detached: true });
   let stderr = '';
   child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
   let stopped = false;
