@@ -23,7 +23,11 @@ export type ErrorCode =
   | 'ERR_SHARD_READ'
   | 'ERR_SHARD_SAMPLE'
   | 'ERR_LABEL'
-  | 'ERR_TOO_LARGE';
+  | 'ERR_TOO_LARGE'
+  | 'ERR_S3_AUTH'
+  | 'ERR_S3_NOT_FOUND'
+  | 'ERR_S3_FORBIDDEN'
+  | 'ERR_S3_REQUEST';
 
 /** Codes that describe one sample that could not be turned into pixels (skipped under `onError: 'skip'`). */
 export const SAMPLE_ERROR_CODES: readonly ErrorCode[] = [
@@ -39,6 +43,9 @@ export const SAMPLE_ERROR_CODES: readonly ErrorCode[] = [
   'ERR_SHARD_SAMPLE',
   'ERR_LABEL',
   'ERR_TOO_LARGE',
+  'ERR_S3_NOT_FOUND',
+  'ERR_S3_FORBIDDEN',
+  'ERR_S3_REQUEST',
 ];
 
 export class ImgstreamError extends Error {
@@ -136,6 +143,27 @@ export const Errors = {
   notInstalled(feature: string, what: string, choices: readonly string[]): ImgstreamError {
     const install = choices.map((c) => `npm install ${c}`).join(' or ');
     return new ImgstreamError('ERR_NOT_INSTALLED', `${feature} needs ${what}, which is not installed: ${install}`);
+  },
+  /**
+   * The store rejected who we are (bad or missing credentials, a signature that does not match). It names the
+   * request and the store's code, never a credential.
+   */
+  s3Auth(url: string, reason: string): ImgstreamError {
+    return new ImgstreamError(
+      'ERR_S3_AUTH',
+      `S3 rejected the credentials for ${url}: ${reason}; check the credentials (AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, AWS_PROFILE, or s3.credentials)`,
+      { path: url },
+    );
+  },
+  s3NotFound(url: string, reason: string): ImgstreamError {
+    return new ImgstreamError('ERR_S3_NOT_FOUND', `S3 object not found: ${url} (${reason})`, { path: url });
+  },
+  s3Forbidden(url: string, reason: string): ImgstreamError {
+    return new ImgstreamError('ERR_S3_FORBIDDEN', `S3 access denied to ${url} (${reason})`, { path: url });
+  },
+  /** A request that failed for good: rejected by the store, or still failing after its retries. */
+  s3Request(url: string, reason: string): ImgstreamError {
+    return new ImgstreamError('ERR_S3_REQUEST', `S3 request for ${url} failed: ${reason}`, { path: url });
   },
   closed(): ImgstreamError {
     return new ImgstreamError('ERR_CLOSED', 'The loader was closed');

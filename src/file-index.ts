@@ -75,7 +75,7 @@ function fsPath(p: string): string | Buffer {
 }
 
 /** Grows a packed path table one path at a time, without keeping the strings. */
-class PathPacker {
+export class PathPacker {
   private bytes = Buffer.alloc(1 << 16);
   private offsets = new Float64Array(1 << 10);
   private count = 0;
@@ -292,11 +292,11 @@ export function compareCodePoints(a: string, b: string): number {
 }
 
 /** Hidden entries, and the folder macOS' zip tool adds beside every archive's content (`__MACOSX`). */
-function isHidden(name: string): boolean {
+export function isHidden(name: string): boolean {
   return name.startsWith('.') || name === '__MACOSX';
 }
 
-function hasImageExtension(name: string, extensions: ReadonlySet<string>): boolean {
+export function hasImageExtension(name: string, extensions: ReadonlySet<string>): boolean {
   const dot = name.lastIndexOf('.');
   return dot > 0 && extensions.has(name.slice(dot + 1).toLowerCase());
 }

@@ -7,11 +7,14 @@ import { anySignal, resolveSignal, untilAborted } from './abort.js';
 import type { AugmentOptions } from './augment-options.js';
 import { Errors } from './errors.js';
 import { COMPAT_PRESETS, kerasFoundMessage } from './compat.js';
+import type { S3Options } from './s3/client.js';
+import { isS3Url } from './s3/url.js';
 import { fromDirectory, fromList, type FileIndex, type FromDirectoryOptions } from './file-index.js';
 import { referenceListing } from './reference-index.js';
-import { Coordinator } from './coordinator.js';
+import { Coordinator, type CoordinatorCounters } from './coordinator.js';
 import { DecodePool } from './decode-pool.js';
-import { Consumer, type Batch } from './batches.js';
+import { Consumer, type Batch, type EntrySource, type PositionFeed } from './batches.js';
+import type { Ring } from './ring.js';
 import { BatchPool } from './batch-pool.js';
 import { resolveOptions, type LoaderOptions, type ResolvedOptions } from './options.js';
 import { epochPlan, numpyLegacyShuffle, shardSize, splitEntries, type Subset } from './sampler.js';
@@ -62,6 +65,18 @@ export interface IterateOptions {
 
 export type ImageLoaderOptions = LoaderOptions & SplitOptions & SignalOptions;
 
+/**
+ * The producing side of one epoch: a coordinator handing out positions (the file `Coordinator`, or a stream
+ * source's), labels and paths by entry, the ring it fills; `stop` joins the coordinator and frees what the
+ * epoch holds besides.
+ */
+export interface EpochSource {
+  coordinator: PositionFeed & { readonly counters: CoordinatorCounters; requestStop(reason?: unknown): void };
+  entries: EntrySource;
+  ring: Ring;
+  stop(): Promise<void>;
+}
+
 function resolveSplit(opts: SplitOptions, allowBoth: boolean): { validationSplit: number; subset: Subset | 'both' } | null {
   const { validationSplit, subset } = opts;
   if (!defined(validationSplit)) {
@@ -96,7 +111,7 @@ export class ImageLoader implements AsyncIterable<Batch> {
   /** The side of a validation split this loader serves, `null` without a split. */
   readonly subset: Subset | null;
   /** The stages of the current or last epoch, whose counters {@link ImageLoader.stats} reads. */
-  private counted: { epochs: number; coordinator: Coordinator; consumer: Consumer } | null = null;
+  private counted: { epochs: number; coordinator: EpochSource['coordinator']; consumer: Consumer } | null = null;
   private epoch = 0;
   private startPosition = 0;
   private openEpoch: { epoch: number; finished: boolean } | null = null;
@@ -105,8 +120,8 @@ export class ImageLoader implements AsyncIterable<Batch> {
   private readonly signal: AbortSignal | null;
   /** The `signal` option's listener; a failure to close reaches whoever awaits `close()`, not the event. */
   private readonly onAbort = () => void this.close().catch(() => {});
-  private pool: DecodePool | null = null;
-  private current: Coordinator | null = null;
+  protected pool: DecodePool | null = null;
+  private current: EpochSource | null = null;
   /** The memory of the two batches `memoryBudget` counts besides the ring, lent to yielded batches. */
   private readonly batchPool = new BatchPool();
 
@@ -218,19 +233,16 @@ export class ImageLoader implements AsyncIterable<Batch> {
     const start = this.startPosition;
     this.startPosition = 0;
     if (this.current !== null) {
-      this.current.requestStop(Errors.superseded(this.openEpoch?.epoch ?? epoch - 1, epoch));
-      await this.current.join();
+      this.current.coordinator.requestStop(Errors.superseded(this.openEpoch?.epoch ?? epoch - 1, epoch));
+      await this.current.stop();
     }
     if (this.closed) throw Errors.closed();
-    this.pool ??= this.createPool();
-    const { seed, shard } = this.options;
-    const shuffle = this.options.shuffle && (this.subset !== 'validation' || this.options.shuffleValidation);
-    const order = epochPlan(this.entries.length, { shuffle, seed, epoch, shard, start });
-    const coordinator = new Coordinator(this.index, this.options, this.pool, this.entries, order, epoch);
-    this.current = coordinator;
+    const current = this.beginEpoch(epoch, start);
+    const { coordinator } = current;
+    this.current = current;
     const open = { epoch, finished: false };
     this.openEpoch = open;
-    const consumer = new Consumer(coordinator, this.pool.ring, this.index, this.options, start, () => this.batchPool.take());
+    const consumer = new Consumer(coordinator, current.ring, current.entries, this.options, start, () => this.batchPool.take());
     this.counted = { epochs: epoch + 1, coordinator, consumer };
     const batches = consumer.batches();
     try {
@@ -241,11 +253,24 @@ export class ImageLoader implements AsyncIterable<Batch> {
       }
       open.finished = true;
     } finally {
-      await coordinator.join();
+      await current.stop();
       await batches.return();
-      if (this.current === coordinator) this.current = null;
+      if (this.current === current) this.current = null;
       if (this.signal?.aborted) await this.close();
     }
+  }
+
+  /**
+   * The producing side of one epoch from `start` on: files read and decoded by the pool's workers. A source
+   * that is not a local file (objects in a bucket) brings its own.
+   */
+  protected beginEpoch(epoch: number, start: number): EpochSource {
+    const pool = (this.pool ??= this.createPool());
+    const { seed, shard } = this.options;
+    const shuffle = this.options.shuffle && (this.subset !== 'validation' || this.options.shuffleValidation);
+    const order = epochPlan(this.entries.length, { shuffle, seed, epoch, shard, start });
+    const coordinator = new Coordinator(this.index, this.options, pool, this.entries, order, epoch);
+    return { coordinator, entries: this.index, ring: pool.ring, stop: () => coordinator.join() };
   }
 
   /**
@@ -274,7 +299,7 @@ export class ImageLoader implements AsyncIterable<Batch> {
       this.closed = true;
       this.signal?.removeEventListener('abort', this.onAbort);
       this.batchPool.clear();
-      await this.current?.join();
+      await this.current?.stop();
       const pool = this.pool;
       this.pool = null;
       await pool?.destroy();
@@ -307,6 +332,12 @@ export interface ImageDatasetOptions extends LoaderOptions, FromDirectoryOptions
    * @default null
    */
   validationAugment?: AugmentOptions | null;
+  /**
+   * For an `s3://bucket/prefix` directory: the store's endpoint, credentials, timeouts, retries and GETs in
+   * flight (`S3Options`, see docs/object-storage.md).
+   * @default the AWS SDK's standard configuration (`AWS_*` variables, profiles, roles)
+   */
+  s3?: S3Options;
 }
 
 /**
@@ -335,11 +366,14 @@ async function directoryIndex(dir: string, listing: FromDirectoryOptions, option
 
 /**
  * Keras' `image_dataset_from_directory` for streaming: one class per sub-folder, optional validation split.
+ * `dir` may be a local folder or an `s3://bucket/prefix` URL of a bucket holding the same tree (one GET per
+ * image, many in flight; see the `s3` option).
  *
  * @example
  * const [train, val] = await imageDatasetFromDirectory('data/train', {
  *   imageSize: [224, 224], batchSize: 32, validationSplit: 0.2, subset: 'both', seed: 1337,
  * });
+ * const remote = await imageDatasetFromDirectory('s3://my-bucket/datasets/train', { imageSize: [224, 224] });
  */
 export async function imageDatasetFromDirectory(
   dir: string,
@@ -350,18 +384,28 @@ export async function imageDatasetFromDirectory(
   dir: string,
   options: ImageDatasetOptions = {},
 ): Promise<ImageLoader | [ImageLoader, ImageLoader]> {
-  const { extensions, labels, classNames, followLinks, validationSplit, subset, augment, validationAugment, ...loaderOptions } =
-    options ?? {};
+  const { extensions, labels, classNames, followLinks, validationSplit, subset, augment, validationAugment, s3, ...loaderOptions } = options ?? {};
   const split = resolveSplit({ validationSplit, subset: subset as Subset }, true);
-  const index = await directoryIndex(dir, { extensions, labels, classNames, followLinks }, loaderOptions);
+  const listing = { extensions, labels, classNames, followLinks };
+  let make: (opts: ImageLoaderOptions) => ImageLoader;
+  if (isS3Url(dir)) {
+    // Loaded here, not at the top: S3 users only pay for it (and the module extends ImageLoader).
+    const { openS3Folder } = await import('./s3/folder-dataset.js');
+    const source = await openS3Folder(dir, listing, s3);
+    make = source.loader;
+  } else {
+    if (s3 !== undefined) throw Errors.invalidOption('s3', 'no S3 options for a local directory (an s3:// URL takes them)', dir);
+    const index = await directoryIndex(dir, listing, loaderOptions);
+    make = (opts) => new ImageLoader(index, opts);
+  }
   const trainOptions = { ...loaderOptions, augment };
   const valOptions = { ...loaderOptions, augment: validationAugment };
   if (split?.subset === 'both') {
-    const train = new ImageLoader(index, { ...trainOptions, validationSplit: split.validationSplit, subset: 'training' });
-    const val = new ImageLoader(index, { ...valOptions, validationSplit: split.validationSplit, subset: 'validation' });
+    const train = make({ ...trainOptions, validationSplit: split.validationSplit, subset: 'training' });
+    const val = make({ ...valOptions, validationSplit: split.validationSplit, subset: 'validation' });
     return [train, val];
   }
-  if (split === null) return new ImageLoader(index, trainOptions);
+  if (split === null) return make(trainOptions);
   const subsetOptions = split.subset === 'validation' ? valOptions : trainOptions;
-  return new ImageLoader(index, { ...subsetOptions, validationSplit: split.validationSplit, subset: split.subset as Subset });
+  return make({ ...subsetOptions, validationSplit: split.validationSplit, subset: split.subset as Subset });
 }

@@ -58,6 +58,23 @@ describe('built package', () => {
     expect(JSON.parse(out.trim().split('\n').pop() as string)).toEqual({ n: 21, classes: ['a', 'b'], skipped: 0 });
   });
 
+  it('loads the AWS SDK only once an s3:// URL is used', async () => {
+    // The SDK is CommonJS: what Node loaded of it is in the require cache.
+    const { code, out } = await runNode(`
+      import { createRequire } from 'node:module';
+      import { imageDatasetFromDirectory } from 'imgstream';
+      const sdkLoaded = () => Object.keys(createRequire(import.meta.url).cache).some((k) => k.includes('@aws-sdk'));
+      const ds = await imageDatasetFromDirectory(${JSON.stringify(path.join(root, 'data'))}, { imageSize: [16, 16], batchSize: 8, workers: 1 });
+      for await (const b of ds) {}
+      await ds.close();
+      const afterFolder = sdkLoaded();
+      const err = await imageDatasetFromDirectory('s3://bucket/x', { s3: { endpoint: 'http://127.0.0.1:9', retries: 0, region: 'us-east-1', credentials: { accessKeyId: 'a', secretAccessKey: 'b' } } }).catch((e) => e.code);
+      console.log(JSON.stringify({ afterFolder, err, afterS3: sdkLoaded() }));
+    `);
+    expect(code, out).toBe(0);
+    expect(JSON.parse(out.trim().split('\n').pop() as string)).toEqual({ afterFolder: false, err: 'ERR_S3_REQUEST', afterS3: true });
+  });
+
   it('Ctrl-C in the middle of an epoch ends the process', async () => {
     let signalled = false;
     const { code, signal } = await runNode(

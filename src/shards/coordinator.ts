@@ -46,7 +46,8 @@ export class ShardCoordinator {
   constructor(
     private readonly pool: DecodePool,
     options: ResolvedOptions,
-    private readonly stream: ShardStream,
+    /** Where samples come from, in epoch order: a shard stream, or a bucket's objects (`ObjectStream`). */
+    private readonly stream: Pick<ShardStream, 'take'>,
     private readonly arena: StagingArena,
     private readonly epoch: number,
     readonly size: number,

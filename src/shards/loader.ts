@@ -19,6 +19,8 @@ import { BufferPlan, bufferSeed, rankPieces, type RankRemainder } from './plan.j
 import { LABEL_EXTENSIONS, type LabelMember, type SampleRules } from './sample.js';
 import { countShard, INDEX_FILE, loadShardIndex, resolveAgainst, siblingOf, type ShardEntry, type ShardIndexFile } from './shard-index.js';
 import { StagingArena } from './staging.js';
+// Registers the s3:// opener (the AWS SDK itself is loaded on the first s3:// open only).
+import '../s3/shard-opener.js';
 import { ShardStream, type StreamShard } from './stream.js';
 
 /** Options of {@link imageDatasetFromShards}: the loader's options (see `LoaderOptions`) plus these. */
@@ -118,7 +120,7 @@ async function resolveShards(
 ): Promise<{ shards: ResolvedShard[]; index: ShardIndexFile | null }> {
   let list = [...urls];
   for (const u of list) {
-    if (openerFor(u) === null) throw Errors.invalidOption('urls', 'local paths, file://, http:// or https:// URLs of shards', displayUrl(u));
+    if (openerFor(u) === null) throw Errors.invalidOption('urls', 'local paths, file://, http://, https:// or s3:// URLs of shards', displayUrl(u));
   }
   // A single .json is the index itself: its shard list is the dataset.
   let location = indexOption ?? null;

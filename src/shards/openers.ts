@@ -9,6 +9,7 @@ import { createReadStream, promises as fsp } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
 import { fileURLToPath } from 'node:url';
+import { ImgstreamError } from '../errors.js';
 
 /** The bytes of a shard from the offset asked for, and the shard's whole size when the store says. */
 export interface OpenedShard {
@@ -255,6 +256,8 @@ export async function* readShard(
       return;
     } catch (err) {
       if (signal.aborted) throw signal.reason ?? err;
+      // An opener's own named error (rejected credentials) is no fault of this shard: it ends the run as it is.
+      if (err instanceof ImgstreamError) throw err;
       const e =
         err instanceof ShardReadError
           ? err

@@ -130,7 +130,7 @@ export async function loadShardIndex(location: string, policy: RetryPolicy): Pro
  */
 export async function countShard(url: string, policy: RetryPolicy, isImage: (extension: string) => boolean): Promise<ShardEntry> {
   const opener = openerFor(url);
-  if (opener === null) throw Errors.invalidOption('urls', 'paths or http(s):// URLs of shards', url);
+  if (opener === null) throw Errors.invalidOption('urls', 'paths, http(s):// or s3:// URLs of shards', url);
   let nsamples = 0;
   let filesize = 0;
   let maxSampleBytes = 0;

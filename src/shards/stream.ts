@@ -5,7 +5,7 @@
  * samples more, so the encoded bytes it holds are bounded by `(N + 1 + readAhead) * maxSampleBytes`. A shard that cannot be read, or ends before its
  * index count, turns its missing samples into failures naming the shard; the epoch goes on.
  */
-import type { SkippedSample } from '../errors.js';
+import { ImgstreamError, type SkippedSample } from '../errors.js';
 import { displayUrl, openerFor, readShard, ShardReadError, type ReadCounters, type RetryPolicy } from './openers.js';
 import type { BufferPlan, Piece } from './plan.js';
 import { keepsMember, toSample, type SampleRules } from './sample.js';
@@ -175,6 +175,7 @@ export class ShardStream {
         }
       } catch (err) {
         if (signal.aborted) return;
+        if (err instanceof ImgstreamError) throw err;
         const reason = err instanceof ShardReadError ? err.message : `not a readable tar (${(err as Error).message ?? String(err)})`;
         failure = { code: 'ERR_SHARD_READ', message: `shard ${shown} broke after ${ordinal} of ${piece.limit} samples: ${reason}` };
       }
