@@ -5,6 +5,7 @@
  * SSO, web identity, instance roles); `AWS_ENDPOINT_URL` or the `endpoint` option point it at an
  * S3-compatible store, addressed path-style.
  */
+import { AsyncLocalStorage } from 'node:async_hooks';
 import http from 'node:http';
 import https from 'node:https';
 import type { S3Client } from '@aws-sdk/client-s3';
@@ -115,9 +116,43 @@ export function loadS3Sdk(): Promise<S3Sdk> {
   return sdkPromise;
 }
 
+/** The abort signal of the request being sent (see {@link sendAborting}). */
+const requestSignal = new AsyncLocalStorage<AbortSignal>();
+
+/**
+ * Sends a request made by `send` (one `client.send(command)` call, without per-call options), aborted by
+ * `signal`. The client resolves its middleware stack once per command kind (`cacheMiddleware`), which saves
+ * a third of the SDK's CPU per small GET; the SDK caches only when `send` is given no options, so the abort
+ * signal travels to the request handler in an async context instead.
+ */
+export function sendAborting<T>(signal: AbortSignal, send: () => Promise<T>): Promise<T> {
+  return requestSignal.run(signal, send);
+}
+
+type RequestHandler = S3Client['config']['requestHandler'];
+
+/** The SDK's HTTP handler, given the abort signal of {@link sendAborting}'s context with each request. */
+function abortableHandler(inner: RequestHandler): RequestHandler {
+  const h = inner as RequestHandler & {
+    handle(request: unknown, options?: { abortSignal?: AbortSignal }): Promise<unknown>;
+    destroy?(): void;
+    updateHttpClientConfig?(key: never, value: never): void;
+    httpHandlerConfigs?(): unknown;
+  };
+  return {
+    handle: (request: unknown, options?: { abortSignal?: AbortSignal }) =>
+      h.handle(request, { ...options, abortSignal: requestSignal.getStore() ?? options?.abortSignal }),
+    destroy: () => h.destroy?.(),
+    updateHttpClientConfig: (key: never, value: never) => h.updateHttpClientConfig?.(key, value),
+    httpHandlerConfigs: () => h.httpHandlerConfigs?.() ?? {},
+  } as unknown as RequestHandler;
+}
+
 /**
  * A client for `options`. The SDK's own retries are off (imgstream retries whole reads, resuming bodies with
  * `Range`); checksums are computed only where the API requires them, as S3-compatible stores expect.
+ * Connections are kept alive, `maxSockets` of them per host, so that the requests in flight never queue
+ * for a socket. Send with {@link sendAborting}.
  *
  * @param maxSockets - connections kept per host: at least the number of requests in flight.
  */
@@ -125,6 +160,7 @@ export async function createS3Context(options: ResolvedS3Options, maxSockets = 6
   const sdk = await loadS3Sdk();
   const agentOptions = { keepAlive: true, maxSockets };
   const client = new sdk.S3Client({
+    cacheMiddleware: true,
     ...(options.endpoint !== null ? { endpoint: options.endpoint } : {}),
     region: options.region ?? (await regionFromChain()) ?? 'us-east-1',
     forcePathStyle: options.forcePathStyle,
@@ -138,6 +174,7 @@ export async function createS3Context(options: ResolvedS3Options, maxSockets = 6
       connectionTimeout: options.timeoutMs,
     },
   });
+  client.config.requestHandler = abortableHandler(client.config.requestHandler);
   return { sdk, client, options };
 }
 

@@ -15,7 +15,7 @@ import {
   readPackedPath,
   type FromDirectoryOptions,
 } from '../file-index.js';
-import type { S3Context } from './client.js';
+import { sendAborting, type S3Context } from './client.js';
 import { withRetries } from './retry.js';
 import { formatS3Url, parseS3Url } from './url.js';
 
@@ -38,15 +38,16 @@ async function* listPages(ctx: S3Context, bucket: string, prefix: string, delimi
   const url = formatS3Url({ bucket, key: prefix });
   do {
     const out = await withRetries(ctx, url, (abortSignal) =>
-      ctx.client.send(
-        new ctx.sdk.ListObjectsV2Command({
-          Bucket: bucket,
-          Prefix: prefix,
-          MaxKeys: ctx.options.pageSize,
-          ...(delimiter !== undefined ? { Delimiter: delimiter } : {}),
-          ...(token !== undefined ? { ContinuationToken: token } : {}),
-        }),
-        { abortSignal },
+      sendAborting(abortSignal, () =>
+        ctx.client.send(
+          new ctx.sdk.ListObjectsV2Command({
+            Bucket: bucket,
+            Prefix: prefix,
+            MaxKeys: ctx.options.pageSize,
+            ...(delimiter !== undefined ? { Delimiter: delimiter } : {}),
+            ...(token !== undefined ? { ContinuationToken: token } : {}),
+          }),
+        ),
       ),
     );
     const contents = (out.Contents ?? []).filter((c) => (c.Key ?? '') !== '');
