@@ -148,6 +148,25 @@ function abortableHandler(inner: RequestHandler): RequestHandler {
   } as unknown as RequestHandler;
 }
 
+/** The AWS SDK's own, documented switch for its Node.js support-policy warning. */
+const NODE_WARNING_SWITCH = 'AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED';
+
+/**
+ * Makes an SDK client without the SDK's Node.js support-policy warning (printed once per process on Node
+ * 20, about SDK versions still to come), through the SDK's own switch, unless the user has set that switch:
+ * `AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED=false` shows it again. The switch is set only while the
+ * client is made.
+ */
+function quietly<T>(make: () => T): T {
+  if (process.env[NODE_WARNING_SWITCH] !== undefined) return make();
+  process.env[NODE_WARNING_SWITCH] = 'true';
+  try {
+    return make();
+  } finally {
+    delete process.env[NODE_WARNING_SWITCH];
+  }
+}
+
 /**
  * A client for `options`. The SDK's own retries are off (imgstream retries whole reads, resuming bodies with
  * `Range`); checksums are computed only where the API requires them, as S3-compatible stores expect.
@@ -159,10 +178,11 @@ function abortableHandler(inner: RequestHandler): RequestHandler {
 export async function createS3Context(options: ResolvedS3Options, maxSockets = 64): Promise<S3Context> {
   const sdk = await loadS3Sdk();
   const agentOptions = { keepAlive: true, maxSockets };
-  const client = new sdk.S3Client({
+  const region = options.region ?? (await regionFromChain()) ?? 'us-east-1';
+  const client = quietly(() => new sdk.S3Client({
     cacheMiddleware: true,
     ...(options.endpoint !== null ? { endpoint: options.endpoint } : {}),
-    region: options.region ?? (await regionFromChain()) ?? 'us-east-1',
+    region,
     forcePathStyle: options.forcePathStyle,
     ...(options.credentials !== null ? { credentials: options.credentials } : {}),
     maxAttempts: 1,
@@ -173,7 +193,7 @@ export async function createS3Context(options: ResolvedS3Options, maxSockets = 6
       httpsAgent: new https.Agent(agentOptions),
       connectionTimeout: options.timeoutMs,
     },
-  });
+  }));
   client.config.requestHandler = abortableHandler(client.config.requestHandler);
   return { sdk, client, options };
 }
@@ -185,7 +205,7 @@ async function regionFromChain(): Promise<string | null> {
   const sdk = await loadS3Sdk();
   try {
     // A client without a region resolves it from the shared config files when asked.
-    const probe = new sdk.S3Client({});
+    const probe = quietly(() => new sdk.S3Client({}));
     const region = await probe.config.region();
     probe.destroy();
     return region || null;

@@ -136,6 +136,10 @@ export async function fromS3Directory(
   if (!Array.isArray(extList) || extList.length === 0 || extList.some((e) => typeof e !== 'string' || e === '')) {
     throw Errors.invalidOption('extensions', 'a non-empty array of extensions such as ["jpg", "png"]', extList);
   }
+  // A bucket has no links: `true` would promise something a listing cannot do.
+  if (opts.followLinks !== undefined && opts.followLinks !== false) {
+    throw Errors.invalidOption('followLinks', 'false or unset for an s3:// directory (a bucket has no links to follow)', opts.followLinks);
+  }
   const labelsMode = opts.labels === undefined ? 'inferred' : opts.labels;
   if (labelsMode !== 'inferred' && labelsMode !== null) {
     throw Errors.invalidOption('labels', "one of 'inferred', null", labelsMode);
