@@ -12,7 +12,9 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { removeDir, tempDir } from '../../fixtures/images.js';
 
-const LAUNCHER = path.join(path.dirname(fileURLToPath(import.meta.url)), 'launcher.py');
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+/** Next to this file, or in the sources when this is the built copy under `dist/test/servers/swift`. */
+const LAUNCHER = [path.join(HERE, 'launcher.py'), path.join(HERE, '..', '..', '..', '..', 'test', 'servers', 'swift', 'launcher.py')].find((f) => existsSync(f)) ?? path.join(HERE, 'launcher.py');
 /** Debian's interpreter: a python3 earlier on PATH (pyenv, venv) has no swift module. */
 const PYTHON = '/usr/bin/python3';
 
