@@ -201,7 +201,7 @@ export interface LoaderOptions {
    * For data-parallel training, `{ count, index }`: this process takes every `count`-th sample of each epoch's
    * order, from `index` (the same seed on every process makes the shards disjoint), PyTorch's
    * `DistributedSampler` split. Every rank gets the same number of samples, and so of batches (see
-   * `rankRemainder`). `null`: all samples.
+   * `rankRemainder`); a file skipped under `onError: 'skip'` shortens its own rank's epoch. `null`: all samples.
    *
    * @default null
    */
