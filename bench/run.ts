@@ -113,7 +113,8 @@ export function resolveSettings(opts: Record<string, unknown>): Settings {
     breakdownFiles: (opts.breakdownFiles as number | undefined) ?? (quick ? 30 : 60),
     sizesBudget: (opts.sizesBudget as number | undefined) ?? (quick ? 64 * mib : 256 * mib),
     memoryCap: (opts.memoryCap as number | undefined) ?? (quick ? 400 * mib : 2048 * mib),
-    groups: (opts.only as Group[] | undefined) ?? [...GROUPS],
+    // --quick keeps to its two minutes: the object store (a server to start and fill) only when asked for.
+    groups: (opts.only as Group[] | undefined) ?? GROUPS.filter((g) => !(quick && g === 'object-store')),
     variants: [...IMGSTREAM_VARIANTS, ...(opts.variant as Variant[])],
     python: opts.python as string | undefined,
     pytorch: opts.pytorch !== false,
