@@ -11,6 +11,7 @@ import type { DecodePool } from '../decode-pool.js';
 import type { ResolvedOptions } from '../options.js';
 import { SlotState, type DecodeResult, type DecodeTask } from '../protocol.js';
 import type { Ring } from '../ring.js';
+import { FileRanges } from './file-ranges.js';
 import type { StagingArena } from './staging.js';
 import type { ShardStream, StreamItem } from './stream.js';
 
@@ -42,6 +43,8 @@ export class ShardCoordinator {
   private stopping = false;
   private dispatchedWaiters: (() => void)[] = [];
   private streamError: unknown = null;
+  /** Local shards' images, read into the arena as they are staged. */
+  private readonly files = new FileRanges();
 
   constructor(
     private readonly pool: DecodePool,
@@ -80,9 +83,11 @@ export class ShardCoordinator {
     if (this.stopping) return;
     let task: DecodeTask | null = null;
     let first = this.nextPosition;
+    let reads: Promise<void>[] = [];
     const flush = () => {
-      if (task !== null) this.dispatch(first, task.samples.length, 0, task);
+      if (task !== null) this.dispatch(first, task.samples.length, 0, task, reads.length > 0 ? Promise.all(reads) : null);
       task = null;
+      reads = [];
     };
     while (!this.stopping && this.nextPosition < this.size) {
       // A slice starts only when the ring has room for a whole one (see `Coordinator.pump`).
@@ -120,7 +125,8 @@ export class ShardCoordinator {
         this.advance();
         continue;
       }
-      const offset = this.arena.place(item.image);
+      const image = item.image;
+      const offset = 'file' in image ? this.arena.reserve(image.length) : this.arena.place(image);
       if (offset === -1) {
         // The arena frees as the consumer releases positions; this item goes first then.
         this.pendingItem = item;
@@ -137,7 +143,8 @@ export class ShardCoordinator {
       this.staged.add(position);
       t.samples.push(item.sampleId);
       t.staged.offsets.push(offset);
-      t.staged.lengths.push(item.image.length);
+      t.staged.lengths.push(image.length);
+      if ('file' in image) reads.push(this.readRange(image, offset, position, t.staged.lengths, t.staged.lengths.length - 1));
       this.advance();
       if (t.samples.length >= this.sliceSize) flush();
     }
@@ -152,9 +159,23 @@ export class ShardCoordinator {
     this.counters.highWater = Math.max(this.counters.highWater, this.nextPosition - this.consumed);
   }
 
-  private dispatch(first: number, count: number, attempt: number, task: DecodeTask): void {
+  /**
+   * Reads a local image into its arena range. A read that fails leaves the sample's length 0 in its task and
+   * its failure recorded, so that the worker's verdict on no bytes does not replace the reason.
+   */
+  private async readRange(image: { file: string; offset: number; length: number }, at: number, position: number, lengths: number[], i: number): Promise<void> {
+    try {
+      await this.files.readInto(image.file, image.offset, this.arena.view(at, image.length));
+    } catch (err) {
+      lengths[i] = 0;
+      this.failures.set(position, { path: this.paths[this.ring.slotOf(position)], code: 'ERR_SHARD_READ', message: `cannot read the image: ${(err as Error).message ?? String(err)}` });
+    }
+  }
+
+  private dispatch(first: number, count: number, attempt: number, task: DecodeTask, ready: Promise<unknown> | null = null): void {
     const slice: Slice = { first, count, attempt, task, settled: Promise.resolve() };
-    const run = (attempt === 0 ? this.pool.run(task) : this.pool.runIsolated(task)).then(
+    const start = () => (attempt === 0 ? this.pool.run(task) : this.pool.runIsolated(task));
+    const run = (ready === null ? start() : ready.then(() => (this.stopping ? { failures: [], busyMs: 0 } : start()))).then(
       (result) => this.recordResult(result),
       (err: unknown) => this.recoverLostSlice(slice, err),
     );
@@ -167,6 +188,7 @@ export class ShardCoordinator {
   private recordResult(result: DecodeResult): void {
     this.counters.busyMs += result.busyMs;
     for (const f of result.failures) {
+      if (this.failures.has(f.position)) continue;
       this.failures.set(f.position, { path: this.paths[this.ring.slotOf(f.position)], code: f.code, message: f.message });
     }
   }
@@ -247,5 +269,6 @@ export class ShardCoordinator {
   async join(): Promise<void> {
     this.requestStop();
     while (this.inflight.size > 0) await Promise.allSettled([...this.inflight]);
+    await this.files.close();
   }
 }
