@@ -167,14 +167,19 @@ export class ShardStream {
     const opener = openerFor(url);
     if (opener === null) return null;
     const bytes = readShard(url, opener, this.retry, this.controller.signal, this.counters, byte);
-    const first = bytes.next();
+    let first: Promise<IteratorResult<Uint8Array>> | null = bytes.next();
     first.catch(() => undefined);
-    const prefetched = (async function* prefetched() {
-      const head = await first;
-      if (head.done) return;
-      yield head.value;
-      yield* bytes;
-    })();
+    // The first chunk asked for already, the rest straight from the reader (no generator wrapped around each chunk).
+    const prefetched: AsyncIterable<Uint8Array> = {
+      [Symbol.asyncIterator]: () => ({
+        next: () => {
+          const head = first ?? bytes.next();
+          first = null;
+          return head;
+        },
+        return: (value?: unknown) => bytes.return(value as undefined),
+      }),
+    };
     return streamEntries(prefetched, byte);
   }
 

@@ -93,11 +93,16 @@ export async function* streamEntries(chunks: AsyncIterable<Uint8Array>, base = 0
       // The extractor's offset of the entry's data, counted from the first byte it was given.
       const dataOffset = base + ((entry.header as { byteOffset?: number }).byteOffset ?? 0);
       let taken = false;
-      const read = async () => {
+      // Events rather than the entry's async iterator: a promise per member instead of one per chunk.
+      const read = () => {
         taken = true;
-        const out: Uint8Array[] = [];
-        for await (const chunk of entry) out.push(chunk as Uint8Array);
-        return out;
+        return new Promise<Uint8Array[]>((resolve, reject) => {
+          const out: Uint8Array[] = [];
+          entry.on('data', (chunk: unknown) => out.push(chunk as Uint8Array));
+          entry.once('end', () => resolve(out));
+          entry.once('error', reject);
+          entry.once('close', () => reject(new Error('Unexpected end of data')));
+        });
       };
       yield { name, type: type ?? 'file', size, dataOffset, start, read };
       if (!taken) entry.resume();
