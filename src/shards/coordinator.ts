@@ -2,26 +2,19 @@
  * The coordinator of a shard epoch: takes the stream's samples in epoch order, copies each one's encoded
  * bytes into the staging arena and hands slices of (offset, length) to the decode workers, which decode them
  * into the ring exactly as they decode files. It keeps the contract of the file coordinator (`Coordinator`):
- * at most `capacity` positions held, slices retried alone on a quarantine thread when a worker dies, clean
- * `requestStop()` + `join()`; and it is the consumer's label source (label and path by slot).
+ * at most `capacity` positions held, clean `requestStop()` + `join()`, and the slices' bookkeeping is the same
+ * `SliceRunner` (a lost slice retried alone on a quarantine thread); and it is the consumer's label source
+ * (label and path by slot).
  */
 import { Errors, type SkippedSample } from '../errors.js';
-import type { CoordinatorCounters } from '../coordinator.js';
 import type { DecodePool } from '../decode-pool.js';
 import type { ResolvedOptions } from '../options.js';
-import { SlotState, type DecodeResult, type DecodeTask } from '../protocol.js';
+import { SlotState, type DecodeTask } from '../protocol.js';
 import type { Ring } from '../ring.js';
+import { SliceRunner, sliceSizeFor, type CoordinatorCounters } from '../slices.js';
 import { FileRanges } from './file-ranges.js';
 import type { StagingArena } from './staging.js';
 import type { ShardStream, StreamItem } from './stream.js';
-
-interface Slice {
-  first: number;
-  count: number;
-  attempt: number;
-  task: DecodeTask;
-  settled: Promise<void>;
-}
 
 export class ShardCoordinator {
   readonly counters: CoordinatorCounters = { busyMs: 0, producerIdleMs: 0, highWater: 0, retries: 0 };
@@ -30,9 +23,8 @@ export class ShardCoordinator {
   private readonly paths: string[];
   private readonly ring: Ring;
   private readonly sliceSize: number;
-  private readonly failures = new Map<number, SkippedSample>();
-  private readonly sliceOf = new Map<number, Slice>();
-  private readonly inflight = new Set<Promise<void>>();
+  private readonly slices: SliceRunner;
+  private readonly failures: Map<number, SkippedSample>;
   /** Staged positions whose arena range is still live, in order (freed on release). */
   private readonly staged = new Set<number>();
   /** Items taken from the stream but not yet placed (the arena was full). */
@@ -47,7 +39,7 @@ export class ShardCoordinator {
   private readonly files = new FileRanges();
 
   constructor(
-    private readonly pool: DecodePool,
+    pool: DecodePool,
     options: ResolvedOptions,
     /** Where samples come from, in epoch order: a shard stream, or a bucket's objects (`ObjectStream`). */
     private readonly stream: Pick<ShardStream, 'take'>,
@@ -56,10 +48,18 @@ export class ShardCoordinator {
     readonly size: number,
   ) {
     this.ring = pool.ring;
+    this.slices = new SliceRunner(pool, this.counters, {
+      path: (p) => this.paths[this.ring.slotOf(p)],
+      alone: (task, i) => {
+        const staged = task.staged as { offsets: number[]; lengths: number[] };
+        return { epoch: task.epoch, firstPosition: task.firstPosition + i, samples: [task.samples[i]], staged: { offsets: [staged.offsets[i]], lengths: [staged.lengths[i]] } };
+      },
+      noun: 'sample',
+    });
+    this.failures = this.slices.failures;
     this.labels = new Int32Array(this.ring.capacity);
     this.paths = new Array<string>(this.ring.capacity).fill('');
-    const workers = options.workers;
-    this.sliceSize = Math.max(1, Math.min(16, Math.floor(this.ring.capacity / (4 * workers)), Math.ceil(options.batchSize / workers)));
+    this.sliceSize = sliceSizeFor(this.ring.capacity, options.workers, options.batchSize);
   }
 
   /** The consumer's entry for position `p`: its slot, where its label and path are kept. */
@@ -85,7 +85,7 @@ export class ShardCoordinator {
     let first = this.nextPosition;
     let reads: Promise<void>[] = [];
     const flush = () => {
-      if (task !== null) this.dispatch(first, task.samples.length, 0, task, reads.length > 0 ? Promise.all(reads) : null);
+      if (task !== null) this.slices.dispatch(first, task.samples.length, 0, task, reads.length > 0 ? Promise.all(reads) : null);
       task = null;
       reads = [];
     };
@@ -172,84 +172,23 @@ export class ShardCoordinator {
     }
   }
 
-  private dispatch(first: number, count: number, attempt: number, task: DecodeTask, ready: Promise<unknown> | null = null): void {
-    const slice: Slice = { first, count, attempt, task, settled: Promise.resolve() };
-    const start = () => (attempt === 0 ? this.pool.run(task) : this.pool.runIsolated(task));
-    const run = (ready === null ? start() : ready.then(() => (this.stopping ? { failures: [], busyMs: 0 } : start()))).then(
-      (result) => this.recordResult(result),
-      (err: unknown) => this.recoverLostSlice(slice, err),
-    );
-    slice.settled = run;
-    this.inflight.add(run);
-    void run.finally(() => this.inflight.delete(run));
-    for (let p = first; p < first + count; p++) this.sliceOf.set(p, slice);
-  }
-
-  private recordResult(result: DecodeResult): void {
-    this.counters.busyMs += result.busyMs;
-    for (const f of result.failures) {
-      if (this.failures.has(f.position)) continue;
-      this.failures.set(f.position, { path: this.paths[this.ring.slotOf(f.position)], code: f.code, message: f.message });
-    }
-  }
-
-  /** As the file coordinator: a lost slice's unfinished samples are retried one by one, alone; a second loss is theirs. */
-  private recoverLostSlice(slice: Slice, err: unknown): void {
-    if (this.stopping) return;
-    const reason = err instanceof Error ? err.message : String(err);
-    const staged = slice.task.staged as { offsets: number[]; lengths: number[] };
-    for (let i = 0; i < slice.count; i++) {
-      const p = slice.first + i;
-      const slot = this.ring.slotOf(p);
-      if (this.ring.state(slot) !== SlotState.PENDING) continue;
-      if (slice.attempt === 0) {
-        this.counters.retries += 1;
-        const one: DecodeTask = {
-          epoch: this.epoch,
-          firstPosition: p,
-          samples: [slice.task.samples[i]],
-          staged: { offsets: [staged.offsets[i]], lengths: [staged.lengths[i]] },
-        };
-        this.dispatch(p, 1, 1, one);
-      } else {
-        this.failures.set(p, { path: this.paths[slot], code: 'ERR_WORKER', message: `the decode worker failed twice on this sample: ${reason}` });
-        this.ring.publish(slot, p, SlotState.FAILED);
-      }
-    }
-  }
-
   isReady(position: number): boolean {
     return !this.stopping && position < this.nextPosition && this.ring.state(this.ring.slotOf(position)) === SlotState.READY;
   }
 
   /** Waits until position `p` has been handed out (the stream may be behind), then until it settles. */
   async settle(position: number): Promise<SkippedSample | null> {
-    const slot = this.ring.slotOf(position);
-    for (;;) {
+    while (position >= this.nextPosition) {
       if (this.stopping) throw Errors.closed();
       if (this.streamError !== null) throw this.streamError;
-      if (position >= this.nextPosition) {
-        await new Promise<void>((resolve) => this.dispatchedWaiters.push(resolve));
-        continue;
-      }
-      const state = this.ring.state(slot);
-      if (state === SlotState.READY) return null;
-      if (state === SlotState.FAILED) {
-        const known = this.failures.get(position);
-        if (known) return known;
-        const slice = this.sliceOf.get(position);
-        if (slice) await slice.settled;
-        continue;
-      }
-      const slice = this.sliceOf.get(position) as Slice;
-      await Promise.race([this.ring.whenSettled(slot), slice.settled]);
+      await new Promise<void>((resolve) => this.dispatchedWaiters.push(resolve));
     }
+    return this.slices.settle(position, () => (this.stopping ? Errors.closed() : this.streamError !== null ? (this.streamError as Error) : null));
   }
 
   release(position: number): void {
     this.ring.release(this.ring.slotOf(position));
-    this.failures.delete(position);
-    this.sliceOf.delete(position);
+    this.slices.forget(position);
     if (this.staged.delete(position)) this.arena.freeOldest();
     this.consumed = position + 1;
     if (this.fullSince !== null) {
@@ -261,6 +200,7 @@ export class ShardCoordinator {
 
   requestStop(): void {
     this.stopping = true;
+    this.slices.stopping = true;
     const waiters = this.dispatchedWaiters;
     this.dispatchedWaiters = [];
     for (const wake of waiters) wake();
@@ -268,7 +208,7 @@ export class ShardCoordinator {
 
   async join(): Promise<void> {
     this.requestStop();
-    while (this.inflight.size > 0) await Promise.allSettled([...this.inflight]);
+    await this.slices.join();
     await this.files.close();
   }
 }
