@@ -5,8 +5,8 @@
 import type { ScenarioConfig, ScenarioResult, Dtype } from './scenarios/common.js';
 import type { Variant } from './variants.js';
 
-export type ScenarioName = 'imgstream' | 'ceiling' | 'decode-only' | 'fast-ceiling' | 'naive' | 'one-at-a-time' | 'pytorch' | 'sharp-breakdown' | 'pil-decode' | 'shards';
-export const GROUPS = ['breakdown', 'main', 'workers', 'budget', 'steps', 'sizes', 'shards'] as const;
+export type ScenarioName = 'imgstream' | 'ceiling' | 'decode-only' | 'fast-ceiling' | 'naive' | 'one-at-a-time' | 'pytorch' | 'sharp-breakdown' | 'pil-decode' | 'shards' | 'object-store';
+export const GROUPS = ['breakdown', 'main', 'workers', 'budget', 'steps', 'sizes', 'shards', 'object-store'] as const;
 export type Group = (typeof GROUPS)[number];
 
 export interface RunSpec {

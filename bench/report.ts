@@ -7,6 +7,7 @@ import path from 'node:path';
 import bytes from 'bytes';
 import { lineChart, type Series } from './plot.js';
 import { shardSection } from './shards.js';
+import { objectStoreSection } from './object-store.js';
 import type { Machine, RunRecord, Settings } from './records.js';
 import type { Dtype } from './scenarios/common.js';
 
@@ -214,6 +215,7 @@ function targets(
     out.push({ target: `time to first batch < 1 s (${largest.size} images)`, measured: fmtMs(largest.imgstreamFirstBatchMs), met: largest.imgstreamFirstBatchMs < 1000 });
   }
   out.push(...shardSection(report.records, '###').targets);
+  out.push(...objectStoreSection(report.records, '###').targets);
   const w = workers.filter((x) => x.imgstream !== null && x.pytorch !== null);
   if (w.length) {
     out.push({ target: 'imgstream vs PyTorch across worker counts (uint8)', measured: w.map((x) => `${x.workers}: ${fmtIps(x.imgstream)} vs ${fmtIps(x.pytorch)}`).join(', '), met: null });
@@ -290,6 +292,8 @@ export function markdown(report: Report, d: Derived, level = 3): string {
   }
   const shards = shardSection(report.records, h);
   if (shards.markdown) out.push(shards.markdown);
+  const objectStore = objectStoreSection(report.records, h);
+  if (objectStore.markdown) out.push(objectStore.markdown);
   if (d.breakdown.length) {
     out.push(`\n${h} Where a sharp call's time goes (one JPEG to ${s.imageSize[0]}x${s.imageSize[1]}, one call at a time)\n`);
     out.push(table(['step', 'ms per image'], d.breakdown.map((b) => [b.step.trim().startsWith('+') ? `&nbsp;&nbsp;${b.step.trim()}` : b.step, b.msPerImage.toFixed(2)])));

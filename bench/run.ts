@@ -21,6 +21,7 @@ import { prepareDecodeOnly } from './scenarios/decode-loop.js';
 import { findPil, findTorch, scriptPath } from './scenarios/pytorch.js';
 import { IMGSTREAM_VARIANTS, parseVariant, type Variant } from './variants.js';
 import { packedShards, shardSpecs } from './shards.js';
+import { objectStoreMissing, startObjectStore } from './object-store.js';
 import { decoderReported, describeDecoder } from '../src/native/addon.js';
 
 function intList(value: string): number[] {
@@ -112,7 +113,8 @@ export function resolveSettings(opts: Record<string, unknown>): Settings {
     breakdownFiles: (opts.breakdownFiles as number | undefined) ?? (quick ? 30 : 60),
     sizesBudget: (opts.sizesBudget as number | undefined) ?? (quick ? 64 * mib : 256 * mib),
     memoryCap: (opts.memoryCap as number | undefined) ?? (quick ? 400 * mib : 2048 * mib),
-    groups: (opts.only as Group[] | undefined) ?? [...GROUPS],
+    // --quick keeps to its two minutes: the object store (a server to start and fill) only when asked for.
+    groups: (opts.only as Group[] | undefined) ?? GROUPS.filter((g) => !(quick && g === 'object-store')),
     variants: [...IMGSTREAM_VARIANTS, ...(opts.variant as Variant[])],
     python: opts.python as string | undefined,
     pytorch: opts.pytorch !== false,
@@ -483,6 +485,22 @@ export async function runBench(argv: string[], options: RunBenchOptions = {}): P
     if (settings.progress) process.stderr.write('shards: packing the dataset once (cached)\n');
     const shards = await packedShards(mainDir, settings.cacheDir);
     records.push(...(await runGroup('shards', shardSpecs(base, shards, 'uint8'), settings, torchPython, progress)));
+  }
+
+  if (has('object-store')) {
+    const missing = objectStoreMissing();
+    if (missing !== null) {
+      notes.push(`Object-storage rows skipped: ${missing}.`);
+    } else {
+      if (settings.progress) process.stderr.write('object-store: starting the store and uploading the dataset (folder and shards)\n');
+      const shards = await packedShards(mainDir, settings.cacheDir);
+      const store = await startObjectStore(base, mainDir, shards, cores);
+      try {
+        records.push(...(await runGroup('object-store', store.specs, settings, torchPython, progress)));
+      } finally {
+        await store.stop();
+      }
+    }
   }
 
   if (has('sizes')) {

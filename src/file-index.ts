@@ -421,7 +421,7 @@ export interface FromDirectoryOptions {
    * Whether links to folders below the root's class folders (or below the root, unlabeled) are entered, as
    * Keras' `follow_links`. Links to files are listed either way (and read only when they end at a regular
    * file); a class folder that is itself a link is a class either way, as in Keras. A link not followed is
-   * reported in {@link FileIndex.warnings}.
+   * reported in {@link FileIndex.warnings}. An `s3://` directory has no links: `true` is an error there.
    *
    * @default false
    */

@@ -182,6 +182,17 @@ describe('a bucket of class folders', () => {
     expect(proxy.fired.slice(before).map((f) => f.kind).sort()).toEqual(['reset', 'respond', 'respond', 'stall']);
   });
 
+  it('rejects followLinks: true before any request (a bucket has no links)', async () => {
+    const connections = proxy.connections;
+    const err = (await imageDatasetFromDirectory('s3://images/train', { ...common, followLinks: true }).catch((e: unknown) => e)) as Error & { code: string };
+    expect(err.code).toBe('ERR_OPTION');
+    expect(err.message).toMatch(/^Expected false or unset for an s3:\/\/ directory .* for followLinks but received true of type boolean$/);
+    expect(proxy.connections).toBe(connections);
+    const loader = await imageDatasetFromDirectory('s3://images/train', { ...common, followLinks: false });
+    expect(loader.classNames).toEqual(['cat', 'dog', 'élan vital']);
+    await loader.close();
+  });
+
   it('fails a wrong secret at the listing, naming no credential', async () => {
     const secret = 'wrong-secret-Vb93';
     const err = (await imageDatasetFromDirectory('s3://images/train', {

@@ -2,9 +2,14 @@
  * The s3 options and URLs are checked once, up front, with messages that name the option, what is allowed
  * and what was received, never a credential.
  */
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { resolveS3Options } from '../src/s3/client.js';
 import { parseS3Url } from '../src/s3/url.js';
+import { runCommand } from './fixtures/process.js';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
 describe('s3 options', () => {
   it('resolves defaults, taking the endpoint from AWS_ENDPOINT_URL with path-style addressing', () => {
@@ -45,5 +50,22 @@ describe('s3 options', () => {
     expect(parseS3Url('s3://my-bucket/a dir/ünï 猫.jpg')).toEqual({ bucket: 'my-bucket', key: 'a dir/ünï 猫.jpg' });
     expect(parseS3Url('s3://my-bucket')).toEqual({ bucket: 'my-bucket', key: '' });
     expect(() => parseS3Url('s3://Bad_Bucket/x', 'directory')).toThrow(/for directory but received 's3:\/\/Bad_Bucket\/x'/);
+  });
+
+  it("keeps the AWS SDK's Node.js support-policy warning quiet through its own switch, unless the user set it", async () => {
+    // A fresh process each: the SDK prints that warning once per process. The built package, as users run it.
+    const client = pathToFileURL(path.join(root, 'dist', 'src', 's3', 'client.js')).href;
+    const script = `const m = await import(${JSON.stringify(client)}); const c = await m.createS3Context(m.resolveS3Options({ endpoint: 'http://127.0.0.1:9', region: 'us-east-1', credentials: { accessKeyId: 'a', secretAccessKey: 'b' } })); c.client.destroy(); console.log(process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ?? 'unset');`;
+    const run = (env: NodeJS.ProcessEnv) => runCommand(process.execPath, ['--input-type=module', '-e', script], { cwd: root, timeoutMs: 60_000, env });
+    const { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: _, ...base } = process.env;
+    const quiet = await run(base);
+    expect(quiet.code).toBe(0);
+    expect(quiet.stderr).not.toContain('NodeVersionSupportWarning');
+    // The switch is the SDK's, set only while the client is made: the user's environment is as it was.
+    expect(quiet.stdout.trim()).toBe('unset');
+    const major = Number(process.versions.node.split('.')[0]);
+    const shown = await run({ ...base, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'false' });
+    expect(shown.code).toBe(0);
+    expect(shown.stderr.includes('NodeVersionSupportWarning')).toBe(major < 22);
   });
 });

@@ -169,6 +169,21 @@ describe('S3 source against a real store', () => {
     expect(Buffer.concat(chunks).equals(big)).toBe(true);
   });
 
+  it('abandons a request whose response headers never come (the abort reaches the HTTP request) and retries it', async () => {
+    const ctx = await context({ timeoutMs: 2000 }, 'proxy');
+    const retries: string[] = [];
+    const before = proxy.fired.length;
+    proxy.injectOnce({ kind: 'stall', afterBytes: 0, match: '/blobs/big.bin', stallMs: 60_000 });
+    const started = performance.now();
+    const chunks: Uint8Array[] = [];
+    for await (const c of readObject(ctx, { bucket: 'blobs', key: 'big.bin' }, { onRetry: (r) => retries.push(r) })) chunks.push(c);
+    expect(proxy.fired.slice(before)).toEqual([{ kind: 'stall', requestLine: expect.stringMatching(/^GET \/blobs\/big\.bin\b/) }]);
+    expect(retries).toEqual(['no byte for 2000 ms']);
+    expect(Buffer.concat(chunks).equals(big)).toBe(true);
+    // Bounded by the timeout and the retry, not by the 60 s stall.
+    expect(performance.now() - started).toBeLessThan(45_000);
+  });
+
   it('retries 503 SlowDown with backoff, for a GET and for a listing page', async () => {
     const ctx = await context({}, 'proxy');
     const retries: string[] = [];

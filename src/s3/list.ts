@@ -15,7 +15,7 @@ import {
   readPackedPath,
   type FromDirectoryOptions,
 } from '../file-index.js';
-import type { S3Context } from './client.js';
+import { sendAborting, type S3Context } from './client.js';
 import { withRetries } from './retry.js';
 import { formatS3Url, parseS3Url } from './url.js';
 
@@ -38,15 +38,16 @@ async function* listPages(ctx: S3Context, bucket: string, prefix: string, delimi
   const url = formatS3Url({ bucket, key: prefix });
   do {
     const out = await withRetries(ctx, url, (abortSignal) =>
-      ctx.client.send(
-        new ctx.sdk.ListObjectsV2Command({
-          Bucket: bucket,
-          Prefix: prefix,
-          MaxKeys: ctx.options.pageSize,
-          ...(delimiter !== undefined ? { Delimiter: delimiter } : {}),
-          ...(token !== undefined ? { ContinuationToken: token } : {}),
-        }),
-        { abortSignal },
+      sendAborting(abortSignal, () =>
+        ctx.client.send(
+          new ctx.sdk.ListObjectsV2Command({
+            Bucket: bucket,
+            Prefix: prefix,
+            MaxKeys: ctx.options.pageSize,
+            ...(delimiter !== undefined ? { Delimiter: delimiter } : {}),
+            ...(token !== undefined ? { ContinuationToken: token } : {}),
+          }),
+        ),
       ),
     );
     const contents = (out.Contents ?? []).filter((c) => (c.Key ?? '') !== '');
@@ -85,15 +86,17 @@ function folderOrder(packed: { pathBytes: SharedArrayBuffer; pathOffsets: Shared
   return order;
 }
 
-/** Packs the images below `prefix` (one class, or the whole root) in folder-walk order into `out`. */
+/** Class folders listed at once: their pages are sequential, the classes need not be. */
+const CLASSES_LISTED_AT_ONCE = 8;
+
+/** The images below `prefix` (one class, or the whole root), packed in folder-walk order. */
 async function packImages(
   ctx: S3Context,
   bucket: string,
   prefix: string,
   extensions: ReadonlySet<string>,
-  out: PathPacker,
   listed: ListedBytes,
-): Promise<number> {
+): Promise<PathPacker> {
   const group = new PathPacker();
   let nested = false;
   for await (const page of listPages(ctx, bucket, prefix)) {
@@ -106,17 +109,22 @@ async function packImages(
       listed.largest = Math.max(listed.largest, page.sizes[i]);
     });
   }
-  const count = group.size;
+  if (!nested) return group;
   const packed = group.finish();
-  if (!nested) {
-    const text = Buffer.from(packed.pathBytes);
-    const offsets = new Float64Array(packed.pathOffsets);
-    for (let i = 0; i < count; i++) out.push(readPackedPath(text, offsets, i));
-    return count;
-  }
   const text = Buffer.from(packed.pathBytes);
   const offsets = new Float64Array(packed.pathOffsets);
-  for (const i of folderOrder(packed)) out.push(readPackedPath(text, offsets, i));
+  const ordered = new PathPacker();
+  for (const i of folderOrder(packed)) ordered.push(readPackedPath(text, offsets, i));
+  return ordered;
+}
+
+/** Appends the paths of `group` to `out`, in order; returns how many. */
+function appendPacked(out: PathPacker, group: PathPacker): number {
+  const count = group.size;
+  const packed = group.finish();
+  const text = Buffer.from(packed.pathBytes);
+  const offsets = new Float64Array(packed.pathOffsets);
+  for (let i = 0; i < count; i++) out.push(readPackedPath(text, offsets, i));
   return count;
 }
 
@@ -134,6 +142,10 @@ export async function fromS3Directory(
   const extList = opts.extensions ?? IMAGE_EXTENSIONS;
   if (!Array.isArray(extList) || extList.length === 0 || extList.some((e) => typeof e !== 'string' || e === '')) {
     throw Errors.invalidOption('extensions', 'a non-empty array of extensions such as ["jpg", "png"]', extList);
+  }
+  // A bucket has no links: `true` would promise something a listing cannot do.
+  if (opts.followLinks !== undefined && opts.followLinks !== false) {
+    throw Errors.invalidOption('followLinks', 'false or unset for an s3:// directory (a bucket has no links to follow)', opts.followLinks);
   }
   const labelsMode = opts.labels === undefined ? 'inferred' : opts.labels;
   if (labelsMode !== 'inferred' && labelsMode !== null) {
@@ -164,13 +176,24 @@ export async function fromS3Directory(
 
   const packer = new PathPacker();
   if (labelsMode === null || classNames.length === 0) {
-    if ((await packImages(ctx, loc.bucket, prefix, extensions, packer, listed)) === 0) throw Errors.noImages(root, [...extensions]);
+    if (appendPacked(packer, await packImages(ctx, loc.bucket, prefix, extensions, listed)) === 0) throw Errors.noImages(root, [...extensions]);
     return new FileIndex({ ...packer.finish(), labels: null, classNames: [], root });
   }
+  // Several classes are listed at once (each one's pages in order), then appended in class order: with
+  // many classes, the listing's round trips overlap instead of adding up.
+  const groups: Promise<PathPacker>[] = new Array(classNames.length);
+  let started = 0;
+  const startNext = (): void => {
+    if (started >= classNames.length) return;
+    const c = started++;
+    groups[c] = packImages(ctx, loc.bucket, `${prefix}${classNames[c]}/`, extensions, listed);
+    groups[c].then(startNext, () => undefined);
+  };
+  for (let i = 0; i < CLASSES_LISTED_AT_ONCE; i++) startNext();
   let labels = new Int32Array(1024);
   for (let c = 0; c < classNames.length; c++) {
     const before = packer.size;
-    await packImages(ctx, loc.bucket, `${prefix}${classNames[c]}/`, extensions, packer, listed);
+    appendPacked(packer, await groups[c]);
     if (packer.size > labels.length) {
       const grown = new Int32Array(Math.max(packer.size, labels.length * 2));
       grown.set(labels);

@@ -6,7 +6,7 @@
  */
 import type { GetObjectCommandOutput } from '@aws-sdk/client-s3';
 import { Errors } from '../errors.js';
-import type { S3Context } from './client.js';
+import { sendAborting, type S3Context } from './client.js';
 import { classifyFailure, TruncatedBody } from './failures.js';
 import { backoffDelay, sleep, watchdog } from './retry.js';
 import { formatS3Url, type S3Location } from './url.js';
@@ -37,14 +37,15 @@ export async function* readObject(ctx: S3Context, loc: S3Location, opts: ReadObj
     let body: GetObjectCommandOutput['Body'] | undefined;
     let progressed = false;
     try {
-      const out = await ctx.client.send(
-        new ctx.sdk.GetObjectCommand({
-          Bucket: loc.bucket,
-          Key: loc.key,
-          ...(reached > 0 ? { Range: `bytes=${reached}-` } : {}),
-          ...(etag !== undefined ? { IfMatch: etag } : {}),
-        }),
-        { abortSignal: dog.signal },
+      const out = await sendAborting(dog.signal, () =>
+        ctx.client.send(
+          new ctx.sdk.GetObjectCommand({
+            Bucket: loc.bucket,
+            Key: loc.key,
+            ...(reached > 0 ? { Range: `bytes=${reached}-` } : {}),
+            ...(etag !== undefined ? { IfMatch: etag } : {}),
+          }),
+        ),
       );
       dog.touch();
       body = out.Body;

@@ -2,14 +2,19 @@
 A single-node OpenStack Swift with its S3 API (s3api + tempauth), for the tests: run with Debian's
 /usr/bin/python3 (python3-swift) as
 
-    launcher.py WORKDIR
+    launcher.py WORKDIR [WORKERS]
 
 It writes its configuration, rings, data and logs under WORKDIR, starts memcached and the account, container,
 object and proxy servers on free 127.0.0.1 ports, waits until each answers /healthcheck and is the only
 listener on its port, then prints one JSON line (endpoint, credentials, ports) on stdout. It stops everything
 it started when its stdin closes (the test process ended, however it ended) or on SIGTERM/SIGINT.
 
-    launcher.py --serve-all SWIFT_DIR LOGS PORTS_JSON      (internal: the four servers in one process)
+    launcher.py --serve-all SWIFT_DIR LOGS PORTS_JSON WORKERS      (internal: the four servers in one process)
+
+WORKERS (default 1) is the number of processes that serve: each runs all four servers on the same listening
+sockets (the kernel spreads the connections), as Swift's own `workers` setting does for one server. One
+process is enough for the tests; a benchmark gives the store one per core, since a single Python process
+caps it at one core.
 """
 import json
 import os
@@ -29,10 +34,11 @@ REGION = 'us-east-1'
 START_TIMEOUT_S = 30
 
 
-def serve_all(swift_dir, logs, ports):
+def serve_all(swift_dir, logs, ports, workers=1):
     """
     Builds the rings, then runs the account, container, object and proxy servers in this one process, each on
     its own green thread: one interpreter's start-up instead of four, which is most of the cost of a start.
+    With `workers` > 1 the listening sockets are bound first and `workers - 1` forked copies serve them too.
     """
     import logging
     from swift.common import utils
@@ -55,18 +61,46 @@ def serve_all(swift_dir, logs, ports):
     from swift.common.wsgi import RestrictedGreenPool, SwiftHttpProtocol, appconfig, get_socket, loadapp
     os.environ['TZ'] = 'UTC+0'
     time.tzset()
-    threads = []
+    listeners = []
     for kind in SERVERS:
         name = '%s-server' % kind
         conf_path = os.path.join(swift_dir, '%s.conf' % name)
         conf = appconfig(conf_path, name=name)
         if utils.config_true_value(conf.get('disable_fallocate', 'no')):
             utils.disable_fallocate()
+        listeners.append((name, conf_path, get_socket(conf)))
+    children = []
+    for _ in range(workers - 1):
+        pid = os.fork()
+        if pid == 0:
+            children = None
+            # A fresh hub per process (as swift.common.wsgi does for its workers); gone with the first process.
+            eventlet.hubs.use_hub(utils.get_hub())
+            parent = os.getppid()
+
+            def orphaned():
+                while os.getppid() == parent:
+                    eventlet.sleep(1)
+                os._exit(0)
+            eventlet.spawn(orphaned)
+            break
+        children.append(pid)
+    if children:
+        def stop_children(*_):
+            for pid in children:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except OSError:
+                    pass
+            os._exit(0)
+        signal.signal(signal.SIGTERM, stop_children)
+    threads = []
+    for name, conf_path, sock in listeners:
         app = loadapp(conf_path, global_conf={'log_name': name})
         # What swift.common.wsgi.run_server does, less its hub reset (which would orphan the other servers).
         # Headers keep their case: the AWS SDK looks for "ETag", not "Etag".
         threads.append(eventlet.spawn(
-            wsgi.server, get_socket(conf), app, utils.NullLogger(), custom_pool=RestrictedGreenPool(size=1024),
+            wsgi.server, sock, app, utils.NullLogger(), custom_pool=RestrictedGreenPool(size=1024),
             protocol=SwiftHttpProtocol, socket_timeout=60, capitalize_response_headers=False))
     for t in threads:
         t.wait()
@@ -164,7 +198,7 @@ def stop_all(children):
             p.wait()
 
 
-def main(workdir):
+def main(workdir, workers=1):
     swift_dir = os.path.join(workdir, 'etc')
     devices = os.path.join(workdir, 'srv', 'node')
     logs = os.path.join(workdir, 'logs')
@@ -195,7 +229,7 @@ def main(workdir):
             children.append(subprocess.Popen(memcached_cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=log))
         with open(os.path.join(logs, 'swift.out'), 'w') as out:
             children.append(subprocess.Popen(
-                [sys.executable, os.path.abspath(__file__), '--serve-all', swift_dir, logs, json.dumps(ports)],
+                [sys.executable, os.path.abspath(__file__), '--serve-all', swift_dir, logs, json.dumps(ports), str(workers)],
                 stdin=subprocess.DEVNULL, stdout=out, stderr=out, env=env))
         swift = children[-1]
         by_name = {name: swift for name in SERVERS}
@@ -238,11 +272,11 @@ def main(workdir):
 
 
 if __name__ == '__main__':
-    if len(sys.argv) == 5 and sys.argv[1] == '--serve-all':
-        serve_all(sys.argv[2], sys.argv[3], json.loads(sys.argv[4]))
-    elif len(sys.argv) == 2:
+    if len(sys.argv) == 6 and sys.argv[1] == '--serve-all':
+        serve_all(sys.argv[2], sys.argv[3], json.loads(sys.argv[4]), int(sys.argv[5]))
+    elif len(sys.argv) in (2, 3):
         try:
-            main(os.path.abspath(sys.argv[1]))
+            main(os.path.abspath(sys.argv[1]), int(sys.argv[2]) if len(sys.argv) == 3 else 1)
         except RuntimeError as e:
             print(str(e), file=sys.stderr, flush=True)
             sys.exit(1)

@@ -12,7 +12,9 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { removeDir, tempDir } from '../../fixtures/images.js';
 
-const LAUNCHER = path.join(path.dirname(fileURLToPath(import.meta.url)), 'launcher.py');
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+/** Next to this file, or in the sources when this is the built copy under `dist/test/servers/swift`. */
+const LAUNCHER = [path.join(HERE, 'launcher.py'), path.join(HERE, '..', '..', '..', '..', 'test', 'servers', 'swift', 'launcher.py')].find((f) => existsSync(f)) ?? path.join(HERE, 'launcher.py');
 /** Debian's interpreter: a python3 earlier on PATH (pyenv, venv) has no swift module. */
 const PYTHON = '/usr/bin/python3';
 
@@ -45,14 +47,19 @@ function waitForExit(child: ChildProcess, ms: number): Promise<boolean> {
   });
 }
 
-/** Starts the store and resolves once every server answers its health check. */
-export async function startSwift(opts: { timeoutMs?: number } = {}): Promise<S3TestServer> {
+/**
+ * Starts the store and resolves once every server answers its health check. `workers` processes serve it
+ * (default 1, enough for the tests; a single Python process caps the store at one core, so a benchmark
+ * gives it one per core).
+ */
+export async function startSwift(opts: { timeoutMs?: number; workers?: number } = {}): Promise<S3TestServer> {
   const timeoutMs = opts.timeoutMs ?? 90_000;
+  const workers = opts.workers ?? 1;
   const dir = tempDir('imgstream-swift-');
   if (!existsSync(PYTHON)) throw new Error(`${PYTHON} not found: the S3 tests need Debian's python3-swift and memcached`);
   // A process group of its own: Swift's servers signal their whole group when they stop, which must not
   // reach the test runner. The launcher still ends with this process (it serves until its stdin closes).
-  const child = spawn(PYTHON, [LAUNCHER, dir], { stdio: ['pipe', 'pipe', 'pipe'], detached: true });
+  const child = spawn(PYTHON, [LAUNCHER, dir, String(workers)], { stdio: ['pipe', 'pipe', 'pipe'], detached: true });
   let stderr = '';
   child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
   let stopped = false;
