@@ -8,8 +8,10 @@ import path from 'node:path';
 import { Errors, type IndexWarning } from './errors.js';
 
 /**
- * File extensions recognised as images (case-insensitive): the formats the decoders read. BMP is not one
- * (sharp has no BMP loader), so `.bmp` files are not listed rather than listed and then always skipped.
+ * File extensions listed as images by default (case-insensitive): the formats libvips decodes. BMP files are
+ * decoded too (by `bmp-ts`, sharp has no BMP loader) and listed under `compat` or when `extensions` names
+ * them, not by default: their decode has no shrink-on-load, and a default listing that changed would change
+ * every seeded order of existing datasets.
  */
 export const IMAGE_EXTENSIONS: readonly string[] = ['jpg', 'jpeg', 'png', 'webp', 'gif', 'tif', 'tiff', 'avif'];
 

@@ -175,7 +175,7 @@ export class ImageLoader implements AsyncIterable<Batch> {
 
   /** Samples per epoch (this shard's share when sharded). */
   get size(): number {
-    return shardSize(this.entries.length, this.options.shard);
+    return shardSize(this.entries.length, this.options.shard, this.options.rankRemainder);
   }
 
   /**
@@ -266,9 +266,8 @@ export class ImageLoader implements AsyncIterable<Batch> {
    */
   protected beginEpoch(epoch: number, start: number): EpochSource {
     const pool = (this.pool ??= this.createPool());
-    const { seed, shard } = this.options;
     const shuffle = this.options.shuffle && (this.subset !== 'validation' || this.options.shuffleValidation);
-    const order = epochPlan(this.entries.length, { shuffle, seed, epoch, shard, start });
+    const order = epochPlan(this.entries.length, { ...this.options, shuffle, epoch, start });
     const coordinator = new Coordinator(this.index, this.options, pool, this.entries, order, epoch);
     return { coordinator, entries: this.index, ring: pool.ring, stop: () => coordinator.join() };
   }

@@ -12,7 +12,7 @@ import { resolveDecoder, type Decoder } from './native/addon.js';
 import { COMPAT_PRESETS, COMPAT_VALUES, type Compat } from './compat.js';
 import type { ColorChannels, DecodeSpec, Dtype, Interpolation, JpegDecoder, Normalization, ReferenceResize } from './protocol.js';
 import { bytesPerSample, bytesPerSlot } from './protocol.js';
-import type { Shard } from './sampler.js';
+import type { Permutation, RankRemainder, Shard } from './sampler.js';
 import { boolean, defined, integerBetween, integerIn, invalid, number, numberBetween, object, oneOf, positiveInteger, size2d } from './validate.js';
 
 export type ColorMode = 'grayscale' | 'rgb' | 'rgba';
@@ -199,11 +199,23 @@ export interface LoaderOptions {
   maxSkipShare?: number;
   /**
    * For data-parallel training, `{ count, index }`: this process takes every `count`-th sample of each epoch's
-   * order, from `index` (the same seed on every process makes the shards disjoint). `null`: all samples.
+   * order, from `index` (the same seed on every process makes the shards disjoint), PyTorch's
+   * `DistributedSampler` split. Every rank gets the same number of samples, and so of batches (see
+   * `rankRemainder`); a file skipped under `onError: 'skip'` shortens its own rank's epoch. `null`: all samples.
    *
    * @default null
    */
   shard?: Shard | null;
+  /**
+   * With `shard`: how every rank gets the same number of samples each epoch, as `DistributedSampler` does.
+   * `'repeat'` tops the smaller shares up with samples from the start of the epoch's order (of the rank's own
+   * shards for tar shards), `ceil(n / count)` each, as `drop_last=False`; `'drop'` cuts every share to the
+   * smallest, `floor(n / count)`, as `drop_last=True`. Under `compat: 'torchvision'` the shares are
+   * `DistributedSampler`'s exactly, its shuffled order included (docs/compat.md).
+   *
+   * @default 'repeat'
+   */
+  rankRemainder?: RankRemainder;
   /**
    * Random augmentation in the decode workers, reproducible from (seed, epoch, sample); see
    * {@link AugmentOptions}. `null`: none.
@@ -250,6 +262,9 @@ export interface ResolvedOptions {
   readonly maxFileBytes: number;
   readonly maxSkipShare: number;
   readonly shard: Shard | null;
+  readonly rankRemainder: RankRemainder;
+  /** How each epoch's permutation is drawn: imgstream's own, or `torch.randperm`'s under `compat: 'torchvision'`. */
+  readonly permutation: Permutation;
   /** The JPEG decoder in use: `'jpeg-turbo'` (fast path, sharp for what it declines) or `'sharp'`. */
   readonly decoder: JpegDecoder;
   readonly spec: DecodeSpec;
@@ -282,6 +297,7 @@ export const DEFAULTS = Object.freeze({
   maxFileBytes: '1GiB' as number | string,
   maxSkipShare: 0.5,
   shard: null as Shard | null,
+  rankRemainder: 'repeat' as RankRemainder,
   augment: null as AugmentOptions | null,
   decoder: 'auto' as Decoder,
   padToAspectRatio: false,
@@ -410,6 +426,7 @@ export function resolveOptions(
   }
   const maxSkipShare = numberBetween('maxSkipShare', o.maxSkipShare, 0, 1);
   const shard = resolveShard(o.shard);
+  const rankRemainder = oneOf<RankRemainder>('rankRemainder', o.rankRemainder, ['repeat', 'drop']);
   const augment = resolveAugment(o.augment, imageSize);
   const decoder = resolveDecoder(oneOf<Decoder>('decoder', o.decoder, ['auto', 'sharp', 'jpeg-turbo']));
 
@@ -479,6 +496,8 @@ export function resolveOptions(
     maxFileBytes,
     maxSkipShare,
     shard,
+    rankRemainder,
+    permutation: compat.compat === 'torchvision' ? 'torch' : 'imgstream',
     decoder,
     spec,
     augment,

@@ -2,7 +2,8 @@
  * The sampler: which samples a loader serves and in what order. The Keras validation split (which index
  * entries each subset gets, fixed for the loader's life), then each epoch's order as a pure function of
  * (seed, epoch): the same order for 1 or 16 workers, a new permutation every epoch, index order when
- * `shuffle` is false, one shard's share of it, from a resume point on.
+ * `shuffle` is false, one rank's share of it (equal on every rank, as `DistributedSampler`'s), from a resume
+ * point on.
  */
 import { mersenne, unsafeUniformIntDistribution, xoroshiro128plus, type RandomGenerator } from 'pure-rand';
 import { invalid } from './validate.js';
@@ -35,16 +36,46 @@ function shuffleInPlace(values: Int32Array, rng: RandomGenerator): void {
 }
 
 /**
+ * How the epoch's permutation is drawn: `'imgstream'` (xoroshiro128+ seeded from (seed, epoch)), or
+ * `'torch'`: `torch.randperm(size, generator=torch.Generator().manual_seed(seed + epoch))`, PyTorch's
+ * `DistributedSampler` order with `set_epoch(epoch)`.
+ */
+export type Permutation = 'imgstream' | 'torch';
+
+/**
  * Positions `0..size-1` of the loader's sample list, in the order epoch `epoch` visits them.
  *
  * @example
  * epochOrder(5, { shuffle: true, seed: 1337, epoch: 0 }); // Int32Array [3, 0, 4, 1, 2] (for instance)
  */
-export function epochOrder(size: number, opts: { shuffle: boolean; seed: number; epoch: number }): Int32Array {
+export function epochOrder(
+  size: number,
+  opts: { shuffle: boolean; seed: number; epoch: number; permutation?: Permutation },
+): Int32Array {
+  if (opts.shuffle && opts.permutation === 'torch') return torchRandperm(size, opts.seed + opts.epoch);
   const order = new Int32Array(size);
   for (let i = 0; i < size; i++) order[i] = i;
   if (opts.shuffle) shuffleInPlace(order, xoroshiro128plus(mixSeed(opts.seed, opts.epoch)));
   return order;
+}
+
+/**
+ * `torch.randperm(n, generator=g)` on the CPU after `g.manual_seed(seed)`, bit for bit: MT19937 seeded with
+ * `init_genrand(seed mod 2^32)`, then for each `i` a swap of `i` with `i + random() % (n - i)` (PyTorch's
+ * `randperm_cpu`, which keeps this form below 2^32 / 20 elements).
+ */
+export function torchRandperm(n: number, seed: number): Int32Array {
+  if (n >= 0xffffffff / 20) throw invalid('size', `fewer than ${Math.floor(0xffffffff / 20)} samples for torch's randperm`, n);
+  const rng = mersenne(seed >>> 0);
+  const out = new Int32Array(n);
+  for (let i = 0; i < n; i++) out[i] = i;
+  for (let i = 0; i < n - 1; i++) {
+    const z = i + ((rng.unsafeNext() >>> 0) % (n - i));
+    const t = out[i];
+    out[i] = out[z];
+    out[z] = t;
+  }
+  return out;
 }
 
 export interface Shard {
@@ -55,24 +86,44 @@ export interface Shard {
 }
 
 /**
- * What one epoch visits: the epoch's order, this shard's share of it (every `count`-th position, as
- * tf.data's `shard`), from position `start` on (to resume an interrupted epoch).
+ * With `shard`, how every rank gets the same number of samples: `'repeat'` pads the epoch's order with its own
+ * first samples, `'drop'` cuts its tail (PyTorch's `DistributedSampler` with `drop_last` false and true).
+ */
+export type RankRemainder = 'repeat' | 'drop';
+
+/**
+ * What one epoch visits: the epoch's order, this shard's share of it, from position `start` on (to resume an
+ * interrupted epoch). The share is `DistributedSampler`'s: the order is padded cyclically to a multiple of
+ * `count` (`'repeat'`) or cut to one (`'drop'`), and rank `index` takes positions `index, index + count, ...`
+ * of it. Every rank gets {@link shardSize} samples.
  */
 export function epochPlan(
   size: number,
-  opts: { shuffle: boolean; seed: number; epoch: number; shard: Shard | null; start: number },
+  opts: {
+    shuffle: boolean;
+    seed: number;
+    epoch: number;
+    shard: Shard | null;
+    rankRemainder: RankRemainder;
+    permutation: Permutation;
+    start: number;
+  },
 ): Int32Array {
-  let order = epochOrder(size, opts);
-  if (opts.shard !== null && opts.shard.count > 1) {
-    const { count, index } = opts.shard;
-    order = order.filter((_, p) => p % count === index);
-  }
-  return order.subarray(opts.start);
+  const order = epochOrder(size, opts);
+  if (opts.shard === null || opts.shard.count === 1) return order.subarray(opts.start);
+  const { count, index } = opts.shard;
+  const share = new Int32Array(shardSize(size, opts.shard, opts.rankRemainder));
+  for (let k = 0; k < share.length; k++) share[k] = order[(index + k * count) % size];
+  return share.subarray(opts.start);
 }
 
-/** Samples a shard sees per epoch. */
-export function shardSize(size: number, shard: Shard | null): number {
-  return shard === null ? size : Math.ceil(Math.max(0, size - shard.index) / shard.count);
+/**
+ * Samples a shard sees per epoch, the same on every rank: `ceil(size / count)` with `'repeat'`,
+ * `floor(size / count)` with `'drop'` (`DistributedSampler.num_samples`).
+ */
+export function shardSize(size: number, shard: Shard | null, remainder: RankRemainder): number {
+  if (shard === null || size === 0) return size;
+  return remainder === 'drop' ? Math.floor(size / shard.count) : Math.ceil(size / shard.count);
 }
 
 /**

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ImageLoader, fromDirectory, fromList, imageDatasetFromDirectory } from '../src/index.js';
 import { makeClassFolders, rec601Luma, removeDir, tempDir, writeImage } from './fixtures/images.js';
 import { collect, describeBothPaths } from './fixtures/pipeline.js';
+import { runReference } from './fixtures/python.js';
 
 let root: string;
 let files: string[];
@@ -168,16 +169,55 @@ describeBothPaths('epoch lifecycle', () => {
 });
 
 describeBothPaths('sharding and resuming', () => {
-  it('shards split every epoch into disjoint parts that cover it', async () => {
+  it("shards cover every epoch with equal shares: DistributedSampler's padding (repeat) or cut (drop)", async () => {
     const opts = { imageSize: [8, 8] as const, batchSize: 4, labelMode: null, seed: 5, dtype: 'uint8' as const };
-    const shards = [0, 1, 2].map((index) => new ImageLoader(fromList(files), { ...opts, shard: { count: 3, index } }));
-    expect(shards.map((s) => s.size)).toEqual([18, 18, 17]);
-    for (let epoch = 0; epoch < 2; epoch++) {
-      const parts = await Promise.all(shards.map(async (s) => (await collect(s)).flatMap((b) => b.paths)));
-      expect(parts.map((p) => p.length)).toEqual([18, 18, 17]);
-      expect(parts.flat().sort()).toEqual([...files].sort());
+    for (const rankRemainder of ['repeat', 'drop'] as const) {
+      const shards = [0, 1, 2].map((index) => new ImageLoader(fromList(files), { ...opts, shard: { count: 3, index }, rankRemainder }));
+      // 53 files on 3 ranks: ceil(53 / 3) = 18 each, one file served twice; floor(53 / 3) = 17, two left out.
+      const share = rankRemainder === 'repeat' ? 18 : 17;
+      expect(shards.map((s) => s.size)).toEqual([share, share, share]);
+      expect(shards.map((s) => s.batchesPerEpoch)).toEqual([5, 5, 5]);
+      for (let epoch = 0; epoch < 2; epoch++) {
+        const batches = await Promise.all(shards.map((s) => collect(s)));
+        expect(batches.map((b) => b.length)).toEqual([5, 5, 5]);
+        const parts = batches.map((b) => b.flatMap((x) => x.paths));
+        expect(parts.map((p) => p.length)).toEqual([share, share, share]);
+        const seen = new Set(parts.flat());
+        if (rankRemainder === 'repeat') {
+          expect([...seen].sort()).toEqual([...files].sort());
+        } else {
+          expect(seen.size).toBe(51);
+          expect(parts.flat().every((p) => files.includes(p))).toBe(true);
+        }
+      }
+      await Promise.all(shards.map((s) => s.close()));
     }
-    await Promise.all(shards.map((s) => s.close()));
+  });
+
+  it("under compat: 'torchvision', each rank serves exactly DistributedSampler's share of ImageFolder, epoch by epoch", async () => {
+    const dir = path.join(root, 'data');
+    const count = 3;
+    const variants = [
+      { shuffle: true, seed: 5, rankRemainder: 'repeat' as const },
+      { shuffle: false, seed: 0, rankRemainder: 'drop' as const },
+    ];
+    for (const v of variants) {
+      const epochs = [0, 1];
+      const cases = epochs.map((epoch) => ({ dir, count, shuffle: v.shuffle, seed: v.seed, epoch, dropLast: v.rankRemainder === 'drop' }));
+      const reference = JSON.parse(await runReference('distributed_sampler_reference.py', cases)) as string[][][];
+      const ranks = await Promise.all(
+        Array.from({ length: count }, (_, index) =>
+          imageDatasetFromDirectory(dir, { compat: 'torchvision', imageSize: [8, 8], batchSize: 5, workers: 1, ...v, shard: { count, index } }),
+        ),
+      );
+      for (const epoch of epochs) {
+        const batches = await Promise.all(ranks.map((r) => collect(r)));
+        const got = batches.map((b) => b.flatMap((x) => x.paths.map((p) => path.relative(dir, p))));
+        expect(got, `${JSON.stringify(v)}, epoch ${epoch}`).toEqual(reference[epoch]);
+        expect(new Set(batches.map((b) => b.length)).size).toBe(1);
+      }
+      await Promise.all(ranks.map((r) => r.close()));
+    }
   });
 
   it('resumes an interrupted epoch where it stopped, in the same order', async () => {

@@ -37,6 +37,7 @@ describe('bad options fail at construction, naming option, allowed values and va
     ['split out of range', { validationSplit: 1.5, subset: 'training' }, /between 0 and 1 \(exclusive\) for validationSplit but received 1.5/],
     ['split without subset', { validationSplit: 0.5 }, /'training', 'validation' for subset but received undefined/],
     ['shard index out of range', { shard: { count: 2, index: 2 } }, /between 0 and 1 for shard.index but received 2/],
+    ['bad rankRemainder', { shard: { count: 2, index: 0 }, rankRemainder: 'pad' as never }, /one of 'repeat', 'drop' for rankRemainder but received 'pad'/],
     ['subset without split', { subset: 'training' }, /validationSplit with subset 'training'/],
   ];
   for (const [name, options, message] of cases) {

@@ -1,6 +1,6 @@
 /**
  * The decode worker: for each epoch position of a slice, read the file, decode it (JPEGs through the
- * libjpeg-turbo fast path of `jpeg-turbo.ts` when it takes them, everything else with sharp, shrink-on-load
+ * libjpeg-turbo fast path of `jpeg-turbo.ts` when it takes them, BMPs through `bmp.ts`, everything else with sharp, shrink-on-load
  * resize, EXIF orientation, colour mode), convert to the output dtype and write it straight into the
  * position's ring slot, then flip the slot's state with `Atomics` so the consumer can take it.
  * Only the slice's integers come in; only failures (rare) go back as text.
@@ -14,6 +14,7 @@ import { writeConverted } from './convert.js';
 import { jpegFastPath } from './jpeg-turbo.js';
 import { nativeAddon } from '../src/native/addon.js';
 import { referenceDecode } from './reference-decode.js';
+import { sharpInput } from './bmp.js';
 import { rec601Gray } from '../src/resize/gray.js';
 import { Ring } from '../src/ring.js';
 import {
@@ -80,7 +81,7 @@ const KERNEL: Partial<Record<DecodeSpec['interpolation'], 'nearest' | 'linear' |
 
 async function decode(data: Buffer, draw: AugmentDraw | null): Promise<{ pixels: Buffer; width: number; height: number }> {
   const sharp = await loadSharp();
-  let image = sharp(data, { failOn: 'warning', limitInputPixels: spec.maxPixels, sequentialRead: true, ignoreIcc: !spec.convertIcc });
+  let image = sharpInput(sharp, data, { failOn: 'warning', limitInputPixels: spec.maxPixels, sequentialRead: true, ignoreIcc: !spec.convertIcc });
   if (!spec.ignoreOrientation) image = image.autoOrient();
   const resize = { fit: spec.cropToAspectRatio ? 'cover' : 'fill', position: 'centre', kernel: KERNEL[spec.interpolation] } as const;
   let size: { width: number; height: number } = spec;

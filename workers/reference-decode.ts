@@ -1,5 +1,6 @@
 /**
- * The decode path of `compat` (a reference resampler): the whole image decoded at full size by sharp, without
+ * The decode path of `compat` (a reference resampler): the whole image decoded at full size by sharp (BMPs by
+ * `bmp.ts` first), without
  * shrink-on-load, orientation and colour as the reference sees them (EXIF orientation and the embedded ICC
  * profile ignored, as TF's `decode_image` and PIL's `open` do; alpha dropped, not composited, for RGB; Rec.601
  * luma for grayscale), then Keras' crop or pad box and `tf.image.resize`, or PIL's `Image.resize`, in
@@ -7,6 +8,7 @@
  */
 import type SharpFactory from 'sharp';
 import { SampleError } from '../src/read-sample.js';
+import { sharpInput } from './bmp.js';
 import type { DecodeSpec, ReferenceResize } from '../src/protocol.js';
 import { rec601Gray } from '../src/resize/gray.js';
 import { kerasCropBox, kerasPadBox } from '../src/resize/keras-geometry.js';
@@ -15,7 +17,7 @@ import { cropImage, type Image8 } from '../src/resize/taps.js';
 import { tfResize } from '../src/resize/tf-resize.js';
 
 async function decodeFull(sharp: typeof SharpFactory, data: Buffer, spec: DecodeSpec, ref: ReferenceResize): Promise<Image8> {
-  let image = sharp(data, {
+  let image = sharpInput(sharp, data, {
     failOn: 'warning',
     limitInputPixels: spec.maxPixels,
     ignoreIcc: !ref.convertIcc,

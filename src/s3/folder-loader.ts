@@ -108,8 +108,7 @@ export class S3ImageLoader extends ImageLoader {
 
   protected override beginEpoch(epoch: number, start: number): EpochSource {
     const pool = (this.pool ??= this.createPool());
-    const { shuffle, seed, shard } = this.options;
-    const order = epochPlan(this.entries.length, { shuffle, seed, epoch, shard, start });
+    const order = epochPlan(this.entries.length, { ...this.options, epoch, start });
     const items = Int32Array.from(order, (k) => this.entries[k]);
     let coordinator: ShardCoordinator | null = null;
     const stream = new ObjectStream(this.ctx, this.index, items, { inFlight: this.ctx.options.requestsInFlight, maxBytes: this.budget.fetch }, () =>

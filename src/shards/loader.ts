@@ -33,13 +33,6 @@ export interface ShardDatasetOptions extends LoaderOptions {
    */
   shuffleBuffer?: number | string;
   /**
-   * With `shard`: how every rank gets the same number of samples each epoch. `'repeat'` tops the smaller
-   * shares up with samples from the start of their own shards (as `DistributedSampler` with `drop_last=False`);
-   * `'drop'` cuts every share to the smallest.
-   * @default 'repeat'
-   */
-  rankRemainder?: RankRemainder;
-  /**
    * The shard index (`shards.json`, written by `imgstream pack`) as a path or URL; `null` looks for
    * `shards.json` next to the first shard.
    * @default null
@@ -464,7 +457,7 @@ export async function imageDatasetFromShards(urls: string | readonly string[], i
   const rest = memoryBudget - shuffleBytes - STREAM_RESERVE;
   const resolveWith = (pixels: number, stagingBytes: number): ResolvedOptions => {
     try {
-      return resolveOptions({ ...loaderOptions, memoryBudget: Math.max(1, pixels) }, emptyIndex, [], Math.max(1, totalSamples));
+      return resolveOptions({ ...loaderOptions, rankRemainder: remainder, memoryBudget: Math.max(1, pixels) }, emptyIndex, [], Math.max(1, totalSamples));
     } catch (err) {
       if (err instanceof ImgstreamError && err.code === 'ERR_OPTION' && err.message.includes('for memoryBudget')) {
         const need = /at least (\S+)/.exec(err.message)?.[1] ?? 'more';

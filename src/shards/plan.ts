@@ -13,7 +13,7 @@
  * skip unread and which samples sit in the buffer (see {@link BufferPlan.resumeState}).
  */
 import { unsafeUniformIntDistribution, xoroshiro128plus, type RandomGenerator } from 'pure-rand';
-import { epochOrder, mixSeed, type Shard } from '../sampler.js';
+import { epochOrder, mixSeed, type RankRemainder, type Shard } from '../sampler.js';
 
 /** Reads of one shard: its first `limit` samples, numbered `firstRead ..` in the epoch's read order. */
 export interface Piece {
@@ -23,7 +23,7 @@ export interface Piece {
   firstRead: number;
 }
 
-export type RankRemainder = 'repeat' | 'drop';
+export type { RankRemainder };
 
 export interface RankPlan {
   pieces: Piece[];
