@@ -47,15 +47,21 @@ export function shardSection(records: RunRecord[], heading: string): { markdown:
   const rows = ['folder', 'local shards', 'shards over HTTP (loopback)'].map((label) => {
     const m = of(label)?.median;
     const r = ratio(m?.imagesPerSecond, folder?.imagesPerSecond);
-    return `| ${label} | ${fmt(m?.imagesPerSecond)} | ${r === null ? '—' : `${r.toFixed(2)}x`} | ${m ? bytes.format(m.peakMemoryBytes) : '—'} | ${fmt(m?.timeToFirstBatchMs, ' ms')} |`;
+    const cpu = m?.cpuMsPerImage ?? null;
+    const cpuRatio = ratio(cpu, folder?.cpuMsPerImage);
+    const cpuCell = cpu === null ? '—' : `${cpu.toFixed(2)}${cpuRatio === null ? '' : ` (${cpuRatio.toFixed(2)}x)`}`;
+    return `| ${label} | ${fmt(m?.imagesPerSecond)} | ${r === null ? '—' : `${r.toFixed(2)}x`} | ${cpuCell} | ${m ? bytes.format(m.peakMemoryBytes) : '—'} | ${fmt(m?.timeToFirstBatchMs, ' ms')} |`;
   });
   const pack = of('imgstream pack')?.median;
   const dtype = of('folder')?.spec.config.dtype ?? 'uint8';
   const markdown = [
     `\n${heading} Shards: the same images from their folder, local WebDataset shards and HTTP (${dtype}, defaults)\n`,
-    '| source | images/s | vs folder | peak memory | first batch |',
-    '| --- | --- | --- | --- | --- |',
+    '| source | images/s | vs folder | CPU ms per image (vs folder) | peak memory | first batch |',
+    '| --- | --- | --- | --- | --- | --- |',
     ...rows,
+    '',
+    // On a loaded machine images/s swing with the other load; CPU time per image (every thread) does much less.
+    'CPU ms per image: all the process\'s threads (decode workers, reading, the main thread) per image delivered.',
     '',
     `\`imgstream pack\` (no resize): ${fmt(pack?.imagesPerSecond)} images/s, peak ${pack ? bytes.format(pack.peakMemoryBytes) : '—'}.`,
   ].join('\n');

@@ -7,39 +7,19 @@
 import { Errors, type SkippedSample } from './errors.js';
 import type { FileIndex } from './file-index.js';
 import type { ResolvedOptions } from './options.js';
-import type { DecodePool } from './decode-pool.js';
-import { SlotState, type DecodeResult } from './protocol.js';
+import { SlotState } from './protocol.js';
 import type { Ring } from './ring.js';
+import { SliceRunner, sliceSizeFor, type CoordinatorCounters, type TaskRunner } from './slices.js';
 
-/** What the coordinator needs of a worker pool: the ring its workers write into and a way to run tasks on them. */
-export type TaskRunner = Pick<DecodePool, 'ring' | 'run' | 'runIsolated'>;
-
-interface Slice {
-  first: number;
-  count: number;
-  attempt: number;
-  /** Settles (never rejects) once the slice's outcome is recorded. */
-  settled: Promise<void>;
-}
-
-export interface CoordinatorCounters {
-  busyMs: number;
-  /** Time during which the ring had too few free slots for a slice, so no work could be handed out. */
-  producerIdleMs: number;
-  highWater: number;
-  retries: number;
-}
+export type { CoordinatorCounters, TaskRunner } from './slices.js';
 
 export class Coordinator {
   readonly counters: CoordinatorCounters = { busyMs: 0, producerIdleMs: 0, highWater: 0, retries: 0 };
-  private readonly pool: TaskRunner;
   private readonly ring: Ring;
   private readonly entries: Int32Array;
   private readonly order: Int32Array;
   private readonly sliceSize: number;
-  private readonly failures = new Map<number, SkippedSample>();
-  private readonly sliceOf = new Map<number, Slice>();
-  private readonly inflight = new Set<Promise<void>>();
+  private readonly slices: SliceRunner;
   private nextPosition = 0;
   private consumed = 0;
   private fullSince: number | null = null;
@@ -54,16 +34,15 @@ export class Coordinator {
     order: Int32Array,
     private readonly epoch: number,
   ) {
-    this.pool = pool;
     this.ring = pool.ring;
+    this.slices = new SliceRunner(pool, this.counters, {
+      path: (p) => this.index.path(this.entryAt(p)),
+      alone: (task, i) => ({ epoch: task.epoch, firstPosition: task.firstPosition + i, samples: [task.samples[i]] }),
+      noun: 'file',
+    });
     this.entries = entries;
     this.order = order;
-    const workers = options.workers;
-    // Small slices keep every worker busy and the first batch early; 16 bounds the per-task overhead.
-    this.sliceSize = Math.max(
-      1,
-      Math.min(16, Math.floor(this.ring.capacity / (4 * workers)), Math.ceil(options.batchSize / workers)),
-    );
+    this.sliceSize = sliceSizeFor(this.ring.capacity, options.workers, options.batchSize);
   }
 
   get size(): number {
@@ -88,59 +67,19 @@ export class Coordinator {
         this.fullSince ??= performance.now();
         return;
       }
-      this.dispatch(this.nextPosition, count, 0);
+      this.dispatch(this.nextPosition, count);
       this.nextPosition += count;
       this.counters.highWater = Math.max(this.counters.highWater, this.nextPosition - this.consumed);
     }
   }
 
-  private dispatch(first: number, count: number, attempt: number): void {
+  private dispatch(first: number, count: number): void {
     const samples: number[] = [];
     for (let p = first; p < first + count; p++) {
       this.ring.claim(this.ring.slotOf(p), p);
       samples.push(this.entryAt(p));
     }
-    const slice: Slice = { first, count, attempt, settled: Promise.resolve() };
-    const task = { epoch: this.epoch, firstPosition: first, samples };
-    const run = (attempt === 0 ? this.pool.run(task) : this.pool.runIsolated(task)).then(
-      (result) => this.recordResult(result),
-      (err: unknown) => this.recoverLostSlice(slice, err),
-    );
-    slice.settled = run;
-    this.inflight.add(run);
-    void run.finally(() => this.inflight.delete(run));
-    for (let p = first; p < first + count; p++) this.sliceOf.set(p, slice);
-  }
-
-  private recordResult(result: DecodeResult): void {
-    this.counters.busyMs += result.busyMs;
-    for (const f of result.failures) {
-      this.failures.set(f.position, { path: this.index.path(this.entryAt(f.position)), code: f.code, message: f.message });
-    }
-  }
-
-  /**
-   * A task rejected: its worker threw or exited. Positions it had not finished are retried one by one, each
-   * alone on a quarantine thread; a second loss is that file's fault and is recorded as a skip.
-   */
-  private recoverLostSlice(slice: Slice, err: unknown): void {
-    if (this.stopping) return;
-    const reason = err instanceof Error ? err.message : String(err);
-    for (let p = slice.first; p < slice.first + slice.count; p++) {
-      const slot = this.ring.slotOf(p);
-      if (this.ring.state(slot) !== SlotState.PENDING) continue;
-      if (slice.attempt === 0) {
-        this.counters.retries += 1;
-        this.dispatch(p, 1, 1);
-      } else {
-        this.failures.set(p, {
-          path: this.index.path(this.entryAt(p)),
-          code: 'ERR_WORKER',
-          message: `the decode worker failed twice on this file: ${reason}`,
-        });
-        this.ring.publish(slot, p, SlotState.FAILED);
-      }
-    }
+    this.slices.dispatch(first, count, 0, { epoch: this.epoch, firstPosition: first, samples });
   }
 
   /** Whether position `p`'s pixels are in its slot now: the consumer takes it without waiting. */
@@ -153,27 +92,13 @@ export class Coordinator {
    * skip record. A lost worker's slice is retried behind the scenes; throws `ERR_CLOSED` once stopped.
    */
   async settle(position: number): Promise<SkippedSample | null> {
-    const slot = this.ring.slotOf(position);
-    for (;;) {
-      if (this.stopping) throw this.stopReason ?? Errors.closed();
-      const state = this.ring.state(slot);
-      if (state === SlotState.READY) return null;
-      const slice = this.sliceOf.get(position) as Slice;
-      if (state === SlotState.FAILED) {
-        const known = this.failures.get(position);
-        if (known) return known;
-        await slice.settled;
-        continue;
-      }
-      await Promise.race([this.ring.whenSettled(slot), slice.settled]);
-    }
+    return this.slices.settle(position, () => (this.stopping ? (this.stopReason ?? Errors.closed()) : null));
   }
 
   /** The consumer is done with position `p`: free its slot and refill the ring. */
   release(position: number): void {
     this.ring.release(this.ring.slotOf(position));
-    this.failures.delete(position);
-    this.sliceOf.delete(position);
+    this.slices.forget(position);
     this.consumed = position + 1;
     if (this.fullSince !== null) {
       this.counters.producerIdleMs += performance.now() - this.fullSince;
@@ -190,6 +115,7 @@ export class Coordinator {
   /** Stops handing out work; `reason` is what a consumer still waiting is told (default: the loader was closed). */
   requestStop(reason?: Error): void {
     this.stopping = true;
+    this.slices.stopping = true;
     if (reason !== undefined) this.stopReason ??= reason;
   }
 
@@ -199,6 +125,6 @@ export class Coordinator {
    */
   async join(): Promise<void> {
     this.requestStop();
-    while (this.inflight.size > 0) await Promise.allSettled([...this.inflight]);
+    await this.slices.join();
   }
 }

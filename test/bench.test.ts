@@ -117,7 +117,7 @@ describe('imgstream bench --only shards (smoke)', () => {
     for (const r of report.records) {
       expect(r.median, `${r.spec.label}: ${r.attempts[0].error}`).toMatchObject({ images: 24, imagesPerSecond: expect.any(Number), peakMemoryBytes: expect.any(Number) });
     }
-    expect(ran.stdout).toContain('| source | images/s | vs folder | peak memory | first batch |');
+    expect(ran.stdout).toContain('| source | images/s | vs folder | CPU ms per image (vs folder) | peak memory | first batch |');
     const targets = report.derived.targets.map((t: { target: string }) => t.target);
     expect(targets).toEqual(expect.arrayContaining(["local shards >= 0.95x the folder's images/s", "shards over HTTP (loopback) >= 0.9x the folder's images/s"]));
   });

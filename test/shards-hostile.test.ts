@@ -100,9 +100,9 @@ describe('hostile shards', () => {
     expect(byKey.get('words')?.message).toMatch(/label 'seven'/);
     expect(skipped.find((s) => s.path.includes('b.tar'))?.message).toMatch(/b\.tar broke after 1 of 2 samples/);
     expect(skipped.find((s) => s.path.includes('c.tar'))?.message).toMatch(/c\.tar broke after 2 of 3 samples/);
-    // Nothing held the 10 GiB member: the buffer never held more than its share of the budget, a few JPEGs.
-    expect(loader.streamStats.peakBufferedBytes).toBeGreaterThan(0);
-    expect(loader.streamStats.peakBufferedBytes).toBeLessThanOrEqual(Math.min(loader.config.budget.shuffleBuffer, good.length * jpeg.length));
+    // Nothing held the 10 GiB member, nor any other: a local shard's images stay in the file until each is read
+    // into the staging arena, when it is due.
+    expect(loader.streamStats.peakBufferedBytes).toBe(0);
     // A member name is only a key: nothing was written under it.
     expect(existsSync(path.join(root, '..', '..', 'x.jpg'))).toBe(false);
   });

@@ -10,6 +10,7 @@ import { keyFor, packShards } from '../src/shards/pack.js';
 import { makeShardIndex, type ShardIndexFile } from '../src/shards/shard-index.js';
 import { makeClassFolders, removeDir, tempDir } from './fixtures/images.js';
 import { nginxBinary, startFileServer, startNginx, type WebServer } from './fixtures/shards.js';
+import { runReference } from './fixtures/python.js';
 
 let root: string;
 let out: string;
@@ -140,5 +141,34 @@ describe('shards from a server that drops the connection', () => {
     await resumed.close();
     expect([...taken.map((p) => p.slice(p.indexOf('#') + 1)), ...rest.map((s) => s.key)].sort()).toEqual([...reference.keys()].sort());
     expect(server.requests.filter((r) => r.endsWith('.tar'))).toEqual(['shard-000003.tar', 'shard-000004.tar']);
+  });
+
+  it('resumes the shard in flight with a Range request from its first sample still due', async () => {
+    const server = await startFileServer(out);
+    servers.push(server);
+    const options = { ...common, batchSize: 4, shuffle: false } as const;
+    const first = await imageDatasetFromShards(`${server.url}/${SHARDS}`, options);
+    const taken: string[] = [];
+    let progress = first.progress;
+    for await (const b of first) {
+      taken.push(...b.paths);
+      progress = first.progress;
+      if (taken.length >= 20) break;
+    }
+    await first.close();
+    // 6 samples a shard: the 21st is the third of shard 3, whose first header Python's tarfile places here.
+    const listing = JSON.parse(await runReference('tar_reference.py', null, ['members', path.join(out, 'shard-000003.tar')])) as { name: string; offset: number }[];
+    const third = listing.filter((m) => m.name.endsWith('.cls'))[2].name.replace(/\.cls$/, '');
+    const byte = listing.find((m) => m.name.startsWith(`${third}.`))?.offset;
+    expect(progress.shards).toEqual({ finished: 3, current: { url: `${server.url}/shard-000003.tar`, samplesRead: 2, resumeAt: { sample: 2, byte } } });
+    server.requests.length = 0;
+    const resumed = await imageDatasetFromShards(`${server.url}/${SHARDS}`, options);
+    resumed.resumeFrom(JSON.parse(JSON.stringify(progress)));
+    const rest = await epoch(resumed);
+    await resumed.close();
+    expect(server.requests.filter((r) => r.includes('.tar'))).toEqual([`shard-000003.tar bytes=${byte}-`, 'shard-000004.tar']);
+    const keys = [...taken.map((p) => p.slice(p.indexOf('#') + 1)), ...rest.map((s) => s.key)];
+    expect(keys.sort()).toEqual([...reference.keys()].sort());
+    for (const s of rest) expect(s.pixels.equals(reference.get(s.key)?.pixels as Buffer), s.key).toBe(true);
   });
 });

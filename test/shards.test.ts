@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ImgstreamError, imageDatasetFromDirectory, imageDatasetFromShards, type Batch } from '../src/index.js';
 import { keyFor, packShards } from '../src/shards/pack.js';
 import { makeClassFolders, removeDir, tempDir } from './fixtures/images.js';
+import { runReference } from './fixtures/python.js';
 
 let root: string;
 let data: string;
@@ -34,6 +35,18 @@ function samplesOf(batches: Batch[]): Sample[] {
     });
   }
   return out;
+}
+
+/** The byte offset of each sample's first member header, in shard order, from a `tar_reference.py members` listing. */
+function firstHeaderOffsets(listing: string): number[] {
+  const starts: number[] = [];
+  let last: string | null = null;
+  for (const m of JSON.parse(listing) as { name: string; offset: number }[]) {
+    const key = m.name.slice(0, m.name.indexOf('.', m.name.lastIndexOf('/') + 1));
+    if (key !== last) starts.push(m.offset);
+    last = key;
+  }
+  return starts;
 }
 
 async function epoch(loader: AsyncIterable<Batch>): Promise<Sample[]> {
@@ -228,6 +241,12 @@ describe('imageDatasetFromShards', () => {
     expect(progress.epoch).toBe(1);
     expect(progress.position).toBe(24);
     expect(progress.shards.current?.url).toMatch(/shard-\d{6}\.tar$/);
+    // The in-flight shard is resumed at the first header of its first sample still due (Python's tarfile offsets).
+    const current = progress.shards.current as NonNullable<typeof progress.shards.current>;
+    const starts = firstHeaderOffsets(await runReference('tar_reference.py', null, ['members', current.url]));
+    expect(current.resumeAt).not.toBeNull();
+    expect(current.resumeAt?.sample).toBeLessThanOrEqual(current.samplesRead);
+    expect(current.resumeAt?.byte).toBe(starts[current.resumeAt?.sample ?? -1]);
 
     const resumed = await imageDatasetFromShards(shardGlob, options);
     resumed.resumeFrom(JSON.parse(JSON.stringify(progress)));

@@ -56,7 +56,9 @@ describe('the signal option', () => {
     expect((error as Error).name).toBe('AbortError');
     expect(seen).toHaveLength(2);
     expect(during).toBeGreaterThanOrEqual(before + 2); // the two decode workers were running...
-    expect(threads()).toBeLessThanOrEqual(before); // ...and have ended when the loop has thrown
+    // ...and have ended when the loop has thrown. Counted against `during`, not `before`: the process may start
+    // a thread of its own meanwhile (the libuv pool, a V8 helper) on a loaded machine.
+    expect(threads()).toBeLessThanOrEqual(during - 2);
     const again = await drain(loader);
     expect(again.error).toBe(controller.signal.reason);
     expect(again.seen).toEqual([]);

@@ -2,25 +2,19 @@
  * The coordinator of a shard epoch: takes the stream's samples in epoch order, copies each one's encoded
  * bytes into the staging arena and hands slices of (offset, length) to the decode workers, which decode them
  * into the ring exactly as they decode files. It keeps the contract of the file coordinator (`Coordinator`):
- * at most `capacity` positions held, slices retried alone on a quarantine thread when a worker dies, clean
- * `requestStop()` + `join()`; and it is the consumer's label source (label and path by slot).
+ * at most `capacity` positions held, clean `requestStop()` + `join()`, and the slices' bookkeeping is the same
+ * `SliceRunner` (a lost slice retried alone on a quarantine thread); and it is the consumer's label source
+ * (label and path by slot).
  */
 import { Errors, type SkippedSample } from '../errors.js';
-import type { CoordinatorCounters } from '../coordinator.js';
 import type { DecodePool } from '../decode-pool.js';
 import type { ResolvedOptions } from '../options.js';
-import { SlotState, type DecodeResult, type DecodeTask } from '../protocol.js';
+import { SlotState, type DecodeTask } from '../protocol.js';
 import type { Ring } from '../ring.js';
+import { SliceRunner, sliceSizeFor, type CoordinatorCounters } from '../slices.js';
+import { FileRanges } from './file-ranges.js';
 import type { StagingArena } from './staging.js';
 import type { ShardStream, StreamItem } from './stream.js';
-
-interface Slice {
-  first: number;
-  count: number;
-  attempt: number;
-  task: DecodeTask;
-  settled: Promise<void>;
-}
 
 export class ShardCoordinator {
   readonly counters: CoordinatorCounters = { busyMs: 0, producerIdleMs: 0, highWater: 0, retries: 0 };
@@ -29,9 +23,8 @@ export class ShardCoordinator {
   private readonly paths: string[];
   private readonly ring: Ring;
   private readonly sliceSize: number;
-  private readonly failures = new Map<number, SkippedSample>();
-  private readonly sliceOf = new Map<number, Slice>();
-  private readonly inflight = new Set<Promise<void>>();
+  private readonly slices: SliceRunner;
+  private readonly failures: Map<number, SkippedSample>;
   /** Staged positions whose arena range is still live, in order (freed on release). */
   private readonly staged = new Set<number>();
   /** Items taken from the stream but not yet placed (the arena was full). */
@@ -42,9 +35,11 @@ export class ShardCoordinator {
   private stopping = false;
   private dispatchedWaiters: (() => void)[] = [];
   private streamError: unknown = null;
+  /** Local shards' images, read into the arena as they are staged. */
+  private readonly files = new FileRanges();
 
   constructor(
-    private readonly pool: DecodePool,
+    pool: DecodePool,
     options: ResolvedOptions,
     /** Where samples come from, in epoch order: a shard stream, or a bucket's objects (`ObjectStream`). */
     private readonly stream: Pick<ShardStream, 'take'>,
@@ -53,10 +48,18 @@ export class ShardCoordinator {
     readonly size: number,
   ) {
     this.ring = pool.ring;
+    this.slices = new SliceRunner(pool, this.counters, {
+      path: (p) => this.paths[this.ring.slotOf(p)],
+      alone: (task, i) => {
+        const staged = task.staged as { offsets: number[]; lengths: number[] };
+        return { epoch: task.epoch, firstPosition: task.firstPosition + i, samples: [task.samples[i]], staged: { offsets: [staged.offsets[i]], lengths: [staged.lengths[i]] } };
+      },
+      noun: 'sample',
+    });
+    this.failures = this.slices.failures;
     this.labels = new Int32Array(this.ring.capacity);
     this.paths = new Array<string>(this.ring.capacity).fill('');
-    const workers = options.workers;
-    this.sliceSize = Math.max(1, Math.min(16, Math.floor(this.ring.capacity / (4 * workers)), Math.ceil(options.batchSize / workers)));
+    this.sliceSize = sliceSizeFor(this.ring.capacity, options.workers, options.batchSize);
   }
 
   /** The consumer's entry for position `p`: its slot, where its label and path are kept. */
@@ -80,9 +83,11 @@ export class ShardCoordinator {
     if (this.stopping) return;
     let task: DecodeTask | null = null;
     let first = this.nextPosition;
+    let reads: Promise<void>[] = [];
     const flush = () => {
-      if (task !== null) this.dispatch(first, task.samples.length, 0, task);
+      if (task !== null) this.slices.dispatch(first, task.samples.length, 0, task, reads.length > 0 ? Promise.all(reads) : null);
       task = null;
+      reads = [];
     };
     while (!this.stopping && this.nextPosition < this.size) {
       // A slice starts only when the ring has room for a whole one (see `Coordinator.pump`).
@@ -120,7 +125,8 @@ export class ShardCoordinator {
         this.advance();
         continue;
       }
-      const offset = this.arena.place(item.image);
+      const image = item.image;
+      const offset = 'file' in image ? this.arena.reserve(image.length) : this.arena.place(image);
       if (offset === -1) {
         // The arena frees as the consumer releases positions; this item goes first then.
         this.pendingItem = item;
@@ -137,7 +143,8 @@ export class ShardCoordinator {
       this.staged.add(position);
       t.samples.push(item.sampleId);
       t.staged.offsets.push(offset);
-      t.staged.lengths.push(item.image.length);
+      t.staged.lengths.push(image.length);
+      if ('file' in image) reads.push(this.readRange(image, offset, position, t.staged.lengths, t.staged.lengths.length - 1));
       this.advance();
       if (t.samples.length >= this.sliceSize) flush();
     }
@@ -152,47 +159,16 @@ export class ShardCoordinator {
     this.counters.highWater = Math.max(this.counters.highWater, this.nextPosition - this.consumed);
   }
 
-  private dispatch(first: number, count: number, attempt: number, task: DecodeTask): void {
-    const slice: Slice = { first, count, attempt, task, settled: Promise.resolve() };
-    const run = (attempt === 0 ? this.pool.run(task) : this.pool.runIsolated(task)).then(
-      (result) => this.recordResult(result),
-      (err: unknown) => this.recoverLostSlice(slice, err),
-    );
-    slice.settled = run;
-    this.inflight.add(run);
-    void run.finally(() => this.inflight.delete(run));
-    for (let p = first; p < first + count; p++) this.sliceOf.set(p, slice);
-  }
-
-  private recordResult(result: DecodeResult): void {
-    this.counters.busyMs += result.busyMs;
-    for (const f of result.failures) {
-      this.failures.set(f.position, { path: this.paths[this.ring.slotOf(f.position)], code: f.code, message: f.message });
-    }
-  }
-
-  /** As the file coordinator: a lost slice's unfinished samples are retried one by one, alone; a second loss is theirs. */
-  private recoverLostSlice(slice: Slice, err: unknown): void {
-    if (this.stopping) return;
-    const reason = err instanceof Error ? err.message : String(err);
-    const staged = slice.task.staged as { offsets: number[]; lengths: number[] };
-    for (let i = 0; i < slice.count; i++) {
-      const p = slice.first + i;
-      const slot = this.ring.slotOf(p);
-      if (this.ring.state(slot) !== SlotState.PENDING) continue;
-      if (slice.attempt === 0) {
-        this.counters.retries += 1;
-        const one: DecodeTask = {
-          epoch: this.epoch,
-          firstPosition: p,
-          samples: [slice.task.samples[i]],
-          staged: { offsets: [staged.offsets[i]], lengths: [staged.lengths[i]] },
-        };
-        this.dispatch(p, 1, 1, one);
-      } else {
-        this.failures.set(p, { path: this.paths[slot], code: 'ERR_WORKER', message: `the decode worker failed twice on this sample: ${reason}` });
-        this.ring.publish(slot, p, SlotState.FAILED);
-      }
+  /**
+   * Reads a local image into its arena range. A read that fails leaves the sample's length 0 in its task and
+   * its failure recorded, so that the worker's verdict on no bytes does not replace the reason.
+   */
+  private async readRange(image: { file: string; offset: number; length: number }, at: number, position: number, lengths: number[], i: number): Promise<void> {
+    try {
+      await this.files.readInto(image.file, image.offset, this.arena.view(at, image.length));
+    } catch (err) {
+      lengths[i] = 0;
+      this.failures.set(position, { path: this.paths[this.ring.slotOf(position)], code: 'ERR_SHARD_READ', message: `cannot read the image: ${(err as Error).message ?? String(err)}` });
     }
   }
 
@@ -202,32 +178,17 @@ export class ShardCoordinator {
 
   /** Waits until position `p` has been handed out (the stream may be behind), then until it settles. */
   async settle(position: number): Promise<SkippedSample | null> {
-    const slot = this.ring.slotOf(position);
-    for (;;) {
+    while (position >= this.nextPosition) {
       if (this.stopping) throw Errors.closed();
       if (this.streamError !== null) throw this.streamError;
-      if (position >= this.nextPosition) {
-        await new Promise<void>((resolve) => this.dispatchedWaiters.push(resolve));
-        continue;
-      }
-      const state = this.ring.state(slot);
-      if (state === SlotState.READY) return null;
-      if (state === SlotState.FAILED) {
-        const known = this.failures.get(position);
-        if (known) return known;
-        const slice = this.sliceOf.get(position);
-        if (slice) await slice.settled;
-        continue;
-      }
-      const slice = this.sliceOf.get(position) as Slice;
-      await Promise.race([this.ring.whenSettled(slot), slice.settled]);
+      await new Promise<void>((resolve) => this.dispatchedWaiters.push(resolve));
     }
+    return this.slices.settle(position, () => (this.stopping ? Errors.closed() : this.streamError !== null ? (this.streamError as Error) : null));
   }
 
   release(position: number): void {
     this.ring.release(this.ring.slotOf(position));
-    this.failures.delete(position);
-    this.sliceOf.delete(position);
+    this.slices.forget(position);
     if (this.staged.delete(position)) this.arena.freeOldest();
     this.consumed = position + 1;
     if (this.fullSince !== null) {
@@ -239,6 +200,7 @@ export class ShardCoordinator {
 
   requestStop(): void {
     this.stopping = true;
+    this.slices.stopping = true;
     const waiters = this.dispatchedWaiters;
     this.dispatchedWaiters = [];
     for (const wake of waiters) wake();
@@ -246,6 +208,7 @@ export class ShardCoordinator {
 
   async join(): Promise<void> {
     this.requestStop();
-    while (this.inflight.size > 0) await Promise.allSettled([...this.inflight]);
+    await this.slices.join();
+    await this.files.close();
   }
 }

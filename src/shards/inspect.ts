@@ -14,7 +14,8 @@ import { DEFAULT_RETRY, displayUrl, openerFor, readShard, ShardReadError } from 
 import { expandShardUrls } from './loader.js';
 import { keepsMember, toSample, type SampleRules } from './sample.js';
 import { INDEX_FILE, loadShardIndex, siblingOf } from './shard-index.js';
-import { readSamples } from './tar-samples.js';
+import { streamEntries } from './tar-entries.js';
+import { groupSamples, memberBytes } from './tar-samples.js';
 
 /** Whether `arg` names shards rather than a folder: a `.tar`, brace notation, a URL or a `shards.json`. */
 export function looksLikeShards(arg: string): boolean {
@@ -53,7 +54,8 @@ export async function inspectShards(arg: string, options: { concurrency?: number
     const controller = new AbortController();
     try {
       const keep = (ext: string) => keepsMember(rules, ext);
-      for await (const group of readSamples(readShard(url, opener, DEFAULT_RETRY, controller.signal), { keep, maxMemberBytes: rules.maxSampleBytes })) {
+      const entries = streamEntries(readShard(url, opener, DEFAULT_RETRY, controller.signal));
+      for await (const group of groupSamples(entries, { keep, maxMemberBytes: rules.maxSampleBytes })) {
         samples += 1;
         const path = `${shown}#${group.key}`;
         const outcome = toSample(group, rules);
@@ -66,7 +68,7 @@ export async function inspectShards(arg: string, options: { concurrency?: number
         } else counts.set(outcome.label, (counts.get(outcome.label) ?? 0) + 1);
         const image = rules.imageExtensions.map((e) => group.members.find((m) => m.extension === e)).find((m) => m?.data);
         if (!image?.data) continue;
-        const data = image.data;
+        const data = memberBytes(image.data);
         void queue.add(async () => {
           const result = await scanBytes(data, maxPixels);
           if (result.ok) {

@@ -21,7 +21,23 @@ import { countShard, INDEX_FILE, loadShardIndex, resolveAgainst, siblingOf, type
 import { StagingArena } from './staging.js';
 // Registers the s3:// opener (the AWS SDK itself is loaded on the first s3:// open only).
 import '../s3/shard-opener.js';
-import { ShardStream, type StreamShard } from './stream.js';
+import { ShardStream, type PieceStart, type StreamShard } from './stream.js';
+
+/** `ShardLoader.progress`: what `resumeFrom` takes to go on from there. */
+export interface ShardProgress {
+  epoch: number;
+  /** Samples of the epoch delivered. */
+  position: number;
+  shards: {
+    /** This rank's shards of the epoch with nothing left to deliver (they are not read again). */
+    finished: number;
+    /**
+     * The first shard with samples left: how many of it had been read, and `resumeAt`, the first of its samples
+     * still to deliver (its number in the shard) with the byte offset of its first tar header; `null` when unknown.
+     */
+    current: { url: string; samplesRead: number; resumeAt: { sample: number; byte: number } | null } | null;
+  };
+}
 
 /** Options of {@link imageDatasetFromShards}: the loader's options (see `LoaderOptions`) plus these. */
 export interface ShardDatasetOptions extends LoaderOptions {
@@ -190,6 +206,8 @@ export class ShardLoader implements AsyncIterable<Batch> {
   /** The counters of the current or last epoch, composed into `stats`. */
   private counted: { epochs: number; coordinator: ShardCoordinator; consumer: Consumer } | null = null;
   private startPosition = 0;
+  /** Where a resumed epoch starts reading its first unfinished shard (from `resumeFrom`). */
+  private startAt: PieceStart | null = null;
   private openEpoch: { epoch: number; finished: boolean } | null = null;
   private closed = false;
   private pool: DecodePool | null = null;
@@ -255,57 +273,92 @@ export class ShardLoader implements AsyncIterable<Batch> {
   }
 
   /**
-   * Where the stream is: the epoch, the position of the next sample to deliver, and (for a reader) the shards
-   * finished and the one in flight with the samples of it already read. Hand it to `resumeFrom` to go on.
+   * Where epoch `epoch` stands after `position` samples: the buffer plan there, how many of the rank's pieces
+   * are finished (nothing of them left to deliver), and the first unfinished piece with the first of its samples
+   * still needed (read, in shard order; an earlier one may sit in the shuffle buffer) and how many it had read.
    */
-  get progress(): { epoch: number; position: number; shards: { finished: number; current: { url: string; samplesRead: number } | null } } {
-    const open = this.openEpoch;
-    const { epoch, position } =
-      open !== null && !open.finished
-        ? { epoch: open.epoch, position: this.counted?.consumer.counters.position ?? 0 }
-        : { epoch: this.epoch, position: this.startPosition };
+  private standing(epoch: number, position: number) {
     const { pieces, total } = this.planOf(epoch);
     const plan = this.bufferPlan(epoch, total);
     for (let i = 0; i < position; i++) plan.next();
     const { frontier, buffered } = plan.resumeState();
     let finished = 0;
-    let current: { url: string; samplesRead: number } | null = null;
-    for (const piece of pieces) {
+    for (const [index, piece] of pieces.entries()) {
       const end = piece.firstRead + piece.limit;
-      let pending = end > frontier;
-      for (let r = piece.firstRead; !pending && r < end; r++) pending = buffered.has(r);
-      if (!pending) finished += 1;
-      else {
-        current = { url: displayUrl(this.config.shards[piece.shard].url), samplesRead: Math.max(0, Math.min(piece.limit, frontier - piece.firstRead)) };
-        break;
+      let first = -1;
+      for (let r = piece.firstRead; first === -1 && r < Math.min(end, frontier); r++) if (buffered.has(r)) first = r;
+      if (first === -1 && end > frontier) first = Math.max(frontier, piece.firstRead);
+      if (first === -1) {
+        finished += 1;
+        continue;
       }
+      const samplesRead = Math.max(0, Math.min(piece.limit, frontier - piece.firstRead));
+      return { plan, finished, current: { index, piece, ordinal: first - piece.firstRead, samplesRead } };
     }
-    return { epoch, position, shards: { finished, current } };
+    return { plan, finished, current: null };
   }
 
   /**
-   * The next iteration runs epoch `epoch` from `position` on: finished shards are not read again, and the
-   * samples delivered are exactly those the interrupted epoch had left.
+   * Where the stream is: the epoch, the position of the next sample to deliver, and (for a reader) the shards
+   * finished and the one in flight: the samples of it already read, and `resumeAt`, the first of its samples
+   * still to deliver with the byte offset of its first tar header (`null` when not known), where a resumed
+   * epoch starts reading it. Hand it to `resumeFrom` to go on.
+   */
+  get progress(): ShardProgress {
+    const open = this.openEpoch;
+    const { epoch, position } =
+      open !== null && !open.finished
+        ? { epoch: open.epoch, position: this.counted?.consumer.counters.position ?? 0 }
+        : { epoch: this.epoch, position: this.startPosition };
+    const { finished, current } = this.standing(epoch, position);
+    if (current === null) return { epoch, position, shards: { finished, current: null } };
+    let byte: number | null = null;
+    const live = this.current;
+    if (current.ordinal === 0) byte = 0;
+    else if (live !== null && open !== null && !open.finished && open.epoch === epoch) byte = live.stream.sampleStart(current.index, current.ordinal);
+    else if (this.startAt !== null && this.startAt.piece === current.index && this.startAt.ordinal === current.ordinal) byte = this.startAt.byte;
+    const url = displayUrl(this.config.shards[current.piece.shard].url);
+    const resumeAt = byte === null ? null : { sample: current.ordinal, byte };
+    return { epoch, position, shards: { finished, current: { url, samplesRead: current.samplesRead, resumeAt } } };
+  }
+
+  /**
+   * The next iteration runs epoch `epoch` from `position` on: finished shards are not read again, the one in
+   * flight is read from the byte offset `progress.shards.current.resumeAt` names (when given, and it is the
+   * sample this position needs first), and the samples delivered are exactly those the interrupted epoch had
+   * left.
    *
    * @example
    * loader.resumeFrom(saved); // saved = loader.progress at the checkpoint
    */
-  resumeFrom(progress: { epoch: number; position: number }): void {
+  resumeFrom(progress: { epoch: number; position: number; shards?: { current?: { url?: string; resumeAt?: { sample: number; byte: number } | null } | null } }): void {
     const { epoch, position } = progress ?? {};
     if (!Number.isInteger(epoch) || epoch < 0) throw Errors.invalidOption('progress.epoch', 'a non-negative integer', epoch);
     const size = this.planOf(epoch).total;
     if (!Number.isInteger(position) || position < 0 || position > size) {
       throw Errors.invalidOption('progress.position', `an integer between 0 and ${size}`, position);
     }
+    const at = progress.shards?.current?.resumeAt ?? null;
+    if (at !== null && (typeof at !== 'object' || !Number.isInteger(at.sample) || at.sample < 0 || !Number.isInteger(at.byte) || at.byte < 0)) {
+      throw Errors.invalidOption('progress.shards.current.resumeAt', 'null or { sample, byte } with non-negative integers', at);
+    }
     this.epoch = epoch;
     this.startPosition = position;
+    this.startAt = null;
+    const { current } = this.standing(epoch, position);
+    // Used only where it names the sample this position reads first, in the same shard; else the shard is read from its start.
+    if (at !== null && current !== null && current.ordinal === at.sample && progress.shards?.current?.url === displayUrl(this.config.shards[current.piece.shard].url)) {
+      this.startAt = { piece: current.index, ordinal: at.sample, byte: at.byte };
+    }
   }
 
   async *[Symbol.asyncIterator](): AsyncGenerator<Batch, void, undefined> {
     if (this.closed) throw Errors.closed();
     const epoch = this.epoch++;
     const start = this.startPosition;
+    const startAt = this.startAt;
     this.startPosition = 0;
+    this.startAt = null;
     await this.stopCurrent();
     if (this.closed) throw Errors.closed();
     this.pool ??= new DecodePool({ kind: 'staged', arena: this.arena.buffer }, this.options);
@@ -313,8 +366,16 @@ export class ShardLoader implements AsyncIterable<Batch> {
     const plan = this.bufferPlan(epoch, total);
     for (let i = 0; i < start; i++) plan.next();
     let coordinator: ShardCoordinator | null = null;
-    const stream = new ShardStream(this.config.shards, pieces, plan, plan.resumeState(), this.config.rules, this.config.retry, this.config.readAhead, () =>
-      coordinator?.pump(),
+    const stream = new ShardStream(
+      this.config.shards,
+      pieces,
+      plan,
+      plan.resumeState(),
+      this.config.rules,
+      this.config.retry,
+      this.config.readAhead,
+      () => coordinator?.pump(),
+      startAt,
     );
     coordinator = new ShardCoordinator(this.pool, this.options, stream, this.arena, epoch, total - start);
     const current = { coordinator, stream };
@@ -448,7 +509,8 @@ export async function imageDatasetFromShards(urls: string | readonly string[], i
   const largest = Math.max(1, ...shards.map((s) => s.maxSampleBytes || sampleCap));
   const maxSample = Math.min(sampleCap, largest);
   const totalSamples = counts.reduce((a, b) => a + b, 0);
-  const meanSample = Math.max(1, shards.reduce((a, s) => a + s.filesize, 0) / Math.max(1, totalSamples));
+  // No larger than the largest sample staged: members over maxSampleBytes are skipped, never staged.
+  const meanSample = Math.max(1, Math.min(maxSample, shards.reduce((a, s) => a + s.filesize, 0) / Math.max(1, totalSamples)));
   const memoryBudget = parseByteSize('memoryBudget', loaderOptions.memoryBudget ?? '256MiB');
   const shuffle = loaderOptions.shuffle ?? true;
   let samples = bufferSamples(shuffleBuffer, shuffle === true, maxSample, memoryBudget);

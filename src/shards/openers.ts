@@ -206,7 +206,7 @@ export interface ReadCounters {
 }
 
 /**
- * The bytes of the shard at `url`, front to back, surviving up to `policy.retries` failures: each retry
+ * The bytes of the shard at `url` from byte `start` (default 0) to its end, surviving up to `policy.retries` failures: each retry
  * waits (100 ms, 200 ms, ... by default) and reopens the shard from the byte reached. Throws a
  * {@link ShardReadError} once a failure is not retryable or the retries are spent; a stream that ends
  * before the size its store announced counts as a failure too.
@@ -217,8 +217,9 @@ export async function* readShard(
   policy: RetryPolicy,
   signal: AbortSignal,
   counters: ReadCounters = { resumes: 0 },
+  start = 0,
 ): AsyncGenerator<Uint8Array, void, undefined> {
-  let reached = 0;
+  let reached = start;
   let failures = 0;
   for (;;) {
     const attempt = new AbortController();

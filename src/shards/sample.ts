@@ -6,7 +6,7 @@
  */
 import type { ErrorCode } from '../errors.js';
 import { IMAGE_EXTENSIONS } from '../file-index.js';
-import type { GroupedSample } from './tar-samples.js';
+import { memberBytes, type GroupedSample, type SampleMember } from './tar-samples.js';
 
 /** Which member holds the label: `'auto'` takes the first of `.cls`, `.json`, `.txt` that the sample has. */
 export type LabelMember = 'auto' | 'cls' | 'txt' | 'json';
@@ -35,7 +35,8 @@ export function keepsMember(rules: SampleRules, extension: string): boolean {
 }
 
 export type SampleOutcome =
-  | { ok: true; image: Buffer; label: number }
+  /** `image`: the image member; its bytes are in `data`, or at `offset` of the shard when not read yet (a local shard). */
+  | { ok: true; image: SampleMember; label: number }
   | { ok: false; code: ErrorCode; message: string };
 
 function labelFrom(text: string, rules: SampleRules): number | string {
@@ -60,7 +61,7 @@ function parseLabel(sample: GroupedSample, rules: SampleRules): number | string 
   const member = wanted.map((ext) => sample.members.find((m) => m.extension === ext)).find((m) => m !== undefined);
   if (member === undefined) return `no label member (.${wanted.join(', .')})`;
   if (member.data === null) return `label member .${member.extension} of ${member.size} bytes is too large`;
-  const text = member.data.toString('utf8');
+  const text = memberBytes(member.data).toString('utf8');
   if (member.extension !== 'json') return labelFrom(text, rules);
   let value: unknown;
   try {
@@ -84,7 +85,7 @@ export function toSample(sample: GroupedSample, rules: SampleRules): SampleOutco
     return { ok: false, code: 'ERR_SHARD_SAMPLE', message: `no image member (the sample has ${had || 'no members'})` };
   }
   if (image.size === 0) return { ok: false, code: 'ERR_EMPTY_FILE', message: `the .${image.extension} member is empty (0 bytes)` };
-  if (image.data === null) {
+  if (image.size > rules.maxSampleBytes) {
     return {
       ok: false,
       code: 'ERR_TOO_LARGE',
@@ -97,5 +98,5 @@ export function toSample(sample: GroupedSample, rules: SampleRules): SampleOutco
     if (typeof parsed === 'string') return { ok: false, code: 'ERR_LABEL', message: parsed };
     label = parsed;
   }
-  return { ok: true, image: image.data, label };
+  return { ok: true, image, label };
 }

@@ -2,11 +2,13 @@
  * The shard index: a small JSON file next to the shards (`shards.json`, written by `imgstream pack`) that
  * lists every shard with its sample count, its size and its largest image, plus the class names. It is a
  * superset of WebDataset's `wids` shard index (`__kind__`, `wids_version`, `shardlist[].url/nsamples`), so
- * `wids` reads it too. Without one, local shards are counted by a first pass over their tar headers.
+ * `wids` reads it too. Without one, local shards are counted by a first pass over their tar headers alone.
  */
 import { Errors, ImgstreamError } from '../errors.js';
-import { displayUrl, openerFor, readShard, ShardReadError, type RetryPolicy } from './openers.js';
-import { readSamples } from './tar-samples.js';
+import { promises as fsp } from 'node:fs';
+import { displayUrl, openerFor, readShard, schemeOf, ShardReadError, type RetryPolicy, type ShardOpener } from './openers.js';
+import { fileEntries, localFile, streamEntries, type WalkCounters } from './tar-entries.js';
+import { groupSamples } from './tar-samples.js';
 
 /** The index's file name, next to the shards. */
 export const INDEX_FILE = 'shards.json';
@@ -125,28 +127,31 @@ export async function loadShardIndex(location: string, policy: RetryPolicy): Pro
 }
 
 /**
- * Counts a shard's samples by reading it once, keeping nothing but tar headers: the grouping is the one the
- * loader reads with, so the counts agree with what it will find.
+ * Counts a shard's samples, keeping nothing but tar headers: a local file by reading its header blocks only
+ * and seeking over every member's data, another URL by reading it once. The grouping is the one the loader
+ * reads with, so the counts agree with what it will find.
  */
-export async function countShard(url: string, policy: RetryPolicy, isImage: (extension: string) => boolean): Promise<ShardEntry> {
+export async function countShard(url: string, policy: RetryPolicy, isImage: (extension: string) => boolean, counters?: WalkCounters): Promise<ShardEntry> {
   const opener = openerFor(url);
   if (opener === null) throw Errors.invalidOption('urls', 'paths, http(s):// or s3:// URLs of shards', url);
   let nsamples = 0;
   let filesize = 0;
   let maxSampleBytes = 0;
   const controller = new AbortController();
-  const bytes = readShard(url, opener, policy, controller.signal);
   async function* counted(): AsyncGenerator<Uint8Array> {
-    for await (const chunk of bytes) {
+    for await (const chunk of readShard(url, opener as ShardOpener, policy, controller.signal)) {
       filesize += chunk.length;
       yield chunk;
     }
   }
+  const local = schemeOf(url) === 'file:';
+  const entries = local ? fileEntries(localFile(url), 0, counters) : streamEntries(counted());
   try {
-    for await (const sample of readSamples(counted(), { keep: () => false, maxMemberBytes: 0 })) {
+    for await (const sample of groupSamples(entries, { keep: () => false, maxMemberBytes: 0 })) {
       nsamples += 1;
       for (const m of sample.members) if (isImage(m.extension)) maxSampleBytes = Math.max(maxSampleBytes, m.size);
     }
+    if (local) filesize = (await fsp.stat(localFile(url))).size;
   } catch (err) {
     // A shard that cannot be read through is counted up to its break; the loader reports it when it meets it.
     if (nsamples === 0 && err instanceof ShardReadError && !err.retryable) {

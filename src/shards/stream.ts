@@ -6,15 +6,27 @@
  * index count, turns its missing samples into failures naming the shard; the epoch goes on.
  */
 import { ImgstreamError, type SkippedSample } from '../errors.js';
-import { displayUrl, openerFor, readShard, ShardReadError, type ReadCounters, type RetryPolicy } from './openers.js';
+import { displayUrl, openerFor, readShard, schemeOf, ShardReadError, type ReadCounters, type RetryPolicy } from './openers.js';
 import type { BufferPlan, Piece } from './plan.js';
-import { keepsMember, toSample, type SampleRules } from './sample.js';
-import { readSamples } from './tar-samples.js';
+import { keepsMember, LABEL_EXTENSIONS, toSample, type SampleRules } from './sample.js';
+import { heldBytesOf, type EncodedBytes } from './staging.js';
+import { fileEntries, localFile, streamEntries, type TarEntry } from './tar-entries.js';
+import { groupSamples, type SampleMember } from './tar-samples.js';
 
-/** One emitted sample: encoded bytes and label, or a skip record. */
+/** One emitted sample: encoded bytes (or where they are in a local shard) and label, or a skip record. */
 export type StreamItem =
-  | { ok: true; read: number; sampleId: number; path: string; image: Buffer; label: number }
+  | { ok: true; read: number; sampleId: number; path: string; image: EncodedBytes; label: number }
   | { ok: false; read: number; sampleId: number; skip: SkippedSample };
+
+/** Where a resumed reader starts in a piece: the sample `ordinal` of it, whose first header is at byte `byte`. */
+export interface PieceStart {
+  piece: number;
+  ordinal: number;
+  byte: number;
+}
+
+/** Pieces whose samples' byte offsets are kept, counting back from the one being read (for `progress`). */
+const KEPT_START_PIECES = 64;
 
 export interface StreamShard {
   url: string;
@@ -48,7 +60,18 @@ export class ShardStream {
     /** Samples read beyond what the buffer plan needs, so that the coordinator finds whole slices ready. */
     private readonly readAhead: number,
     private readonly onAvailable: () => void,
+    /** A resumed epoch's place in the first piece it needs: read from that byte on instead of the shard's start. */
+    private readonly startAt: PieceStart | null = null,
   ) {}
+
+  /** Byte offsets of each read sample's first header, by piece (the last {@link KEPT_START_PIECES} pieces read). */
+  private readonly starts = new Map<number, number[]>();
+
+  /** The byte offset of sample `ordinal` of piece `piece` in its shard, when it is known (it was read, recently). */
+  sampleStart(piece: number, ordinal: number): number | null {
+    if (ordinal === 0) return 0;
+    return this.starts.get(piece)?.[ordinal] ?? null;
+  }
 
   /** Starts reading in the background. */
   start(): void {
@@ -74,7 +97,7 @@ export class ShardStream {
     this.nextRead = null;
     if (item.ok) {
       this.goodHeld -= 1;
-      this.heldBytes -= item.image.length;
+      this.heldBytes -= heldBytesOf(item.image);
       this.wakeReader?.();
     }
     return item;
@@ -100,7 +123,7 @@ export class ShardStream {
     this.items.set(item.read, item);
     if (item.ok) {
       this.goodHeld += 1;
-      this.heldBytes += item.image.length;
+      this.heldBytes += heldBytesOf(item.image);
       this.peakHeldBytes = Math.max(this.peakHeldBytes, this.heldBytes);
     }
     if (item.read === this.nextRead || this.nextRead === null) this.onAvailable();
@@ -115,59 +138,85 @@ export class ShardStream {
   }
 
   private async readAll(): Promise<void> {
-    const needed = this.pieces.filter((piece) => {
+    const needed = this.pieces.map((piece, index) => ({ piece, index })).filter(({ piece }) => {
       const end = piece.firstRead + piece.limit;
       if (end > this.resume.frontier) return true;
       for (let r = piece.firstRead; r < end; r++) if (this.resume.buffered.has(r)) return true;
       return false;
     });
+    const startOf = (index: number) => (this.startAt !== null && this.startAt.piece === index ? this.startAt : null);
     // The next shard is opened while this one is read, so that its request's round trip is not waited for.
-    let next = needed.length > 0 ? this.open(needed[0]) : null;
+    let next = needed.length > 0 ? this.open(needed[0].piece, startOf(needed[0].index)) : null;
     for (let i = 0; i < needed.length; i++) {
       if (this.controller.signal.aborted) return;
-      const bytes = next;
-      next = i + 1 < needed.length ? this.open(needed[i + 1]) : null;
-      await this.readPiece(needed[i], bytes);
+      const entries = next;
+      next = i + 1 < needed.length ? this.open(needed[i + 1].piece, startOf(needed[i + 1].index)) : null;
+      await this.readPiece(needed[i].piece, needed[i].index, entries, startOf(needed[i].index));
     }
   }
 
-  /** The piece's byte stream with its first chunk already asked for; `null` when no opener takes its URL. */
-  private open(piece: Piece): AsyncIterable<Uint8Array> | null {
+  /**
+   * The piece's tar entries from its start (or a resumed reader's byte): a local shard's by seeking over the
+   * image data (read later, straight into shared memory), another's through its opener with the first chunk
+   * already asked for; `null` when no opener takes its URL.
+   */
+  private open(piece: Piece, start: PieceStart | null): AsyncIterable<TarEntry> | null {
     const url = this.shards[piece.shard].url;
+    const byte = start?.byte ?? 0;
+    if (schemeOf(url) === 'file:') return fileEntries(localFile(url), byte);
     const opener = openerFor(url);
     if (opener === null) return null;
-    const bytes = readShard(url, opener, this.retry, this.controller.signal, this.counters);
-    const first = bytes.next();
+    const bytes = readShard(url, opener, this.retry, this.controller.signal, this.counters, byte);
+    let first: Promise<IteratorResult<Uint8Array>> | null = bytes.next();
     first.catch(() => undefined);
-    return (async function* prefetched() {
-      const head = await first;
-      if (head.done) return;
-      yield head.value;
-      yield* bytes;
-    })();
+    // The first chunk asked for already, the rest straight from the reader (no generator wrapped around each chunk).
+    const prefetched: AsyncIterable<Uint8Array> = {
+      [Symbol.asyncIterator]: () => ({
+        next: () => {
+          const head = first ?? bytes.next();
+          first = null;
+          return head;
+        },
+        return: (value?: unknown) => bytes.return(value as undefined),
+      }),
+    };
+    return streamEntries(prefetched, byte);
   }
 
-  private async readPiece(piece: Piece, bytes: AsyncIterable<Uint8Array> | null): Promise<void> {
+  /** A sample's image as the coordinator stages it: the bytes read, or (local shards) where they are. */
+  private encoded(url: string, image: SampleMember): EncodedBytes {
+    if (image.data === null) return { file: localFile(url), offset: image.offset, length: image.size };
+    return image.data.length === 1 ? image.data[0] : { chunks: image.data, length: image.size };
+  }
+
+  private async readPiece(piece: Piece, index: number, entries: AsyncIterable<TarEntry> | null, start: PieceStart | null): Promise<void> {
     const shard = this.shards[piece.shard];
     const shown = displayUrl(shard.url);
-    let ordinal = 0;
+    let ordinal = start?.ordinal ?? 0;
     let failure: { code: 'ERR_SHARD_READ'; message: string } | null = null;
-    if (bytes === null) failure = { code: 'ERR_SHARD_READ', message: `no opener for ${shown}` };
+    if (entries === null) failure = { code: 'ERR_SHARD_READ', message: `no opener for ${shown}` };
     else {
       const signal = this.controller.signal;
-      const keep = (ext: string) => keepsMember(this.rules, ext);
+      const local = schemeOf(shard.url) === 'file:';
+      // Local images are not read here: the coordinator reads each one into the staging arena when it is due.
+      const keep = local ? (ext: string) => this.rules.labeled && (LABEL_EXTENSIONS as readonly string[]).includes(ext) : (ext: string) => keepsMember(this.rules, ext);
+      const starts: number[] = [];
+      this.starts.set(index, starts);
+      this.starts.delete(index - KEPT_START_PIECES);
       try {
-        for await (const group of readSamples(bytes, { keep, maxMemberBytes: this.rules.maxSampleBytes })) {
+        const seen = start !== null && local ? await keysBefore(localFile(shard.url), start.byte) : undefined;
+        for await (const group of groupSamples(entries, { keep, maxMemberBytes: this.rules.maxSampleBytes }, seen)) {
           if (ordinal >= piece.limit) break;
           const read = piece.firstRead + ordinal;
           const sampleId = shard.firstSample + ordinal;
+          starts[ordinal] = group.start;
           ordinal += 1;
           if (!this.wanted(read)) continue;
           const path = `${shown}#${group.key}`;
           const outcome = toSample(group, this.rules);
           this.put(
             outcome.ok
-              ? { ok: true, read, sampleId, path, image: outcome.image, label: outcome.label }
+              ? { ok: true, read, sampleId, path, image: this.encoded(shard.url, outcome.image), label: outcome.label }
               : { ok: false, read, sampleId, skip: { path, code: outcome.code, message: outcome.message } },
           );
           await this.room();
@@ -189,5 +238,19 @@ export class ShardStream {
       if (!this.wanted(read)) continue;
       this.put({ ok: false, read, sampleId: shard.firstSample + o, skip: { path: `${shown}#sample-${o}`, ...failure } });
     }
+  }
+}
+
+/** The keys of a local shard's samples before byte `end` (headers only): a resumed reader still knows a repeated key. */
+async function keysBefore(file: string, end: number): Promise<Set<string>> {
+  const seen = new Set<string>();
+  for await (const group of groupSamples(stopAt(fileEntries(file, 0), end), { keep: () => false, maxMemberBytes: 0 })) seen.add(group.key);
+  return seen;
+}
+
+async function* stopAt(entries: AsyncIterable<TarEntry>, end: number): AsyncGenerator<TarEntry> {
+  for await (const entry of entries) {
+    if (entry.start >= end) return;
+    yield entry;
   }
 }
