@@ -185,3 +185,34 @@ export async function describeFolder(dir: string): Promise<{ files: number; mean
   await walk(dir);
   return { files, meanBytes: files === 0 ? 0 : Math.round(bytes / files), formats };
 }
+
+const JPEG_EXTENSIONS = new Set(['jpg', 'jpeg']);
+
+/**
+ * The JPEG files of `dir` alone, for the rows read against the libjpeg-turbo decode-only row (which reads
+ * JPEGs only): `dir` itself when it holds nothing else, else a folder under `cacheDir` of hard links (copies
+ * where links are not possible) to its JPEGs, the same sub-folders, made anew each run. `left` counts the
+ * image files left out, by extension.
+ */
+export async function jpegOnlyView(dir: string, cacheDir: string): Promise<{ dir: string; left: Record<string, number> }> {
+  const { formats } = await describeFolder(dir);
+  const left = Object.fromEntries(Object.entries(formats).filter(([ext]) => !JPEG_EXTENSIONS.has(ext)));
+  if (Object.keys(left).length === 0) return { dir, left };
+  const view = path.join(cacheDir, 'jpeg-only', path.resolve(dir).replace(/[^A-Za-z0-9._-]+/g, '_').slice(-120));
+  await fsp.rm(view, { recursive: true, force: true });
+  async function walk(from: string, to: string): Promise<void> {
+    await fsp.mkdir(to, { recursive: true });
+    for (const entry of await fsp.readdir(from, { withFileTypes: true })) {
+      if (entry.name.startsWith('.')) continue;
+      const source = path.join(from, entry.name);
+      const target = path.join(to, entry.name);
+      if (entry.isDirectory()) await walk(source, target);
+      else if (JPEG_EXTENSIONS.has(path.extname(entry.name).slice(1).toLowerCase())) {
+        await fsp.link(source, target).catch(() => fsp.copyFile(source, target));
+      }
+    }
+  }
+  await walk(dir, view);
+  return { dir: view, left };
+}
+

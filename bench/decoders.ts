@@ -26,6 +26,7 @@ const spec: DecodeSpec = {
   height: 224,
   channels: 3,
   dtype: 'float32',
+  slotDtype: 'float32',
   normalization: null,
   interpolation: 'bilinear',
   cropToAspectRatio: false,

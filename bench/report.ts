@@ -233,8 +233,13 @@ export function machineLine(report: Report): string {
   return (
     `${m.cores} cores (${m.cpu}), ${fmtBytes(m.memoryBytes)} RAM, ${m.platform}, Node ${m.node}, sharp ${m.sharp} / libvips ${m.libvips} (${m.jpeg})` +
     `${m.torch ? `, ${m.torch.replace(/ \(.*\)$/, '')}` : ''}${m.pil ? `, ${m.pil}` : ''}; load average ${load}` +
-    `${m.decoder ? `; imgstream's ${m.decoder}` : ''}`
+    `${m.decoder ? `; imgstream's ${withoutFolders(m.decoder)}` : ''}`
   );
+}
+
+/** A file's folders say where this machine keeps it, not what it is: the report names files alone. */
+function withoutFolders(text: string): string {
+  return text.replace(/(?:[A-Za-z]:)?[\\/][^\s;()]*[\\/]([^\s;()\\/]+)/g, '$1');
 }
 
 /** The tables, as markdown; `level` is the heading level of its sections. */

@@ -1,9 +1,11 @@
 /**
  * The consumer: takes epoch positions in order, copies each good sample out of its slot into the batch being
- * assembled, frees the slot at once, and yields fixed-size batches. A skipped sample's place is taken by the
+ * assembled (converting a slot of 8-bit levels to float32 on the way, see `levels.ts`), frees the slot at once,
+ * and yields fixed-size batches. A skipped sample's place is taken by the
  * next good one, so batches stay full.
  */
 import { Errors, type SkippedSample } from './errors.js';
+import { LevelsToFloat } from './levels.js';
 import type { Coordinator } from './coordinator.js';
 import type { ResolvedOptions } from './options.js';
 import type { Ring } from './ring.js';
@@ -41,15 +43,21 @@ export interface BatchArrays {
   labels: Int32Array | Float32Array | null;
 }
 
-class BatchBuilder {
+/** One batch being assembled: samples copied out of their slots, in order (exported for the bench's stage timings). */
+export class BatchBuilder {
   readonly images: Float32Array | Uint8Array;
   readonly imageBytes: Uint8Array;
   readonly labels: Int32Array | Float32Array | null;
   readonly paths: string[] = [];
 
+  /**
+   * @param levels - for a ring of 8-bit levels and float32 batches (`spec.slotDtype`), their conversion; `null`:
+   *   slots hold the batch's own values and are copied.
+   */
   constructor(
     private readonly options: ResolvedOptions,
     reuse: BatchArrays | null,
+    private readonly levels: LevelsToFloat | null = null,
   ) {
     const n = options.batchSize;
     const perSample = options.imageSize[0] * options.imageSize[1] * options.channels;
@@ -72,7 +80,12 @@ class BatchBuilder {
 
   add(ring: Ring, slot: number, label: number, path: string): void {
     const row = this.count;
-    ring.copyOut(slot, this.imageBytes, row * ring.sampleBytes);
+    if (this.levels !== null) {
+      // A slot of levels: one byte per value.
+      this.levels.convert(ring.pixelsOf(slot, 'uint8') as Uint8Array, this.images as Float32Array, row * ring.sampleBytes);
+    } else {
+      ring.copyOut(slot, this.imageBytes, row * ring.sampleBytes);
+    }
     if (this.labels instanceof Float32Array) this.labels[row * this.options.numClasses + label] = 1;
     else if (this.labels !== null) this.labels[row] = label;
     this.paths.push(path);
@@ -98,6 +111,7 @@ class BatchBuilder {
  */
 export class Consumer {
   readonly counters: ConsumerCounters;
+  private readonly levels: LevelsToFloat | null;
 
   constructor(
     private readonly coordinator: PositionFeed,
@@ -107,6 +121,8 @@ export class Consumer {
     startPosition: number,
     private readonly takeRecycled: () => BatchArrays | null = () => null,
   ) {
+    const { spec } = options;
+    this.levels = spec.slotDtype === spec.dtype ? null : new LevelsToFloat(spec.normalization, spec.channels);
     this.counters = {
       position: startPosition,
       imagesPerSecond: 0,
@@ -129,7 +145,7 @@ export class Consumer {
     let position = 0;
     coordinator.pump();
     while (position < coordinator.size) {
-      const batch = new BatchBuilder(options, this.takeRecycled());
+      const batch = new BatchBuilder(options, this.takeRecycled(), this.levels);
       while (batch.count < options.batchSize && position < coordinator.size) {
         fillSum += coordinator.held / ring.capacity;
         taken += 1;

@@ -40,7 +40,7 @@ export class DecodePool {
   /** `worker`: the module the threads run; the decode worker unless a wrapper of it is given (the fault tests inject faults so). */
   /** `source`: a file index, or another sample source (a shard stream's staging arena). */
   constructor(source: FileIndex | SampleSource, options: ResolvedOptions, worker: WorkerEntry = decodeWorkerEntry()) {
-    this.ring = new Ring(options.capacity, options.sampleBytes);
+    this.ring = new Ring(options.capacity, options.slotBytes);
     this.workers = options.workers;
     const { filename, execArgv } = worker;
     const workerData: WorkerInit = {

@@ -153,9 +153,9 @@ export class ImageLoader implements AsyncIterable<Batch> {
 
   /** Statistics of the current or last epoch. */
   get stats(): LoaderStats {
-    const { capacity, sampleBytes } = this.options;
+    const { capacity, slotBytes } = this.options;
     const counted = this.counted;
-    return composeStats(counted?.epochs ?? 0, { capacity, bytes: capacity * sampleBytes }, counted?.coordinator.counters ?? null, counted?.consumer.counters ?? null);
+    return composeStats(counted?.epochs ?? 0, { capacity, bytes: capacity * slotBytes }, counted?.coordinator.counters ?? null, counted?.consumer.counters ?? null);
   }
 
   /** The decode workers every epoch of this loader runs on: made for the first epoch, kept until `close()`. */

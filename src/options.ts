@@ -11,7 +11,7 @@ import type { FileIndex } from './file-index.js';
 import { resolveDecoder, type Decoder } from './native/addon.js';
 import { COMPAT_PRESETS, COMPAT_VALUES, type Compat } from './compat.js';
 import type { ColorChannels, DecodeSpec, Dtype, Interpolation, JpegDecoder, Normalization, ReferenceResize } from './protocol.js';
-import { bytesPerSample } from './protocol.js';
+import { bytesPerSample, bytesPerSlot } from './protocol.js';
 import type { Permutation, RankRemainder, Shard } from './sampler.js';
 import { boolean, defined, integerBetween, integerIn, invalid, number, numberBetween, object, oneOf, positiveInteger, size2d } from './validate.js';
 
@@ -252,7 +252,10 @@ export interface ResolvedOptions {
   readonly prefetch: number | 'auto';
   /** Ring slots (samples decoded ahead): `prefetch` batches, capped by `memoryBudget`. */
   readonly capacity: number;
+  /** Bytes of one sample in a batch. */
   readonly sampleBytes: number;
+  /** Bytes of one ring slot: `sampleBytes`, or a quarter of it when the ring holds 8-bit levels (`spec.slotDtype`). */
+  readonly slotBytes: number;
   readonly onError: OnError;
   readonly dropRemainder: boolean;
   readonly maxPixels: number;
@@ -432,6 +435,7 @@ export function resolveOptions(
     width: imageSize[1],
     channels,
     dtype,
+    slotDtype: dtype === 'float32' && augment === null && compat.reference === null ? 'uint8' : dtype,
     normalization,
     interpolation,
     cropToAspectRatio,
@@ -448,9 +452,11 @@ export function resolveOptions(
     );
   }
   const sampleBytes = bytesPerSample(spec);
+  const slotBytes = bytesPerSlot(spec);
   // The budget holds the ring and the two batches the loader may fill or keep at once: the one it assembles
   // and the one the consumer holds meanwhile or has handed back. The ring needs at least a batch of slots so
-  // that a batch can always be completed.
+  // that a batch can always be completed. Slots are counted at a batch sample's size: a slot of 8-bit levels
+  // (float32 output, see `slotDtype`) takes a quarter of what the budget sets aside for it.
   const slots = Math.floor(memoryBudget / sampleBytes) - BATCHES_IN_BUDGET * batchSize;
   if (slots < batchSize) {
     throw invalid(
@@ -483,6 +489,7 @@ export function resolveOptions(
     prefetch,
     capacity,
     sampleBytes,
+    slotBytes,
     onError,
     dropRemainder,
     maxPixels,

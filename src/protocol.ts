@@ -80,6 +80,12 @@ export interface DecodeSpec {
   width: number;
   channels: ColorChannels;
   dtype: Dtype;
+  /**
+   * What a ring slot holds: `dtype`, or `'uint8'` levels for a float32 output that is a function of the 8-bit
+   * levels alone (no augmentation, no reference resampler), which the consumer converts as it fills the batch
+   * (`src/levels.ts`). The workers write slots of this type and never convert.
+   */
+  slotDtype: Dtype;
   /** `null` for uint8 output or `normalize: 'none'` on float32 (raw 0..255 values). */
   normalization: Normalization | null;
   interpolation: Interpolation;
@@ -158,6 +164,12 @@ export interface DecodeResult {
   busyMs: number;
 }
 
+/** Bytes of one sample in a batch (`dtype` values). */
 export function bytesPerSample(spec: DecodeSpec): number {
   return spec.height * spec.width * spec.channels * (spec.dtype === 'float32' ? 4 : 1);
+}
+
+/** Bytes of one ring slot (`slotDtype` values). */
+export function bytesPerSlot(spec: DecodeSpec): number {
+  return spec.height * spec.width * spec.channels * (spec.slotDtype === 'float32' ? 4 : 1);
 }

@@ -4,6 +4,9 @@
  * allocates the ring, claims slots for tasks and frees them; a decode worker attaches to the same buffers,
  * writes a slot's pixels through {@link Ring.pixelsOf} and publishes the outcome with {@link Ring.publish}.
  *
+ * A slot holds one sample as `spec.slotDtype` values: the batch's own dtype, or for a float32 loader without
+ * augmentation the 8-bit levels, which the consumer converts as it copies them into the batch (`levels.ts`).
+ *
  * Invariant: epoch position `p` lives in slot `p % capacity`, and a slot goes EMPTY -> PENDING (claimed by the
  * coordinator) -> READY or FAILED (published by the worker, or FAILED by the coordinator for a task lost with
  * its worker) -> EMPTY (released by the consumer). The consumer waits on a PENDING slot with `Atomics.waitAsync`

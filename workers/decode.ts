@@ -132,7 +132,7 @@ function trimNow(samples: number): void {
 
 /** The decode of one sample's bytes into its slot; throws a `SampleError` when it cannot be decoded. */
 async function decodeInto(data: Buffer, slot: number, epoch: number, sample: number): Promise<void> {
-  const out = ring.pixelsOf(slot, spec.dtype);
+  const out = ring.pixelsOf(slot, spec.slotDtype);
   if (spec.reference !== null) {
     try {
       await referenceDecode(await loadSharp(), data, spec, spec.reference, out);

@@ -111,7 +111,7 @@ export function fastPathAccepts(header: JpegHeader | null, maxPixels: number): h
 
 /** The spec fields the fast path implements; a spec with anything else switched on stays with sharp. */
 // maxFileBytes is the reader's bound, met before any decoder sees the file.
-const HANDLED = new Set(['height', 'width', 'channels', 'dtype', 'normalization', 'interpolation', 'cropToAspectRatio', 'maxPixels', 'maxFileBytes', 'decoder']);
+const HANDLED = new Set(['height', 'width', 'channels', 'dtype', 'slotDtype', 'normalization', 'interpolation', 'cropToAspectRatio', 'maxPixels', 'maxFileBytes', 'decoder']);
 const INTERPOLATION = { nearest: Interpolation.NEAREST, bilinear: Interpolation.BILINEAR } as const;
 
 /** Where the fast path writes: a size other than the spec's, and a window of the oriented source to resize. */

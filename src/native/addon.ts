@@ -35,6 +35,13 @@ export interface NativeAddon {
   /** Mean luminance of `src` through `lut` (the contrast jitter's mean), natively. */
   meanLuminance(src: Uint8Array, channels: number, lut: Float64Array): number;
   /**
+   * The consumer's step of a float32 loader whose ring holds 8-bit levels (`levels.c`): `src` into
+   * `dst[dstOffset, dstOffset + src.length)` as `level * scale[c] + offset[c]` in float32 arithmetic (product
+   * rounded, then the sum), `scale` and `offset` one value per channel (1 to 4). `false` (nothing written) when
+   * the arguments do not fit.
+   */
+  expandLevels(src: Uint8Array, dst: Float32Array, dstOffset: number, scale: Float32Array, offset: Float32Array): boolean;
+  /**
    * Reads a file into `buffer` as one task on libuv's pool (open, fstat, read, close). Resolves with its size:
    * larger than `buffer` means nothing was kept (retry with a larger one); -1, a file that is not regular and
    * does not fit. Rejects with Node's `code` (`ENOENT`, `EISDIR`, ...).

@@ -771,6 +771,8 @@ static napi_value decode(napi_env env, napi_callback_info info) {
 /* Augmentation's pixel pass (augment_pass.c). */
 napi_value imgstream_shifted_rgb(napi_env env, napi_callback_info info);
 napi_value imgstream_mean_luminance(napi_env env, napi_callback_info info);
+/* The consumer's 8-bit slot into a float32 batch (levels.c). */
+napi_value imgstream_expand_levels(napi_env env, napi_callback_info info);
 /* One-task file read (read_file.c). */
 napi_value imgstream_read_into(napi_env env, napi_callback_info info);
 napi_value imgstream_trim_memory(napi_env env, napi_callback_info info);
@@ -827,6 +829,7 @@ NAPI_MODULE_INIT() {
       {"turbojpegPath", NULL, imgstream_turbojpeg_path, NULL, NULL, NULL, napi_enumerable, NULL},
       {"shiftedRgb", NULL, imgstream_shifted_rgb, NULL, NULL, NULL, napi_enumerable, NULL},
       {"meanLuminance", NULL, imgstream_mean_luminance, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"expandLevels", NULL, imgstream_expand_levels, NULL, NULL, NULL, napi_enumerable, NULL},
       {"readInto", NULL, imgstream_read_into, NULL, NULL, NULL, napi_enumerable, NULL},
       {"trimMemory", NULL, imgstream_trim_memory, NULL, NULL, NULL, napi_enumerable, NULL},
       {"useAvx2", NULL, use_avx2_js, NULL, NULL, NULL, napi_enumerable, NULL},

@@ -226,9 +226,9 @@ export class ShardLoader implements AsyncIterable<Batch> {
 
   /** Statistics of the current or last epoch (as `ImageLoader.stats`). */
   get stats(): LoaderStats {
-    const { capacity, sampleBytes } = this.options;
+    const { capacity, slotBytes } = this.options;
     const counted = this.counted;
-    return composeStats(counted?.epochs ?? 0, { capacity, bytes: capacity * sampleBytes }, counted?.coordinator.counters ?? null, counted?.consumer.counters ?? null);
+    return composeStats(counted?.epochs ?? 0, { capacity, bytes: capacity * slotBytes }, counted?.coordinator.counters ?? null, counted?.consumer.counters ?? null);
   }
 
   /**
@@ -559,7 +559,7 @@ export async function imageDatasetFromShards(urls: string | readonly string[], i
       shuffleBuffer: shuffleBytes,
       staging,
       streams: STREAM_RESERVE,
-      pixels: final.capacity * final.sampleBytes + 2 * final.batchSize * final.sampleBytes,
+      pixels: final.capacity * final.slotBytes + 2 * final.batchSize * final.sampleBytes,
     }),
   });
   return new ShardLoader(options, config);
