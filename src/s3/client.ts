@@ -10,6 +10,7 @@ import http from 'node:http';
 import https from 'node:https';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { Errors } from '../errors.js';
+import type { S3Location } from './url.js';
 
 /** How imgstream talks to S3 or an S3-compatible store. Every field is optional. */
 export interface S3Options {
@@ -127,6 +128,23 @@ const requestSignal = new AsyncLocalStorage<AbortSignal>();
  */
 export function sendAborting<T>(signal: AbortSignal, send: () => Promise<T>): Promise<T> {
   return requestSignal.run(signal, send);
+}
+
+/**
+ * GET of `loc` from byte `offset` (a `Range` request past 0), pinned to `etag` when given (`If-Match`: an object
+ * replaced meanwhile fails instead of mixing two versions), aborted by `signal`. The one GET both readers send.
+ */
+export function getObjectFrom(ctx: S3Context, loc: S3Location, offset: number, etag: string | undefined, signal: AbortSignal) {
+  return sendAborting(signal, () =>
+    ctx.client.send(
+      new ctx.sdk.GetObjectCommand({
+        Bucket: loc.bucket,
+        Key: loc.key,
+        ...(offset > 0 ? { Range: `bytes=${offset}-` } : {}),
+        ...(etag !== undefined ? { IfMatch: etag } : {}),
+      }),
+    ),
+  );
 }
 
 type RequestHandler = S3Client['config']['requestHandler'];

@@ -6,7 +6,7 @@
  */
 import type { GetObjectCommandOutput } from '@aws-sdk/client-s3';
 import { Errors } from '../errors.js';
-import { sendAborting, type S3Context } from './client.js';
+import { getObjectFrom, type S3Context } from './client.js';
 import { classifyFailure, TruncatedBody } from './failures.js';
 import { backoffDelay, sleep, watchdog } from './retry.js';
 import { formatS3Url, type S3Location } from './url.js';
@@ -37,16 +37,7 @@ export async function* readObject(ctx: S3Context, loc: S3Location, opts: ReadObj
     let body: GetObjectCommandOutput['Body'] | undefined;
     let progressed = false;
     try {
-      const out = await sendAborting(dog.signal, () =>
-        ctx.client.send(
-          new ctx.sdk.GetObjectCommand({
-            Bucket: loc.bucket,
-            Key: loc.key,
-            ...(reached > 0 ? { Range: `bytes=${reached}-` } : {}),
-            ...(etag !== undefined ? { IfMatch: etag } : {}),
-          }),
-        ),
-      );
+      const out = await getObjectFrom(ctx, loc, reached, etag, dog.signal);
       dog.touch();
       body = out.Body;
       etag ??= out.ETag;

@@ -10,7 +10,7 @@
  */
 import { createHash } from 'node:crypto';
 import { registerOpener, ShardReadError, type ShardOpener } from '../shards/openers.js';
-import { createS3Context, resolveS3Options, sendAborting, type S3Context } from './client.js';
+import { createS3Context, getObjectFrom, resolveS3Options, type S3Context } from './client.js';
 import { classifyFailure } from './failures.js';
 import { parseS3Url } from './url.js';
 
@@ -38,16 +38,7 @@ export const s3Opener: ShardOpener = {
     const ctx = await contextFromEnv();
     const pinned = offset > 0 ? etags.get(url) : undefined;
     try {
-      const out = await sendAborting(signal, () =>
-        ctx.client.send(
-          new ctx.sdk.GetObjectCommand({
-            Bucket: loc.bucket,
-            Key: loc.key,
-            ...(offset > 0 ? { Range: `bytes=${offset}-` } : {}),
-            ...(pinned !== undefined ? { IfMatch: pinned } : {}),
-          }),
-        ),
-      );
+      const out = await getObjectFrom(ctx, loc, offset, pinned, signal);
       if (out.ETag !== undefined) etags.set(url, out.ETag);
       if (etags.size > 1024) etags.delete(etags.keys().next().value as string);
       const total = /\/(\d+)$/.exec(out.ContentRange ?? '');
