@@ -50,8 +50,17 @@ typedef struct {
   int pairs;     /* paired: taps per output pixel, in pairs */
   int read_hi;   /* paired: one past the last source pixel the pairs read */
   float *pair_weights;
-  size_t start_cap, count_cap, weights_cap, pair_weights_cap;
+  /* Unpaired (the vertical axis): each output's weights in fixed point (FIXED_ONE = 1), two int16 per int32 (the
+   * even tap in the low half), ceil(count / 2) of them from fixed + i * fixed_stride, summing to FIXED_ONE. */
+  int32_t *fixed;
+  int fixed_stride;
+  size_t start_cap, count_cap, weights_cap, pair_weights_cap, fixed_cap;
 } AxisPlan;
+
+/* The vertical pass's fixed point: 14 fractional bits keep a weight of 1 within int16, and a sum over the taps
+ * of a byte times the weights (at most 255 * FIXED_ONE, the weights summing to one) exact in a float. */
+#define FIXED_BITS 14
+#define FIXED_ONE (1 << FIXED_BITS)
 
 typedef struct {
   const TurboJpeg *api; /* set with `tj` on the first decode, once a library is open */
@@ -86,6 +95,7 @@ static void state_free(napi_env env, void *data, void *hint) {
     free(s->plans[i].axis.count);
     free(s->plans[i].axis.weights);
     free(s->plans[i].pair_weights);
+    free(s->plans[i].fixed);
   }
   free(s->taps);
   free(s);
@@ -178,6 +188,24 @@ static void axis_mirror(Axis *a, int out_len, int src_len) {
 }
 
 /*
+ * One output's float weights (summing to one) in fixed point, rounded to nearest, the largest taking up the
+ * rounding's remainder so that they sum to exactly FIXED_ONE (a flat region keeps its level); in pairs, a zero
+ * weight after an odd count.
+ */
+static void fixed_weights(int32_t *pairs, const float *w, int count) {
+  int sum = 0, big = 0;
+  int q[count + 1];
+  for (int j = 0; j < count; j++) {
+    q[j] = (int)lrintf(w[j] * FIXED_ONE);
+    sum += q[j];
+    if (q[j] > q[big]) big = j;
+  }
+  q[big] += FIXED_ONE - sum;
+  q[count] = 0;
+  for (int j = 0; j < count; j += 2) pairs[j / 2] = (int32_t)((uint32_t)(uint16_t)q[j] | ((uint32_t)(uint16_t)q[j + 1] << 16));
+}
+
+/*
  * The taps of one axis, from the state's plans when this geometry was resampled before (no allocation then), else
  * computed into the least recently used plan, whose buffers are reused. NULL when memory runs out.
  */
@@ -218,6 +246,11 @@ static const AxisPlan *plan_axis(State *s, int out_len, int src_len, double scal
   }
   p->pairs = (most + 1) / 2;
   p->read_hi = p->hi;
+  if (!paired) {
+    p->fixed_stride = p->pairs;
+    if (!grow((void **)&p->fixed, &p->fixed_cap, sizeof(int32_t) * (size_t)out_len * p->pairs)) return NULL;
+    for (int i = 0; i < out_len; i++) fixed_weights(p->fixed + (size_t)i * p->pairs, a->weights + (size_t)i * a->max_taps, a->count[i]);
+  }
   if (paired) {
     if (!grow((void **)&p->pair_weights, &p->pair_weights_cap, sizeof(float) * 8 * (size_t)out_len * p->pairs)) return NULL;
     for (int i = 0; i < out_len; i++) {
@@ -255,17 +288,23 @@ static inline int round_u8(float v) {
 
 /*
  * The two resampling passes of the common case, RGB rows in storage order, each in two versions that give the
- * same floats: portable C that the compiler vectorises, and AVX2 (x86-64, picked at run time) that keeps its
- * sums in registers. In both, every value is summed over its taps in the same order.
+ * same floats: portable C, and AVX2 (x86-64, picked at run time) that keeps its sums in registers. The vertical
+ * pass sums in fixed point (integers: exact in any order), the horizontal one in floats, every value over its taps
+ * in the same order in both versions.
  */
 
-/* Vertical: r[i] = the sum over the taps k, in order, of w[k] * lines[k][i]. */
-static void vertical_rows_c(float *restrict r, const unsigned char *const *lines, const float *w, int taps, size_t n) {
-  memset(r, 0, sizeof(float) * n);
-  for (int k = 0; k < taps; k++) {
-    const unsigned char *restrict p = lines[k];
-    float wk = w[k];
-    for (size_t i = 0; i < n; i++) r[i] += wk * p[i];
+/* The low and high int16 weight of a fixed-point pair. */
+static inline int pair_lo(int32_t p) { return (int16_t)(uint16_t)((uint32_t)p & 0xffff); }
+static inline int pair_hi(int32_t p) { return (int16_t)(uint16_t)((uint32_t)p >> 16); }
+
+/* Vertical, in fixed point: r[i] = (the sum over the taps k of w[k] * lines[k][i]) / FIXED_ONE, the weights in
+ * `pairs` pairs (lines has an entry for the zero weight of an odd count). Integer sums, exact in any order: both
+ * versions give the same floats. */
+static void vertical_rows_c(float *restrict r, const unsigned char *const *lines, const int32_t *w, int pairs, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    int32_t a = 0;
+    for (int p = 0; p < pairs; p++) a += pair_lo(w[p]) * lines[2 * p][i] + pair_hi(w[p]) * lines[2 * p + 1][i];
+    r[i] = (float)a * (1.0f / FIXED_ONE);
   }
 }
 
@@ -295,30 +334,56 @@ static void horizontal_rgb_c(float *restrict line, const float *restrict row, co
 #include <immintrin.h>
 #define HAVE_AVX2_PATH 1
 
-/* Thirty-two values stay in four registers across all the taps, so the row is written once, not once per tap. */
-__attribute__((target("avx2"))) static void vertical_rows_avx2(float *restrict r, const unsigned char *const *lines,
-                                                               const float *w, int taps, size_t n) {
-  size_t i = 0;
-  for (; i + 32 <= n; i += 32) {
-    __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
-    for (int k = 0; k < taps; k++) {
-      __m128i b0 = _mm_loadu_si128((const __m128i *)(lines[k] + i));
-      __m128i b1 = _mm_loadu_si128((const __m128i *)(lines[k] + i + 16));
-      __m256 wk = _mm256_set1_ps(w[k]);
-      a0 = _mm256_add_ps(a0, _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(b0)), wk));
-      a1 = _mm256_add_ps(a1, _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_srli_si128(b0, 8))), wk));
-      a2 = _mm256_add_ps(a2, _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(b1)), wk));
-      a3 = _mm256_add_ps(a3, _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_srli_si128(b1, 8))), wk));
-    }
-    _mm256_storeu_ps(r + i, a0);
-    _mm256_storeu_ps(r + i + 8, a1);
-    _mm256_storeu_ps(r + i + 16, a2);
-    _mm256_storeu_ps(r + i + 24, a3);
+/* The 32-bit sums of 16 values, in the order unpack leaves them (lo: values 0-3 and 8-11, hi: 4-7 and 12-15), as
+ * 16 floats in order. */
+__attribute__((target("avx2"))) static inline void store_fixed_avx2(float *r, __m256i lo, __m256i hi) {
+  __m256 k = _mm256_set1_ps(1.0f / FIXED_ONE);
+  _mm256_storeu_ps(r, _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_permute2x128_si256(lo, hi, 0x20)), k));
+  _mm256_storeu_ps(r + 8, _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_permute2x128_si256(lo, hi, 0x31)), k));
+}
+
+/* Thirty-two values from `i` on: two taps per multiply-add (vpmaddwd: a byte of each row, interleaved, times the
+ * pair of weights), the sums in four registers across all the taps. Inlined with a constant pair count for the
+ * common counts, so that the taps' loop unrolls away. */
+__attribute__((target("avx2"), always_inline)) static inline void vertical_block_avx2(float *restrict r, const unsigned char *const *lines,
+                                                                                     const int32_t *w, int pairs, size_t i) {
+  __m256i a0 = _mm256_setzero_si256(), a1 = a0, a2 = a0, a3 = a0;
+  for (int p = 0; p < pairs; p++) {
+    const unsigned char *e = lines[2 * p] + i, *o = lines[2 * p + 1] + i;
+    __m256i wp = _mm256_set1_epi32(w[p]);
+    __m256i e0 = _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)e));
+    __m256i o0 = _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)o));
+    __m256i e1 = _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)(e + 16)));
+    __m256i o1 = _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)(o + 16)));
+    a0 = _mm256_add_epi32(a0, _mm256_madd_epi16(_mm256_unpacklo_epi16(e0, o0), wp));
+    a1 = _mm256_add_epi32(a1, _mm256_madd_epi16(_mm256_unpackhi_epi16(e0, o0), wp));
+    a2 = _mm256_add_epi32(a2, _mm256_madd_epi16(_mm256_unpacklo_epi16(e1, o1), wp));
+    a3 = _mm256_add_epi32(a3, _mm256_madd_epi16(_mm256_unpackhi_epi16(e1, o1), wp));
   }
-  for (; i < n; i++) {
-    float a = 0;
-    for (int k = 0; k < taps; k++) a += lines[k][i] * w[k];
-    r[i] = a;
+  store_fixed_avx2(r + i, a0, a1);
+  store_fixed_avx2(r + i + 16, a2, a3);
+}
+
+/* The row in blocks of 32 values, the last one overlapping the one before it (values written twice, the same):
+ * no scalar tail. */
+__attribute__((target("avx2"), always_inline)) static inline void vertical_pairs_avx2(float *restrict r, const unsigned char *const *lines,
+                                                                                     const int32_t *w, int pairs, size_t n) {
+  size_t i = 0;
+  for (; i + 32 <= n; i += 32) vertical_block_avx2(r, lines, w, pairs, i);
+  if (i < n) vertical_block_avx2(r, lines, w, pairs, n - 32);
+}
+
+__attribute__((target("avx2"))) static void vertical_rows_avx2(float *restrict r, const unsigned char *const *lines,
+                                                               const int32_t *w, int pairs, size_t n) {
+  if (n < 32) {
+    vertical_rows_c(r, lines, w, pairs, n);
+    return;
+  }
+  switch (pairs) {
+    case 1: vertical_pairs_avx2(r, lines, w, 1, n); break;
+    case 2: vertical_pairs_avx2(r, lines, w, 2, n); break;
+    case 3: vertical_pairs_avx2(r, lines, w, 3, n); break;
+    default: vertical_pairs_avx2(r, lines, w, pairs, n); break;
   }
 }
 
@@ -398,14 +463,14 @@ static int avx2_active(void) {
 #endif
 }
 
-static void vertical_rows(float *restrict r, const unsigned char *const *lines, const float *w, int taps, size_t n) {
+static void vertical_rows(float *restrict r, const unsigned char *const *lines, const int32_t *w, int pairs, size_t n) {
 #ifdef HAVE_AVX2_PATH
   if (avx2_active()) {
-    vertical_rows_avx2(r, lines, w, taps, n);
+    vertical_rows_avx2(r, lines, w, pairs, n);
     return;
   }
 #endif
-  vertical_rows_c(r, lines, w, taps, n);
+  vertical_rows_c(r, lines, w, pairs, n);
 }
 
 static void horizontal_rgb(float *restrict line, const float *restrict row, const int *start, const float *w8, int pairs,
@@ -657,7 +722,7 @@ static int resample(State *s, const Request *rq, const Plan *pl) {
     return DECODE_STATUS_ERR_MEMORY;
   size_t line_n = (size_t)out_w * 3;
   if (rgb_fast && !grow((void **)&s->line, &s->line_cap, sizeof(float) * (line_n * 3 + 1))) return DECODE_STATUS_ERR_MEMORY;
-  if (!grow((void **)&s->taps, &s->taps_cap, sizeof(*s->taps) * (size_t)ay->max_taps)) return DECODE_STATUS_ERR_MEMORY;
+  if (!grow((void **)&s->taps, &s->taps_cap, sizeof(*s->taps) * ((size_t)ay->max_taps + 1))) return DECODE_STATUS_ERR_MEMORY;
   float *line = s->line, *line_scale = line + line_n + 1, *line_offset = line_scale + line_n;
   if (rgb_fast) {
     for (size_t i = 0; i < line_n; i++) {
@@ -677,9 +742,12 @@ static int resample(State *s, const Request *rq, const Plan *pl) {
     /* Vertical pass: one row of the oriented image, weighted over the output row's taps. */
     const float *wy = ay->weights + (size_t)y * ay->max_taps;
     if (du == C) {
-      /* Rows in storage order: contiguous runs of bytes. */
-      for (int k = 0; k < ay->count[y]; k++) s->taps[k] = px + origin + (ptrdiff_t)(ay->start[y] + k) * dv + (ptrdiff_t)u_lo * C;
-      vertical_rows(row + (size_t)u_lo * src_c, s->taps, wy, ay->count[y], (size_t)(u_hi - u_lo) * src_c);
+      /* Rows in storage order: contiguous runs of bytes, in fixed point (an odd count's zero weight reads its last row again). */
+      int count = ay->count[y];
+      for (int k = 0; k < count; k++) s->taps[k] = px + origin + (ptrdiff_t)(ay->start[y] + k) * dv + (ptrdiff_t)u_lo * C;
+      s->taps[count] = s->taps[count - 1];
+      vertical_rows(row + (size_t)u_lo * src_c, s->taps, py_plan->fixed + (size_t)y * py_plan->fixed_stride, (count + 1) / 2,
+                    (size_t)(u_hi - u_lo) * src_c);
     } else {
       memset(row + (size_t)u_lo * src_c, 0, sizeof(float) * (size_t)(u_hi - u_lo) * src_c);
       for (int k = 0; k < ay->count[y]; k++) {
