@@ -5,17 +5,15 @@
  * position's ring slot, then flip the slot's state with `Atomics` so the consumer can take it.
  * Only the slice's integers come in; only failures (rare) go back as text.
  */
-import { workerData } from 'piscina';
-import type SharpFactory from 'sharp';
+// piscina hands its `workerData` option to each thread as the thread's own: importing it from 'piscina' would
+// load the whole pool (its main-thread side) into every decode worker.
+import { createRequire } from 'node:module';
+import { workerData } from 'node:worker_threads';
 import { readPackedFileName, readPackedPath } from '../src/file-index.js';
-import { SampleError, SampleReader, classifyDecodeError } from '../src/read-sample.js';
-import { BLUR_SIGMA_MIN, applySharpStage, cropWindow, drawAugmentation, stageSize, writeAugmented, type AugmentDraw } from './augment.js';
-import { writeConverted } from './convert.js';
+import { SampleError, SampleReader } from '../src/read-sample.js';
+import type { AugmentDraw } from './augment.js';
 import { jpegFastPath } from './jpeg-turbo.js';
 import { nativeAddon } from '../src/native/addon.js';
-import { referenceDecode } from './reference-decode.js';
-import { sharpInput } from './bmp.js';
-import { rec601Gray } from '../src/resize/gray.js';
 import { Ring } from '../src/ring.js';
 import {
   SlotState,
@@ -33,23 +31,23 @@ const offsets = source.kind === 'files' ? new Float64Array(source.pathOffsets) :
 const pathText = source.kind === 'files' ? Buffer.from(source.pathBytes) : Buffer.alloc(0);
 const ring = new Ring(init.ring);
 
-let sharpLib: typeof SharpFactory | null = null;
-
-/** sharp, loaded on the first file that needs it: with the JPEG fast path, libvips may never be needed here. */
-async function loadSharp(): Promise<typeof SharpFactory> {
-  if (sharpLib === null) {
-    const sharp = (await import('sharp')).default;
-    // Parallelism comes from the worker threads; a libvips thread pool per call would oversubscribe the
-    // cores, and its operation cache would only hold pixels we never ask for twice.
-    sharp.concurrency(1);
-    sharp.cache(false);
-    sharpLib = sharp;
-  }
-  return sharpLib;
-}
-
 const fastPath = jpegFastPath(spec);
 const augment = init.augment;
+
+/**
+ * The modules only some loaders need, loaded on first use: augmentation's (when `augment` is set: with the
+ * worker), and the sharp path's (sharp, libvips, the BMP codec, the reference resamplers: on the first
+ * file the fast path declines). A JPEG-only loader's worker loads neither.
+ */
+type AugmentModule = typeof import('./augment.js');
+type SharpModule = typeof import('./sharp-decode.js');
+// Required (ES modules without top-level await load synchronously so) by file name, as the pool names this
+// module: `.ts` when the sources run directly (tests, tsx), `.js` once built.
+const requireHere = createRequire(import.meta.url);
+const sibling = <T>(name: string) => requireHere(`./${name}${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`) as T;
+const aug = augment === null ? null : sibling<AugmentModule>('augment');
+let sharpModule: SharpModule | null = null;
+const sharpPath = () => (sharpModule ??= sibling<SharpModule>('sharp-decode'));
 /** The fast path's 8-bit stage image for augmentation's pass; reused, and only used between two awaits. */
 let stagePixels = new Uint8Array(0);
 
@@ -60,50 +58,16 @@ let stagePixels = new Uint8Array(0);
  */
 function decodeFast(data: Buffer, out: Float32Array | Uint8Array, draw: AugmentDraw | null): boolean {
   if (fastPath === null) return false;
-  if (draw === null || augment === null) return fastPath(data, out);
-  if (draw.blurSigma >= BLUR_SIGMA_MIN) return false;
-  const stage = stageSize(augment, spec);
+  if (draw === null || augment === null || aug === null) return fastPath(data, out);
+  if (draw.blurSigma >= aug.BLUR_SIGMA_MIN) return false;
+  const stage = aug.stageSize(augment, spec);
   const length = stage.width * stage.height * spec.channels;
   if (stagePixels.length < length) stagePixels = new Uint8Array(length);
   const pixels = stagePixels.subarray(0, length);
-  const region = (source: { width: number; height: number }) => cropWindow(draw, augment, source.width, source.height);
+  const region = (source: { width: number; height: number }) => aug.cropWindow(draw, augment, source.width, source.height);
   if (!fastPath(data, pixels, { ...stage, region })) return false;
-  writeAugmented(out, pixels, stage.width, stage.height, draw, augment, spec);
+  aug.writeAugmented(out, pixels, stage.width, stage.height, draw, augment, spec);
   return true;
-}
-
-const KERNEL: Partial<Record<DecodeSpec['interpolation'], 'nearest' | 'linear' | 'cubic' | 'lanczos3'>> = {
-  nearest: 'nearest',
-  bilinear: 'linear',
-  bicubic: 'cubic',
-  lanczos3: 'lanczos3',
-};
-
-async function decode(data: Buffer, draw: AugmentDraw | null): Promise<{ pixels: Buffer; width: number; height: number }> {
-  const sharp = await loadSharp();
-  let image = sharpInput(sharp, data, { failOn: 'warning', limitInputPixels: spec.maxPixels, sequentialRead: true, ignoreIcc: !spec.convertIcc });
-  if (!spec.ignoreOrientation) image = image.autoOrient();
-  const resize = { fit: spec.cropToAspectRatio ? 'cover' : 'fill', position: 'centre', kernel: KERNEL[spec.interpolation] } as const;
-  let size: { width: number; height: number } = spec;
-  if (draw === null || augment === null) image = image.resize(spec.width, spec.height, resize);
-  else size = await applySharpStage(image, draw, augment, spec, resize);
-  // Grayscale is Rec.601 luma of the sRGB values (rec601Gray, after the resize), as PIL's convert('L') and
-  // the JPEG fast path's Y plane give; libvips' b-w is linear-light Rec.709 luminance, a few levels brighter.
-  if (spec.channels === 1 || spec.channels === 3) image = image.flatten({ background: '#000000' }).toColourspace('srgb');
-  else image = image.ensureAlpha().toColourspace('srgb');
-  const { data: decoded, info } = await image.raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
-  const channels = spec.channels === 1 ? 3 : spec.channels;
-  if (info.width !== size.width || info.height !== size.height || info.channels !== channels) {
-    throw new SampleError(
-      'ERR_DECODE',
-      `decoded to ${info.width}x${info.height}x${info.channels}, expected ${size.width}x${size.height}x${channels}`,
-    );
-  }
-  const pixels =
-    spec.channels === 1
-      ? Buffer.from(rec601Gray({ data: decoded, width: info.width, height: info.height, channels: 3 }).data.buffer)
-      : decoded;
-  return { pixels, width: size.width, height: size.height };
 }
 
 /**
@@ -133,24 +97,10 @@ function trimNow(samples: number): void {
 /** The decode of one sample's bytes into its slot; throws a `SampleError` when it cannot be decoded. */
 async function decodeInto(data: Buffer, slot: number, epoch: number, sample: number): Promise<void> {
   const out = ring.pixelsOf(slot, spec.slotDtype);
-  if (spec.reference !== null) {
-    try {
-      await referenceDecode(await loadSharp(), data, spec, spec.reference, out);
-    } catch (err) {
-      throw classifyDecodeError(err, spec.maxPixels, data);
-    }
-    return;
-  }
-  const draw = augment === null ? null : drawAugmentation(augment, spec, init.seed, epoch, sample);
+  if (spec.reference !== null) return sharpPath().referenceDecodeInto(data, out, spec);
+  const draw = aug === null || augment === null ? null : aug.drawAugmentation(augment, spec, init.seed, epoch, sample);
   if (decodeFast(data, out, draw)) return;
-  let decoded: Awaited<ReturnType<typeof decode>>;
-  try {
-    decoded = await decode(data, draw);
-  } catch (err) {
-    throw classifyDecodeError(err, spec.maxPixels, data);
-  }
-  if (draw === null || augment === null) writeConverted(out, decoded.pixels, spec);
-  else writeAugmented(out, decoded.pixels, decoded.width, decoded.height, draw, augment, spec);
+  await sharpPath().sharpDecodeInto(data, out, draw, augment, spec);
 }
 
 /** A staged source's slice: the bytes are views on the staging arena, no file to read. */

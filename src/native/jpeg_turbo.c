@@ -3,7 +3,7 @@
  * DCT scale the target allows (1/2, 1/4, 1/8), then resamples, orients, crops, converts the colour and
  * the dtype in one pass that writes straight into the caller's typed array (a ring slot, usually a view
  * on a SharedArrayBuffer). The only intermediate buffers are the decoded (already shrunk) image and one
- * row of floats; both are kept per thread and reused.
+ * row of the vertically resampled image (fixed point); both are kept per thread and reused.
  *
  * decode(jpeg, out, params, scale, offset) -> status
  *   params: Int32Array laid out as abi.h's DECODE_PARAM_* (size, channels, orientation, crop, interpolation,
@@ -23,8 +23,6 @@
 
 #define ENCODE_STEPS 16384
 #define KEEP_PIXELS_BYTES (16u << 20)
-
-typedef float v4f __attribute__((vector_size(16)));
 
 /* One axis of the resampling: for each output index, the first source index, the tap count and weights. */
 typedef struct {
@@ -49,18 +47,40 @@ typedef struct {
   int lo, hi;    /* the source range the taps cover */
   int pairs;     /* paired: taps per output pixel, in pairs */
   int read_hi;   /* paired: one past the last source pixel the pairs read */
-  float *pair_weights;
-  size_t start_cap, count_cap, weights_cap, pair_weights_cap;
+  /* Paired: the first source pixel and the weights of each output pixel, the outputs padded to a multiple of 4
+   * with copies of the last (the pass writes 4 at a time); the weights of two neighbouring outputs x, x + 1 (x
+   * even) as 8 int32 per pair of taps, x's broadcast in the first 4, then x + 1's: pair_weights + (x / 2) * pairs * 8. */
+  int *pair_start;
+  int32_t *pair_weights;
+  /* Each output's weights in fixed point (FIXED_ONE = 1), two int16 per int32 (the even tap in the low half),
+   * `pairs` of them (zero past its own taps) from fixed + i * pairs, summing to FIXED_ONE. */
+  int32_t *fixed;
+  size_t start_cap, count_cap, weights_cap, pair_start_cap, pair_weights_cap, fixed_cap;
 } AxisPlan;
+
+/*
+ * The resampling's fixed point. Weights: 14 fractional bits keep a weight of 1 within int16. The vertical pass
+ * sums bytes times weights (at most 255 * FIXED_ONE, the weights summing to one) and rounds them to ROW_BITS
+ * fractional bits, int16 (at most 255 << ROW_BITS); the horizontal pass sums those times weights (within int32)
+ * and rounds them to whole levels. Integer sums are exact in any order.
+ */
+#define FIXED_BITS 14
+#define FIXED_ONE (1 << FIXED_BITS)
+#define ROW_BITS 7
+#define ROW_ROUND(a) (((a) + (1 << (FIXED_BITS - ROW_BITS - 1))) >> (FIXED_BITS - ROW_BITS))
+#define LEVEL_SHIFT (FIXED_BITS + ROW_BITS)
+#define LEVEL_ROUND (1 << (LEVEL_SHIFT - 1))
 
 typedef struct {
   const TurboJpeg *api; /* set with `tj` on the first decode, once a library is open */
   tjhandle tj;
   unsigned char *pixels;
   size_t pixels_cap;
-  float *scratch;
+  int16_t *scratch; /* one row of the oriented image, vertically resampled (ROW_BITS fixed point) */
   size_t scratch_cap;
-  float *line; /* one output row of RGB floats before rounding, and the float output's per-value scale and offset */
+  int32_t *sums; /* the transposed orientations' vertical sums, before rounding */
+  size_t sums_cap;
+  unsigned char *line; /* one output row of RGB levels (4 pixels of slack), then the float output's per-value scale and offset */
   size_t line_cap;
   const unsigned char **taps; /* the source rows of one output row's vertical taps */
   size_t taps_cap;
@@ -80,12 +100,15 @@ static void state_free(napi_env env, void *data, void *hint) {
   if (s->tj) s->api->Destroy(s->tj);
   free(s->pixels);
   free(s->scratch);
+  free(s->sums);
   free(s->line);
   for (int i = 0; i < AXIS_PLANS; i++) {
     free(s->plans[i].axis.start);
     free(s->plans[i].axis.count);
     free(s->plans[i].axis.weights);
+    free(s->plans[i].pair_start);
     free(s->plans[i].pair_weights);
+    free(s->plans[i].fixed);
   }
   free(s->taps);
   free(s);
@@ -178,6 +201,24 @@ static void axis_mirror(Axis *a, int out_len, int src_len) {
 }
 
 /*
+ * One output's float weights (summing to one) in fixed point, rounded to nearest, the largest taking up the
+ * rounding's remainder so that they sum to exactly FIXED_ONE (a flat region keeps its level); `npairs` pairs,
+ * zero past its `count` taps.
+ */
+static void fixed_weights(int32_t *pairs, int npairs, const float *w, int count) {
+  int sum = 0, big = 0;
+  int q[2 * npairs + 2];
+  for (int j = 0; j < count; j++) {
+    q[j] = (int)lrintf(w[j] * FIXED_ONE);
+    sum += q[j];
+    if (q[j] > q[big]) big = j;
+  }
+  q[big] += FIXED_ONE - sum;
+  for (int j = count; j < 2 * npairs; j++) q[j] = 0;
+  for (int j = 0; j < npairs; j++) pairs[j] = (int32_t)((uint32_t)(uint16_t)q[2 * j] | ((uint32_t)(uint16_t)q[2 * j + 1] << 16));
+}
+
+/*
  * The taps of one axis, from the state's plans when this geometry was resampled before (no allocation then), else
  * computed into the least recently used plan, whose buffers are reused. NULL when memory runs out.
  */
@@ -218,15 +259,19 @@ static const AxisPlan *plan_axis(State *s, int out_len, int src_len, double scal
   }
   p->pairs = (most + 1) / 2;
   p->read_hi = p->hi;
+  if (!grow((void **)&p->fixed, &p->fixed_cap, sizeof(int32_t) * (size_t)out_len * p->pairs)) return NULL;
+  for (int i = 0; i < out_len; i++) fixed_weights(p->fixed + (size_t)i * p->pairs, p->pairs, a->weights + (size_t)i * a->max_taps, a->count[i]);
   if (paired) {
-    if (!grow((void **)&p->pair_weights, &p->pair_weights_cap, sizeof(float) * 8 * (size_t)out_len * p->pairs)) return NULL;
-    for (int i = 0; i < out_len; i++) {
-      const float *w = a->weights + (size_t)i * a->max_taps;
-      float *w8 = p->pair_weights + (size_t)i * p->pairs * 8;
-      for (int j = 0; j < p->pairs * 2; j++) {
-        float wj = j < a->count[i] ? w[j] : 0;
-        for (int c = 0; c < 4; c++) w8[(j / 2) * 8 + (j % 2) * 4 + c] = wj;
-      }
+    int out4 = (out_len + 3) & ~3;
+    if (!grow((void **)&p->pair_start, &p->pair_start_cap, sizeof(int) * (size_t)out4) ||
+        !grow((void **)&p->pair_weights, &p->pair_weights_cap, sizeof(int32_t) * 4 * (size_t)out4 * p->pairs))
+      return NULL;
+    for (int x = 0; x < out4; x++) {
+      int i = x < out_len ? x : out_len - 1;
+      p->pair_start[x] = a->start[i];
+      int32_t *w8 = p->pair_weights + (size_t)(x / 2) * p->pairs * 8 + (x % 2) * 4;
+      for (int j = 0; j < p->pairs; j++)
+        for (int c = 0; c < 4; c++) w8[j * 8 + c] = p->fixed[(size_t)i * p->pairs + j];
       if (a->start[i] + p->pairs * 2 > p->read_hi) p->read_hi = a->start[i] + p->pairs * 2;
     }
   }
@@ -241,11 +286,6 @@ static const AxisPlan *plan_axis(State *s, int out_len, int src_len, double scal
   return p;
 }
 
-static inline int round_u8(float v) {
-  int q = (int)(v + 0.5f);
-  return q < 0 ? 0 : q > 255 ? 255 : q;
-}
-
 /* Hot loops are cloned for AVX2 where the compiler and CPU have it (picked at load time). */
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && defined(__GLIBC__)
 #define AVX2_CLONE __attribute__((target_clones("avx2", "default")))
@@ -255,39 +295,46 @@ static inline int round_u8(float v) {
 
 /*
  * The two resampling passes of the common case, RGB rows in storage order, each in two versions that give the
- * same floats: portable C that the compiler vectorises, and AVX2 (x86-64, picked at run time) that keeps its
- * sums in registers. In both, every value is summed over its taps in the same order.
+ * same values: portable C, and AVX2 (x86-64, picked at run time) that keeps its sums in registers. Both passes
+ * sum in fixed point (see FIXED_BITS): integers, exact in any order.
  */
 
-/* Vertical: r[i] = the sum over the taps k, in order, of w[k] * lines[k][i]. */
-static void vertical_rows_c(float *restrict r, const unsigned char *const *lines, const float *w, int taps, size_t n) {
-  memset(r, 0, sizeof(float) * n);
-  for (int k = 0; k < taps; k++) {
-    const unsigned char *restrict p = lines[k];
-    float wk = w[k];
-    for (size_t i = 0; i < n; i++) r[i] += wk * p[i];
+/* The low and high int16 weight of a fixed-point pair. */
+static inline int pair_lo(int32_t p) { return (int16_t)(uint16_t)((uint32_t)p & 0xffff); }
+static inline int pair_hi(int32_t p) { return (int16_t)(uint16_t)((uint32_t)p >> 16); }
+
+static inline unsigned char clamp_level(int32_t a) {
+  int32_t q = (a + LEVEL_ROUND) >> LEVEL_SHIFT;
+  return (unsigned char)(q < 0 ? 0 : q > 255 ? 255 : q);
+}
+
+/* Vertical: r[i] = ROW_ROUND(the sum over the taps k of w[k] * lines[k][i]), the weights in `pairs` pairs
+ * (lines has an entry for the zero weight of an odd count). */
+static void vertical_rows_c(int16_t *restrict r, const unsigned char *const *lines, const int32_t *w, int pairs, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    int32_t a = 0;
+    for (int p = 0; p < pairs; p++) a += pair_lo(w[p]) * lines[2 * p][i] + pair_hi(w[p]) * lines[2 * p + 1][i];
+    r[i] = (int16_t)ROW_ROUND(a);
   }
 }
 
-/* Horizontal, per output pixel: one 4-lane load per tap (R, G, B and the next pixel's R, ignored), even taps in
- * one accumulator and odd ones in another, added at the end. The weights are laid out 8 floats per pair of taps
- * (the even tap's broadcast, then the odd one's), `pairs` pairs for every pixel, zero past its own taps (adding
- * zero leaves the sums as they are). Each pixel's 4 floats go to line[3x..3x+3]; the fourth is overwritten by
- * the next pixel (the line has a float of slack). */
-static void horizontal_rgb_c(float *restrict line, const float *restrict row, const int *start, const float *w8,
-                             int pairs, int out_w) {
-  for (int x = 0; x < out_w; x++) {
-    const float *r = row + (size_t)start[x] * 3;
-    const float *w = w8 + (size_t)x * pairs * 8;
-    v4f a0 = {0, 0, 0, 0}, a1 = {0, 0, 0, 0}, v0, v1;
+/* Horizontal, per output pixel: for each channel, the sum over its pairs of taps of both weights times the row's
+ * values, rounded and clamped to a level, into line[3x..3x+2]; `out4` pixels (the plan's padding included). */
+static void horizontal_rgb_c(unsigned char *restrict line, const int16_t *restrict row, const int *start, const int32_t *w8,
+                             int pairs, int out4) {
+  for (int x = 0; x < out4; x++) {
+    const int16_t *r = row + (size_t)start[x] * 3;
+    const int32_t *w = w8 + (size_t)(x / 2) * pairs * 8 + (x % 2) * 4;
+    int32_t a0 = 0, a1 = 0, a2 = 0;
     for (int p = 0; p < pairs; p++, r += 6, w += 8) {
-      memcpy(&v0, r, sizeof v0);
-      memcpy(&v1, r + 3, sizeof v1);
-      a0 += v0 * w[0];
-      a1 += v1 * w[4];
+      int lo = pair_lo(*w), hi = pair_hi(*w);
+      a0 += lo * r[0] + hi * r[3];
+      a1 += lo * r[1] + hi * r[4];
+      a2 += lo * r[2] + hi * r[5];
     }
-    a0 += a1;
-    memcpy(line + (size_t)x * 3, &a0, sizeof a0);
+    line[(size_t)x * 3] = clamp_level(a0);
+    line[(size_t)x * 3 + 1] = clamp_level(a1);
+    line[(size_t)x * 3 + 2] = clamp_level(a2);
   }
 }
 
@@ -295,93 +342,98 @@ static void horizontal_rgb_c(float *restrict line, const float *restrict row, co
 #include <immintrin.h>
 #define HAVE_AVX2_PATH 1
 
-/* Thirty-two values stay in four registers across all the taps, so the row is written once, not once per tap. */
-__attribute__((target("avx2"))) static void vertical_rows_avx2(float *restrict r, const unsigned char *const *lines,
-                                                               const float *w, int taps, size_t n) {
+/* Thirty-two values from `i` on: two taps per multiply-add (vpmaddwd: a byte of each row, interleaved, times the
+ * pair of weights), the sums in four registers across all the taps. Inlined with a constant pair count for the
+ * common counts, so that the taps' loop unrolls away. */
+__attribute__((target("avx2"), always_inline)) static inline void vertical_block_avx2(int16_t *restrict r, const unsigned char *const *lines,
+                                                                                     const int32_t *w, int pairs, size_t i) {
+  __m256i a0 = _mm256_setzero_si256(), a1 = a0, a2 = a0, a3 = a0;
+  for (int p = 0; p < pairs; p++) {
+    const unsigned char *e = lines[2 * p] + i, *o = lines[2 * p + 1] + i;
+    __m256i wp = _mm256_set1_epi32(w[p]);
+    __m256i e0 = _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)e));
+    __m256i o0 = _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)o));
+    __m256i e1 = _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)(e + 16)));
+    __m256i o1 = _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)(o + 16)));
+    a0 = _mm256_add_epi32(a0, _mm256_madd_epi16(_mm256_unpacklo_epi16(e0, o0), wp));
+    a1 = _mm256_add_epi32(a1, _mm256_madd_epi16(_mm256_unpackhi_epi16(e0, o0), wp));
+    a2 = _mm256_add_epi32(a2, _mm256_madd_epi16(_mm256_unpacklo_epi16(e1, o1), wp));
+    a3 = _mm256_add_epi32(a3, _mm256_madd_epi16(_mm256_unpackhi_epi16(e1, o1), wp));
+  }
+  /* unpack left values 0-3 and 8-11 in a0, 4-7 and 12-15 in a1: the per-lane pack puts them back in order. */
+  const __m256i half = _mm256_set1_epi32(1 << (FIXED_BITS - ROW_BITS - 1));
+  const int shift = FIXED_BITS - ROW_BITS;
+  a0 = _mm256_srai_epi32(_mm256_add_epi32(a0, half), shift);
+  a1 = _mm256_srai_epi32(_mm256_add_epi32(a1, half), shift);
+  a2 = _mm256_srai_epi32(_mm256_add_epi32(a2, half), shift);
+  a3 = _mm256_srai_epi32(_mm256_add_epi32(a3, half), shift);
+  _mm256_storeu_si256((__m256i *)(r + i), _mm256_packs_epi32(a0, a1));
+  _mm256_storeu_si256((__m256i *)(r + i + 16), _mm256_packs_epi32(a2, a3));
+}
+
+/* The row in blocks of 32 values, the last one overlapping the one before it (values written twice, the same):
+ * no scalar tail. */
+__attribute__((target("avx2"), always_inline)) static inline void vertical_pairs_avx2(int16_t *restrict r, const unsigned char *const *lines,
+                                                                                     const int32_t *w, int pairs, size_t n) {
   size_t i = 0;
-  for (; i + 32 <= n; i += 32) {
-    __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
-    for (int k = 0; k < taps; k++) {
-      __m128i b0 = _mm_loadu_si128((const __m128i *)(lines[k] + i));
-      __m128i b1 = _mm_loadu_si128((const __m128i *)(lines[k] + i + 16));
-      __m256 wk = _mm256_set1_ps(w[k]);
-      a0 = _mm256_add_ps(a0, _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(b0)), wk));
-      a1 = _mm256_add_ps(a1, _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_srli_si128(b0, 8))), wk));
-      a2 = _mm256_add_ps(a2, _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(b1)), wk));
-      a3 = _mm256_add_ps(a3, _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_srli_si128(b1, 8))), wk));
-    }
-    _mm256_storeu_ps(r + i, a0);
-    _mm256_storeu_ps(r + i + 8, a1);
-    _mm256_storeu_ps(r + i + 16, a2);
-    _mm256_storeu_ps(r + i + 24, a3);
-  }
-  for (; i < n; i++) {
-    float a = 0;
-    for (int k = 0; k < taps; k++) a += lines[k][i] * w[k];
-    r[i] = a;
-  }
+  for (; i + 32 <= n; i += 32) vertical_block_avx2(r, lines, w, pairs, i);
+  if (i < n) vertical_block_avx2(r, lines, w, pairs, n - 32);
 }
 
-/* A pair of taps per 8-lane multiply-add: the even tap in lanes 0-3, the odd one in lanes 4-7. Inlined with a
- * constant pair count for the common counts, so that the taps' loop unrolls away. */
-__attribute__((target("avx2"), always_inline)) static inline void horizontal_pairs_avx2(float *restrict line, const float *restrict row,
-                                                                                       const int *start, const float *w8,
-                                                                                       int pairs, int out_w) {
-  for (int x = 0; x < out_w; x++) {
-    const float *r = row + (size_t)start[x] * 3;
-    const float *w = w8 + (size_t)x * pairs * 8;
-    __m256 acc = _mm256_setzero_ps();
-    for (int p = 0; p < pairs; p++, r += 6, w += 8) {
-      __m256 v = _mm256_insertf128_ps(_mm256_castps128_ps256(_mm_loadu_ps(r)), _mm_loadu_ps(r + 3), 1);
-      acc = _mm256_add_ps(acc, _mm256_mul_ps(v, _mm256_loadu_ps(w)));
-    }
-    _mm_storeu_ps(line + (size_t)x * 3, _mm_add_ps(_mm256_castps256_ps128(acc), _mm256_extractf128_ps(acc, 1)));
+__attribute__((target("avx2"))) static void vertical_rows_avx2(int16_t *restrict r, const unsigned char *const *lines,
+                                                               const int32_t *w, int pairs, size_t n) {
+  if (n < 32) {
+    vertical_rows_c(r, lines, w, pairs, n);
+    return;
   }
-}
-
-__attribute__((target("avx2"))) static void horizontal_rgb_avx2(float *restrict line, const float *restrict row,
-                                                                const int *start, const float *w8, int pairs, int out_w) {
   switch (pairs) {
-    case 1: horizontal_pairs_avx2(line, row, start, w8, 1, out_w); break;
-    case 2: horizontal_pairs_avx2(line, row, start, w8, 2, out_w); break;
-    case 3: horizontal_pairs_avx2(line, row, start, w8, 3, out_w); break;
-    case 4: horizontal_pairs_avx2(line, row, start, w8, 4, out_w); break;
-    case 5: horizontal_pairs_avx2(line, row, start, w8, 5, out_w); break;
-    default: horizontal_pairs_avx2(line, row, start, w8, pairs, out_w); break;
+    case 1: vertical_pairs_avx2(r, lines, w, 1, n); break;
+    case 2: vertical_pairs_avx2(r, lines, w, 2, n); break;
+    case 3: vertical_pairs_avx2(r, lines, w, 3, n); break;
+    default: vertical_pairs_avx2(r, lines, w, pairs, n); break;
   }
 }
 
-/* Rounded and clamped to 0..255 as store_u8's C does ((int)(v + 0.5f), truncation, then the clamp), 8 at a time. */
-__attribute__((target("avx2"))) static inline __m256i levels_avx2(const float *v) {
-  __m256i q = _mm256_cvttps_epi32(_mm256_add_ps(_mm256_loadu_ps(v), _mm256_set1_ps(0.5f)));
-  return _mm256_min_epi32(_mm256_max_epi32(q, _mm256_setzero_si256()), _mm256_set1_epi32(255));
+/* Two output pixels per register, x in the low lane and x + 1 in the high one: per pair of taps, one load of 8
+ * values from each pixel's taps (R G B of tap j, R G B of tap j + 1, two more), a shuffle that puts each
+ * channel's two values side by side, one vpmaddwd with the pair of weights. Four pixels' levels go out as 12
+ * bytes (a 16-byte store: the line has slack). Inlined with a constant pair count for the common counts. */
+__attribute__((target("avx2"), always_inline)) static inline __m256i horizontal_two_avx2(const int16_t *restrict row, const int *start,
+                                                                                       const int32_t *w, int pairs, int x) {
+  const __m256i pick = _mm256_setr_epi8(0, 1, 6, 7, 2, 3, 8, 9, 4, 5, 10, 11, -1, -1, -1, -1, 0, 1, 6, 7, 2, 3, 8, 9, 4, 5, 10, 11, -1, -1,
+                                        -1, -1);
+  const int16_t *r0 = row + (size_t)start[x] * 3, *r1 = row + (size_t)start[x + 1] * 3;
+  __m256i acc = _mm256_setzero_si256();
+  for (int p = 0; p < pairs; p++, r0 += 6, r1 += 6, w += 8) {
+    __m256i v = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)r0)), _mm_loadu_si128((const __m128i *)r1), 1);
+    acc = _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_shuffle_epi8(v, pick), _mm256_loadu_si256((const __m256i *)w)));
+  }
+  return _mm256_srai_epi32(_mm256_add_epi32(acc, _mm256_set1_epi32(LEVEL_ROUND)), LEVEL_SHIFT);
 }
 
-__attribute__((target("avx2"))) static void store_u8_avx2(unsigned char *restrict out, const float *restrict v, size_t n) {
-  size_t i = 0;
-  for (; i + 32 <= n; i += 32) {
-    __m256i a = _mm256_packs_epi32(levels_avx2(v + i), levels_avx2(v + i + 8));
-    __m256i b = _mm256_packs_epi32(levels_avx2(v + i + 16), levels_avx2(v + i + 24));
-    /* The packs work per 128-bit lane: one 32-bit shuffle puts the groups of 4 bytes back in order. */
-    __m256i q = _mm256_permutevar8x32_epi32(_mm256_packus_epi16(a, b), _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
-    _mm256_storeu_si256((__m256i *)(out + i), q);
-  }
-  for (; i < n; i++) {
-    int q = (int)(v[i] + 0.5f);
-    out[i] = (unsigned char)(q < 0 ? 0 : q > 255 ? 255 : q);
+__attribute__((target("avx2"), always_inline)) static inline void horizontal_pairs_avx2(unsigned char *restrict line, const int16_t *restrict row,
+                                                                                       const int *start, const int32_t *w8,
+                                                                                       int pairs, int out4) {
+  const __m128i squeeze = _mm_setr_epi8(0, 1, 2, 4, 5, 6, 8, 9, 10, 12, 13, 14, -1, -1, -1, -1);
+  for (int x = 0; x < out4; x += 4) {
+    __m256i a = horizontal_two_avx2(row, start, w8 + (size_t)(x / 2) * pairs * 8, pairs, x);
+    __m256i b = horizontal_two_avx2(row, start, w8 + (size_t)(x / 2 + 1) * pairs * 8, pairs, x + 2);
+    /* Saturating packs clamp to 0..255: lane 0 holds x and x + 2, lane 1 x + 1 and x + 3, as R G B 0 each. */
+    __m256i q = _mm256_packus_epi16(_mm256_packs_epi32(a, b), _mm256_setzero_si256());
+    __m128i lo = _mm256_castsi256_si128(q), hi = _mm256_extracti128_si256(q, 1);
+    _mm_storeu_si128((__m128i *)(line + (size_t)x * 3), _mm_shuffle_epi8(_mm_unpacklo_epi32(lo, hi), squeeze));
   }
 }
 
-__attribute__((target("avx2"))) static void store_f32_avx2(float *restrict out, const float *restrict v, const float *restrict scale,
-                                                           const float *restrict offset, size_t n) {
-  size_t i = 0;
-  for (; i + 8 <= n; i += 8) {
-    __m256 q = _mm256_cvtepi32_ps(levels_avx2(v + i));
-    _mm256_storeu_ps(out + i, _mm256_add_ps(_mm256_mul_ps(q, _mm256_loadu_ps(scale + i)), _mm256_loadu_ps(offset + i)));
-  }
-  for (; i < n; i++) {
-    int q = (int)(v[i] + 0.5f);
-    out[i] = (float)(q < 0 ? 0 : q > 255 ? 255 : q) * scale[i] + offset[i];
+__attribute__((target("avx2"))) static void horizontal_rgb_avx2(unsigned char *restrict line, const int16_t *restrict row,
+                                                                const int *start, const int32_t *w8, int pairs, int out4) {
+  switch (pairs) {
+    case 1: horizontal_pairs_avx2(line, row, start, w8, 1, out4); break;
+    case 2: horizontal_pairs_avx2(line, row, start, w8, 2, out4); break;
+    case 3: horizontal_pairs_avx2(line, row, start, w8, 3, out4); break;
+    case 4: horizontal_pairs_avx2(line, row, start, w8, 4, out4); break;
+    case 5: horizontal_pairs_avx2(line, row, start, w8, 5, out4); break;
+    default: horizontal_pairs_avx2(line, row, start, w8, pairs, out4); break;
   }
 }
 #endif
@@ -398,64 +450,32 @@ static int avx2_active(void) {
 #endif
 }
 
-static void vertical_rows(float *restrict r, const unsigned char *const *lines, const float *w, int taps, size_t n) {
+static void vertical_rows(int16_t *restrict r, const unsigned char *const *lines, const int32_t *w, int pairs, size_t n) {
 #ifdef HAVE_AVX2_PATH
   if (avx2_active()) {
-    vertical_rows_avx2(r, lines, w, taps, n);
+    vertical_rows_avx2(r, lines, w, pairs, n);
     return;
   }
 #endif
-  vertical_rows_c(r, lines, w, taps, n);
+  vertical_rows_c(r, lines, w, pairs, n);
 }
 
-static void horizontal_rgb(float *restrict line, const float *restrict row, const int *start, const float *w8, int pairs,
-                           int out_w) {
+static void horizontal_rgb(unsigned char *restrict line, const int16_t *restrict row, const int *start, const int32_t *w8, int pairs,
+                           int out4) {
 #ifdef HAVE_AVX2_PATH
   if (avx2_active()) {
-    horizontal_rgb_avx2(line, row, start, w8, pairs, out_w);
+    horizontal_rgb_avx2(line, row, start, w8, pairs, out4);
     return;
   }
 #endif
-  horizontal_rgb_c(line, row, start, w8, pairs, out_w);
+  horizontal_rgb_c(line, row, start, w8, pairs, out4);
 }
 
-/* One row of RGB floats (rounded, clamped to 0..255) into 8-bit output; vectorises. */
+/* A row of levels as float32 output, `level * scale[i] + offset[i]` (scale and offset laid out per value); vectorises. */
 AVX2_CLONE
-static void store_u8_c(unsigned char *restrict out, const float *restrict v, size_t n) {
-  for (size_t i = 0; i < n; i++) {
-    int q = (int)(v[i] + 0.5f);
-    out[i] = (unsigned char)(q < 0 ? 0 : q > 255 ? 255 : q);
-  }
-}
-
-/* The same levels as float32 output, `level * scale[i] + offset[i]` (scale and offset laid out per value). */
-AVX2_CLONE
-static void store_f32_c(float *restrict out, const float *restrict v, const float *restrict scale, const float *restrict offset, size_t n) {
-  for (size_t i = 0; i < n; i++) {
-    int q = (int)(v[i] + 0.5f);
-    out[i] = (float)(q < 0 ? 0 : q > 255 ? 255 : q) * scale[i] + offset[i];
-  }
-}
-
-static void store_u8(unsigned char *restrict out, const float *restrict v, size_t n) {
-#ifdef HAVE_AVX2_PATH
-  if (avx2_active()) {
-    store_u8_avx2(out, v, n);
-    return;
-  }
-#endif
-  store_u8_c(out, v, n);
-}
-
-static void store_f32(float *restrict out, const float *restrict v, const float *restrict scale, const float *restrict offset,
+static void store_f32(float *restrict out, const unsigned char *restrict v, const float *restrict scale, const float *restrict offset,
                       size_t n) {
-#ifdef HAVE_AVX2_PATH
-  if (avx2_active()) {
-    store_f32_avx2(out, v, scale, offset, n);
-    return;
-  }
-#endif
-  store_f32_c(out, v, scale, offset, n);
+  for (size_t i = 0; i < n; i++) out[i] = (float)v[i] * scale[i] + offset[i];
 }
 
 static napi_value status_value(napi_env env, int status) {
@@ -644,8 +664,8 @@ static int resample(State *s, const Request *rq, const Plan *pl) {
   int out_w = rq->out_w, out_h = rq->out_h, out_c = rq->out_c, src_c = pl->src_c, vw = pl->vw;
   ptrdiff_t C = src_c, origin = pl->origin, du = pl->du, dv = pl->dv;
   const float *norm_scale = rq->norm_scale, *norm_offset = rq->norm_offset;
-  /* The common case, RGB in and out: the horizontal pass writes a row of floats, then one vectorised loop
-   * rounds (and scales) it into the output. */
+  /* The common case, RGB in and out: the horizontal pass writes a row of levels, copied (or scaled) into the
+   * output. */
   int rgb_fast = src_c == 3 && out_c == 3;
   const AxisPlan *px_plan = plan_axis(s, out_w, vw, pl->scale_x, pl->off_x, rq->interp, pl->mirror_x, rgb_fast);
   const AxisPlan *py_plan = px_plan ? plan_axis(s, out_h, pl->vh, pl->scale_y, pl->off_y, rq->interp, 0, 0) : NULL;
@@ -653,12 +673,16 @@ static int resample(State *s, const Request *rq, const Plan *pl) {
   if (!px_plan || !py_plan) return DECODE_STATUS_ERR_MEMORY;
   const Axis *ax = &px_plan->axis, *ay = &py_plan->axis;
   int u_lo = px_plan->lo, u_hi = px_plan->hi, read_hi = px_plan->read_hi;
-  if (!grow((void **)&s->scratch, &s->scratch_cap, sizeof(float) * ((size_t)(read_hi > vw ? read_hi : vw) * src_c + 4)))
-    return DECODE_STATUS_ERR_MEMORY;
-  size_t line_n = (size_t)out_w * 3;
-  if (rgb_fast && !grow((void **)&s->line, &s->line_cap, sizeof(float) * (line_n * 3 + 1))) return DECODE_STATUS_ERR_MEMORY;
-  if (!grow((void **)&s->taps, &s->taps_cap, sizeof(*s->taps) * (size_t)ay->max_taps)) return DECODE_STATUS_ERR_MEMORY;
-  float *line = s->line, *line_scale = line + line_n + 1, *line_offset = line_scale + line_n;
+  size_t row_n = (size_t)(read_hi > vw ? read_hi : vw) * src_c + 8;
+  if (!grow((void **)&s->scratch, &s->scratch_cap, sizeof(int16_t) * row_n)) return DECODE_STATUS_ERR_MEMORY;
+  if (du != C && !grow((void **)&s->sums, &s->sums_cap, sizeof(int32_t) * row_n)) return DECODE_STATUS_ERR_MEMORY;
+  size_t line_n = (size_t)out_w * 3, out4 = ((size_t)out_w + 3) & ~(size_t)3;
+  /* The line: 4 pixels of padding and a 16-byte store's 4 bytes past them, then scale and offset (aligned). */
+  size_t line_bytes = (out4 * 3 + 4 + 15) & ~(size_t)15;
+  if (rgb_fast && !grow((void **)&s->line, &s->line_cap, line_bytes + 2 * sizeof(float) * line_n)) return DECODE_STATUS_ERR_MEMORY;
+  if (!grow((void **)&s->taps, &s->taps_cap, sizeof(*s->taps) * ((size_t)ay->max_taps + 1))) return DECODE_STATUS_ERR_MEMORY;
+  unsigned char *line = s->line;
+  float *line_scale = rgb_fast ? (float *)(s->line + line_bytes) : NULL, *line_offset = rgb_fast ? line_scale + line_n : NULL;
   if (rgb_fast) {
     for (size_t i = 0; i < line_n; i++) {
       line_scale[i] = norm_scale ? norm_scale[i % 3] : 1;
@@ -666,69 +690,76 @@ static int resample(State *s, const Request *rq, const Plan *pl) {
     }
   }
   const unsigned char *px = s->pixels;
-  float *row = s->scratch;
-  /* Past the last pixel the taps use, the pairs read up to read_hi pixels with zero weights, and one float more
-   * (the ignored fourth lane of a pixel's load). The vertical pass does not write there: keep them finite. */
-  memset(row + (size_t)u_hi * src_c, 0, sizeof(float) * ((size_t)(read_hi - u_hi) * src_c + 4));
+  int16_t *row = s->scratch;
+  /* Past the last pixel the taps use, the pairs read up to read_hi pixels with zero weights, and two values more
+   * (the ignored end of each 8-value load). The vertical pass does not write there: keep them defined. */
+  memset(row + (size_t)u_hi * src_c, 0, sizeof(int16_t) * (row_n - (size_t)u_hi * src_c));
   unsigned char *out8 = rq->out8;
   float *out32 = rq->out32;
   int to_gray = out_c == 1 && src_c == 3;
+  size_t run = (size_t)(u_hi - u_lo) * src_c;
   for (int y = 0; y < out_h; y++) {
-    /* Vertical pass: one row of the oriented image, weighted over the output row's taps. */
-    const float *wy = ay->weights + (size_t)y * ay->max_taps;
+    /* Vertical pass: one row of the oriented image, weighted over the output row's taps, in fixed point. */
+    const int32_t *wy = py_plan->fixed + (size_t)y * py_plan->pairs;
+    int count = ay->count[y];
     if (du == C) {
-      /* Rows in storage order: contiguous runs of bytes. */
-      for (int k = 0; k < ay->count[y]; k++) s->taps[k] = px + origin + (ptrdiff_t)(ay->start[y] + k) * dv + (ptrdiff_t)u_lo * C;
-      vertical_rows(row + (size_t)u_lo * src_c, s->taps, wy, ay->count[y], (size_t)(u_hi - u_lo) * src_c);
+      /* Rows in storage order: contiguous runs of bytes (an odd count's zero weight reads its last row again). */
+      for (int k = 0; k < count; k++) s->taps[k] = px + origin + (ptrdiff_t)(ay->start[y] + k) * dv + (ptrdiff_t)u_lo * C;
+      s->taps[count] = s->taps[count - 1];
+      vertical_rows(row + (size_t)u_lo * src_c, s->taps, wy, (count + 1) / 2, run);
     } else {
-      memset(row + (size_t)u_lo * src_c, 0, sizeof(float) * (size_t)(u_hi - u_lo) * src_c);
-      for (int k = 0; k < ay->count[y]; k++) {
-        const unsigned char *line = px + origin + (ptrdiff_t)(ay->start[y] + k) * dv;
-        float wk = wy[k];
+      int32_t *sums = s->sums + (size_t)u_lo * src_c;
+      memset(sums, 0, sizeof(int32_t) * run);
+      for (int k = 0; k < count; k++) {
+        const unsigned char *line_k = px + origin + (ptrdiff_t)(ay->start[y] + k) * dv;
+        int wk = k % 2 ? pair_hi(wy[k / 2]) : pair_lo(wy[k / 2]);
         if (src_c == 3) {
           for (int u = u_lo; u < u_hi; u++) {
-            const unsigned char *p = line + u * du;
-            float *r = row + (size_t)u * 3;
+            const unsigned char *p = line_k + u * du;
+            int32_t *r = sums + (size_t)(u - u_lo) * 3;
             r[0] += wk * p[0];
             r[1] += wk * p[1];
             r[2] += wk * p[2];
           }
         } else {
-          for (int u = u_lo; u < u_hi; u++) row[u] += wk * line[u * du];
+          for (int u = u_lo; u < u_hi; u++) sums[u - u_lo] += wk * line_k[u * du];
         }
       }
+      int16_t *r = row + (size_t)u_lo * src_c;
+      for (size_t i = 0; i < run; i++) r[i] = (int16_t)ROW_ROUND(sums[i]);
     }
     size_t o = (size_t)y * out_w * out_c;
     if (rgb_fast) {
-      horizontal_rgb(line, row, ax->start, px_plan->pair_weights, px_plan->pairs, out_w);
-      if (out8) store_u8(out8 + o, line, line_n);
+      horizontal_rgb(line, row, px_plan->pair_start, px_plan->pair_weights, px_plan->pairs, (int)out4);
+      if (out8) memcpy(out8 + o, line, line_n);
       else store_f32(out32 + o, line, line_scale, line_offset, line_n);
       continue;
     }
     /* Horizontal pass, colour and dtype conversion, straight into the output. */
     for (int x = 0; x < out_w; x++, o += out_c) {
-      const float *wx = ax->weights + (size_t)x * ax->max_taps;
-      const float *r = row + (size_t)ax->start[x] * src_c;
+      const int32_t *wx = px_plan->fixed + (size_t)x * px_plan->pairs;
+      const int16_t *r = row + (size_t)ax->start[x] * src_c;
+      int n = ax->count[x];
       int q[4];
       if (src_c == 3) {
-        /* One 4-lane load per tap (R, G, B and the next pixel's R, ignored); the row has a float of slack. */
-        v4f acc = {0, 0, 0, 0};
-        for (int j = 0; j < ax->count[x]; j++, r += 3) {
-          v4f v;
-          memcpy(&v, r, sizeof v);
-          acc += v * wx[j];
+        int32_t a0 = 0, a1 = 0, a2 = 0;
+        for (int j = 0; j < n; j++, r += 3) {
+          int wj = j % 2 ? pair_hi(wx[j / 2]) : pair_lo(wx[j / 2]);
+          a0 += wj * r[0];
+          a1 += wj * r[1];
+          a2 += wj * r[2];
         }
-        q[0] = round_u8(acc[0]);
-        q[1] = round_u8(acc[1]);
-        q[2] = round_u8(acc[2]);
+        q[0] = clamp_level(a0);
+        q[1] = clamp_level(a1);
+        q[2] = clamp_level(a2);
         if (to_gray) {
           /* Rec. 601 luma of the sRGB values in PIL's integer form (convert('L')), as the sharp path gives. */
           q[0] = (q[0] * 19595 + q[1] * 38470 + q[2] * 7471 + 0x8000) >> 16;
         }
       } else {
-        float a0 = 0;
-        for (int j = 0; j < ax->count[x]; j++) a0 += wx[j] * r[j];
-        q[0] = q[1] = q[2] = round_u8(a0);
+        int32_t a0 = 0;
+        for (int j = 0; j < n; j++) a0 += (j % 2 ? pair_hi(wx[j / 2]) : pair_lo(wx[j / 2])) * r[j];
+        q[0] = q[1] = q[2] = clamp_level(a0);
       }
       q[3] = 255;
       if (out8) {

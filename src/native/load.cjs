@@ -31,15 +31,20 @@ function isMusl() {
   return process.platform === 'linux' && libc.familySync() === libc.MUSL;
 }
 
-/** The packaged libturbojpeg for this platform, or null. */
-function packagedLibrary() {
-  if (process.platform !== 'linux') return null; // its macOS and Windows builds link the library into their addon
-  let root;
+/** The folder of the installed package ${PACKAGE}, or null. */
+function packageRoot() {
   try {
-    root = path.dirname(require.resolve(`${PACKAGE}/package.json`));
+    return path.dirname(require.resolve(`${PACKAGE}/package.json`));
   } catch {
     return null;
   }
+}
+
+/** The packaged libturbojpeg for this platform, or null. */
+function packagedLibrary() {
+  if (process.platform !== 'linux') return null; // its macOS and Windows builds link the library into their addon
+  const root = packageRoot();
+  if (root === null) return null;
   const file = path.join(root, 'prebuilds', `jpeg-turbo-linux-${process.arch}${isMusl() ? '-musl' : ''}`, 'libturbojpeg.so.0');
   return fs.existsSync(file) ? file : null;
 }
@@ -58,6 +63,14 @@ function libraryCandidates(env = process.env) {
   const system = systemLibraries().map((file) => ({ file, origin: 'system' }));
   const packaged = chosen === 'system' ? null : packagedLibrary();
   return packaged === null ? system : [{ file: packaged, origin: PACKAGE }, ...system];
+}
+
+/** Where an opened library `file` came from, as {@link libraryCandidates} names it. */
+function originOf(file, env) {
+  const chosen = env[LIBRARY_ENV];
+  if (chosen && chosen !== 'system') return LIBRARY_ENV;
+  const root = packageRoot();
+  return root !== null && file.startsWith(root + path.sep) ? PACKAGE : 'system';
 }
 
 /**
@@ -88,6 +101,10 @@ function loadNative(env = process.env) {
       hint: 'install a C compiler (Debian/Ubuntu: apt-get install g++ make python3), then run `npm rebuild imgstream`',
     };
   }
+  // The library is opened once per process: a thread after the first (each decode worker) finds it open, and
+  // searching the candidates again would only cost time (the musl check builds a whole diagnostic report).
+  const opened = addon.turbojpegPath();
+  if (opened !== null) return { addon, addonFile, addonOrigin, library: opened, origin: originOf(opened, env), reason: null, hint: null };
   const failures = [];
   for (const { file, origin } of libraryCandidates(env)) {
     const error = addon.openTurbojpeg(file);
