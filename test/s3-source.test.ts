@@ -1,8 +1,9 @@
 /**
  * The S3 layer against a real store (Swift s3api, SigV4 checked; one start per file): listing a bucket of class folders as the
  * folder index lists a local one (pagination, spaces, Unicode, nested folders), ranged reads that survive a
- * reset mid-body, a stall past the timeout and 503 SlowDown through a fault proxy, and named errors for a
- * missing object and a wrong secret that never quote a credential.
+ * reset mid-body, a stall past the timeout and 503 SlowDown through a fault proxy, named errors for a
+ * missing or forbidden object and a wrong secret that never quote a credential, and session tokens and ETag
+ * pins on the per-object GET.
  */
 import { randomBytes } from 'node:crypto';
 import { GetObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
@@ -14,6 +15,8 @@ import { createS3Context, resolveS3Options, type S3Context, type S3Options } fro
 import { fromS3Directory } from '../src/s3/list.js';
 import { getObjectBytes, readObject } from '../src/s3/object-read.js';
 import { ObjectStream, type ObjectItem } from '../src/s3/object-stream.js';
+import { getObjectDirect, signGetObject } from '../src/s3/signed-get.js';
+import { classifyFailure } from '../src/s3/failures.js';
 import type { FileIndex } from '../src/file-index.js';
 import { startFaultProxy, type FaultProxy } from './fixtures/fault-proxy.js';
 import { makeClassFolders, removeDir, tempDir, writeImage } from './fixtures/images.js';
@@ -215,6 +218,29 @@ describe('S3 source against a real store', () => {
       { path: 's3://blobs/nope.jpg', code: 'ERR_S3_NOT_FOUND', message: expect.stringContaining('s3://blobs/nope.jpg') },
       big.length,
     ]);
+  });
+
+  it('names a forbidden object with its URL, as a per-sample error', async () => {
+    const ctx = await context({ credentials: server.unprivileged });
+    await expect(getObjectBytes(ctx, { bucket: 'blobs', key: 'big.bin' })).rejects.toMatchObject({
+      code: 'ERR_S3_FORBIDDEN',
+      path: 's3://blobs/big.bin',
+      message: expect.stringMatching(/s3:\/\/blobs\/big\.bin.*AccessDenied \(HTTP 403\)/),
+    });
+    const items = await drain(ctx, fromList(['s3://blobs/big.bin'], [0]), [0], 1);
+    expect(items).toMatchObject([{ ok: false, skip: { path: 's3://blobs/big.bin', code: 'ERR_S3_FORBIDDEN', message: expect.stringContaining('s3://blobs/big.bin') } }]);
+  });
+
+  it('signs a session token into each GET, and pins a read to its ETag (a changed object is an error)', async () => {
+    // The store ignores the token but checks the signature over every signed header, the token's included.
+    const ctx = await context({ credentials: { ...server.credentials, sessionToken: 'a-session-token' } });
+    const signed = await signGetObject(ctx, { bucket: 'blobs', key: 'big.bin' }, 0, undefined);
+    expect(signed?.request.headers['x-amz-security-token']).toBe('a-session-token');
+    expect(signed?.request.headers.authorization).toMatch(/SignedHeaders=[^,]*x-amz-security-token/);
+    expect((await getObjectBytes(ctx, { bucket: 'blobs', key: 'big.bin' })).equals(big)).toBe(true);
+    const err = await getObjectDirect(ctx, { bucket: 'blobs', key: 'big.bin' }, 10, '"0123456789abcdef0123456789abcdef"', new AbortController().signal).catch((e: unknown) => e);
+    const failure = classifyFailure(err, 's3://blobs/big.bin');
+    expect(failure).toMatchObject({ retry: false, error: { code: 'ERR_S3_REQUEST', message: expect.stringContaining('the object changed') } });
   });
 
   it('fails a wrong secret at the first request with an auth error that quotes no credential', async () => {

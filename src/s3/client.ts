@@ -98,6 +98,8 @@ export interface S3Context {
   sdk: S3Sdk;
   client: S3Client;
   options: ResolvedS3Options;
+  /** The client's keep-alive agents, shared by the GETs sent without the SDK (`signed-get.ts`). */
+  agents: { http: http.Agent; https: https.Agent };
 }
 
 let sdkPromise: Promise<S3Sdk> | null = null;
@@ -196,6 +198,7 @@ function quietly<T>(make: () => T): T {
 export async function createS3Context(options: ResolvedS3Options, maxSockets = 64): Promise<S3Context> {
   const sdk = await loadS3Sdk();
   const agentOptions = { keepAlive: true, maxSockets };
+  const agents = { http: new http.Agent(agentOptions), https: new https.Agent(agentOptions) };
   const region = options.region ?? (await regionFromChain()) ?? 'us-east-1';
   const client = quietly(() => new sdk.S3Client({
     cacheMiddleware: true,
@@ -207,13 +210,13 @@ export async function createS3Context(options: ResolvedS3Options, maxSockets = 6
     requestChecksumCalculation: 'WHEN_REQUIRED',
     responseChecksumValidation: 'WHEN_REQUIRED',
     requestHandler: {
-      httpAgent: new http.Agent(agentOptions),
-      httpsAgent: new https.Agent(agentOptions),
+      httpAgent: agents.http,
+      httpsAgent: agents.https,
       connectionTimeout: options.timeoutMs,
     },
   }));
   client.config.requestHandler = abortableHandler(client.config.requestHandler);
-  return { sdk, client, options };
+  return { sdk, client, options, agents };
 }
 
 /** The region from `AWS_REGION`/`AWS_DEFAULT_REGION` or the profile, as the SDK finds it; null when none is set. */

@@ -4,11 +4,11 @@
  * byte reached, pinned to the first response's ETag (`If-Match`) so that a changed object is an error, not
  * a splice of two versions. A missing or forbidden object, or rejected credentials, fail at once, named.
  */
-import type { GetObjectCommandOutput } from '@aws-sdk/client-s3';
 import { Errors } from '../errors.js';
-import { getObjectFrom, type S3Context } from './client.js';
+import type { S3Context } from './client.js';
 import { classifyFailure, TruncatedBody } from './failures.js';
 import { backoffDelay, sleep, watchdog } from './retry.js';
+import { getObjectDirect, type ObjectResponse } from './signed-get.js';
 import { formatS3Url, type S3Location } from './url.js';
 
 export interface ReadObjectOptions {
@@ -34,10 +34,10 @@ export async function* readObject(ctx: S3Context, loc: S3Location, opts: ReadObj
   for (;;) {
     if (opts.signal?.aborted) return;
     const dog = watchdog(timeoutMs, opts.signal);
-    let body: GetObjectCommandOutput['Body'] | undefined;
+    let body: ObjectResponse['Body'] | undefined;
     let progressed = false;
     try {
-      const out = await getObjectFrom(ctx, loc, reached, etag, dog.signal);
+      const out = await getObjectDirect(ctx, loc, reached, etag, dog.signal);
       dog.touch();
       body = out.Body;
       etag ??= out.ETag;

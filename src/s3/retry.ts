@@ -40,9 +40,10 @@ export function watchdog(ms: number, outer?: AbortSignal): Watchdog {
   const controller = new AbortController();
   let timer: NodeJS.Timeout | null = null;
   const fire = () => controller.abort(new StallTimeout(ms));
+  // One timer, pushed back in place on every byte (refresh), not a new one per chunk.
   const touch = () => {
-    if (timer !== null) clearTimeout(timer);
-    timer = setTimeout(fire, ms);
+    if (timer === null) timer = setTimeout(fire, ms);
+    else timer.refresh();
   };
   const onOuter = () => controller.abort(outer?.reason);
   if (outer?.aborted) controller.abort(outer.reason);

@@ -30,6 +30,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 SERVERS = ('account', 'container', 'object', 'proxy')
 ACCESS_KEY = 'test:tester'
 SECRET_KEY = 'testing'
+# A user of the same account without its rights (proxy-server.conf.in): every object is forbidden to it.
+UNPRIVILEGED = {'accessKeyId': 'test:reader', 'secretAccessKey': 'reading'}
 REGION = 'us-east-1'
 START_TIMEOUT_S = 30
 
@@ -255,6 +257,7 @@ def main(workdir, workers=1):
             'region': REGION,
             'accessKeyId': ACCESS_KEY,
             'secretAccessKey': SECRET_KEY,
+            'unprivileged': UNPRIVILEGED,
             'ports': ports,
             'logs': logs,
         }), flush=True)

@@ -23,6 +23,8 @@ export interface S3TestServer {
   endpoint: string;
   region: string;
   credentials: { accessKeyId: string; secretAccessKey: string };
+  /** A user of the same account without its rights: the store answers 403 AccessDenied to its every GET. */
+  unprivileged: { accessKeyId: string; secretAccessKey: string };
   /** The folder of the servers' logs. */
   logs: string;
   /** Stops every server process and removes the folder. */
@@ -94,6 +96,7 @@ export async function startSwift(opts: { timeoutMs?: number; workers?: number } 
       endpoint: ready.endpoint as string,
       region: ready.region as string,
       credentials: { accessKeyId: ready.accessKeyId as string, secretAccessKey: ready.secretAccessKey as string },
+      unprivileged: ready.unprivileged as S3TestServer['unprivileged'],
       logs: ready.logs as string,
       stop,
     };
