@@ -151,17 +151,20 @@ function nodeGet(target: string, headers: Record<string, string>, signal: AbortS
   });
 }
 
+async function* noBody(): AsyncGenerator<Uint8Array> {}
+
 /** A plain `http:` GET on a socket of its own (`http-socket`), or with Node's client for a framing it leaves. */
 async function plainGet(target: string, headers: Record<string, string>, signal: AbortSignal): Promise<HttpHead> {
   const response = await socketGet(new URL(target), headers, signal);
   const body = response.body;
-  if (body === null) return nodeGet(target, headers, signal);
+  // A body in a transfer coding is asked for again from Node's client; a redirect's or an error's is not needed.
+  if (body === null && (response.status === 200 || response.status === 206)) return nodeGet(target, headers, signal);
   return {
     status: response.status,
     statusMessage: response.statusMessage,
     header: (name) => response.headers[name],
-    body,
-    discard: () => void body.return?.(),
+    body: body ?? noBody(),
+    discard: () => void body?.return?.(),
   };
 }
 
