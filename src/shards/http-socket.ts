@@ -17,11 +17,11 @@ export interface SocketResponse {
   body: AsyncIterableIterator<Uint8Array> | null;
 }
 
-/** Bytes of one slab; each read gets the rest of the current slab, or a new slab below {@link MIN_READ}. */
-const SLAB = 1 << 20;
+/** Bytes of one slab (see {@link Slabs}). */
+const SLAB = 256 * 1024;
 const MIN_READ = 64 * 1024;
 /** Body bytes queued (read, not yet taken) past which the socket stops reading. */
-const HIGH_WATER = 2 * SLAB;
+const HIGH_WATER = 1 << 20;
 /** A response head longer than this is refused. */
 const MAX_HEAD = 64 * 1024;
 const HEAD_END = Buffer.from('\r\n\r\n');
@@ -33,25 +33,18 @@ const HEAD_END = Buffer.from('\r\n\r\n');
 export function socketGet(url: URL, headers: Record<string, string>, signal: AbortSignal): Promise<SocketResponse> {
   return new Promise((resolve, reject) => {
     if (signal.aborted) return reject(signal.reason);
-    let slab = Buffer.allocUnsafeSlow(SLAB);
-    let used = 0;
+    const slabs = new Slabs();
     let head: Buffer | null = Buffer.alloc(0);
     let body: SocketBody | null = null;
     const socket = net.connect({
       host: url.hostname.replace(/^\[(.*)\]$/, '$1'),
       port: Number(url.port || 80),
       onread: {
-        buffer: () => {
-          if (SLAB - used < MIN_READ) {
-            slab = Buffer.allocUnsafeSlow(SLAB);
-            used = 0;
-          }
-          return slab.subarray(used);
-        },
+        buffer: () => slabs.next(),
         callback: (n: number, buf: Uint8Array): boolean => {
           const chunk = buf.subarray(0, n);
-          used += n;
-          if (body !== null) return body.push(chunk);
+          const slab = slabs.filled(n);
+          if (body !== null) return body.push(chunk, slab);
           if (head === null) return true;
           head = Buffer.concat([head, chunk]);
           const end = head.indexOf(HEAD_END);
@@ -73,9 +66,9 @@ export function socketGet(url: URL, headers: Record<string, string>, signal: Abo
             resolve({ ...parsed, body: null });
             return false;
           }
-          body = new SocketBody(socket, length === undefined ? Infinity : Number(length));
+          body = new SocketBody(socket, slabs, length === undefined ? Infinity : Number(length));
           resolve({ ...parsed, body });
-          return rest.length > 0 ? body.push(rest) : true;
+          return rest.length > 0 ? body.push(rest, null) : true;
         },
       },
     });
@@ -102,6 +95,58 @@ export function socketGet(url: URL, headers: Record<string, string>, signal: Abo
   });
 }
 
+interface Slab {
+  bytes: Buffer;
+  used: number;
+  /** Chunks on it handed to the body and not yet let go. */
+  out: number;
+  /** Whether reads have moved on to another slab. */
+  done: boolean;
+}
+
+/** Slabs kept for reuse by one connection, once every chunk on them has been let go. */
+const SPARE_SLABS = 2;
+
+/**
+ * The slabs one connection reads into: each read gets the rest of the current slab (a new one when less than
+ * {@link MIN_READ} is left), and a slab whose chunks have all been let go is read into again, so that the
+ * kernel writes into pages already mapped instead of new ones.
+ */
+class Slabs {
+  private readonly spare: Buffer[] = [];
+  private current: Slab = this.fresh();
+
+  private fresh(): Slab {
+    return { bytes: this.spare.pop() ?? Buffer.allocUnsafeSlow(SLAB), used: 0, out: 0, done: false };
+  }
+
+  /** Where the next read goes. */
+  next(): Buffer {
+    if (SLAB - this.current.used < MIN_READ) {
+      this.current.done = true;
+      this.reuse(this.current);
+      this.current = this.fresh();
+    }
+    return this.current.bytes.subarray(this.current.used);
+  }
+
+  /** Counts `n` bytes just read into the current slab; returns it. */
+  filled(n: number): Slab {
+    this.current.used += n;
+    return this.current;
+  }
+
+  /** A chunk on `slab` handed out, let go. */
+  release(slab: Slab): void {
+    slab.out -= 1;
+    this.reuse(slab);
+  }
+
+  private reuse(slab: Slab): void {
+    if (slab.done && slab.out === 0 && this.spare.length < SPARE_SLABS) this.spare.push(slab.bytes);
+  }
+}
+
 function parseHead(text: string): Omit<SocketResponse, 'body'> | null {
   const lines = text.split('\r\n');
   const status = /^HTTP\/1\.[01] (\d{3})(?: (.*))?$/.exec(lines[0]);
@@ -116,12 +161,17 @@ function parseHead(text: string): Omit<SocketResponse, 'body'> | null {
 }
 
 /**
- * A response body as an async iterator of its chunks (views on the slabs, never written again). It ends at
+ * A response body as an async iterator of its chunks: views on the slabs, each valid until the next one is
+ * asked for (then its bytes may be read over; the tar walk copies what it keeps before it asks). It ends at
  * `Content-Length` bytes or at the connection's end, whichever comes first (a body cut short ends early: the
  * caller knows the size it was promised); the socket pauses while {@link HIGH_WATER} bytes wait.
  */
 class SocketBody implements AsyncIterableIterator<Uint8Array> {
   private readonly queue: Uint8Array[] = [];
+  /** The slab of each queued chunk (`null`: not on a slab). */
+  private readonly queueSlabs: (Slab | null)[] = [];
+  /** The slab of the chunk the reader holds, let go when it asks for the next. */
+  private held: Slab | null = null;
   private queued = 0;
   private paused = false;
   private done = false;
@@ -130,6 +180,7 @@ class SocketBody implements AsyncIterableIterator<Uint8Array> {
 
   constructor(
     private readonly socket: net.Socket,
+    private readonly slabs: Slabs,
     /** Body bytes still to come. */
     private left: number,
   ) {
@@ -137,19 +188,22 @@ class SocketBody implements AsyncIterableIterator<Uint8Array> {
   }
 
   /** Takes a chunk the socket read; `false` pauses the socket. */
-  push(chunk: Uint8Array): boolean {
+  push(chunk: Uint8Array, slab: Slab | null): boolean {
     if (this.done) return true;
     if (chunk.length >= this.left) {
       chunk = chunk.subarray(0, this.left);
       this.left = 0;
     } else this.left -= chunk.length;
     if (chunk.length > 0) {
+      if (slab !== null) slab.out += 1;
       if (this.waiting !== null) {
         const { resolve } = this.waiting;
         this.waiting = null;
+        this.held = slab;
         resolve({ value: chunk, done: false });
       } else {
         this.queue.push(chunk);
+        this.queueSlabs.push(slab);
         this.queued += chunk.length;
       }
     }
@@ -190,8 +244,11 @@ class SocketBody implements AsyncIterableIterator<Uint8Array> {
   }
 
   next(): Promise<IteratorResult<Uint8Array>> {
+    if (this.held !== null) this.slabs.release(this.held);
+    this.held = null;
     const chunk = this.queue.shift();
     if (chunk !== undefined) {
+      this.held = this.queueSlabs.shift() ?? null;
       this.queued -= chunk.length;
       if (this.paused && this.queued < HIGH_WATER / 2) {
         this.paused = false;
@@ -207,6 +264,8 @@ class SocketBody implements AsyncIterableIterator<Uint8Array> {
   return(): Promise<IteratorResult<Uint8Array>> {
     this.done = true;
     this.queue.length = 0;
+    this.queueSlabs.length = 0;
+    this.held = null;
     this.socket.destroy();
     return Promise.resolve({ value: undefined, done: true });
   }

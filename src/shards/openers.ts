@@ -14,7 +14,10 @@ import { socketGet } from './http-socket.js';
 
 /** The bytes of a shard from the offset asked for, and the shard's whole size when the store says. */
 export interface OpenedShard {
-  /** Chunks from `offset` on, in order. Breaking out of the iteration must release the connection or file. */
+  /**
+   * Chunks from `offset` on, in order. A chunk's bytes need only stay as they are until the next chunk is asked
+   * for (a reader copies what it keeps). Breaking out of the iteration must release the connection or file.
+   */
   body: AsyncIterable<Uint8Array>;
   /** Size of the whole shard in bytes (not of the rest), or `null` when unknown. */
   size: number | null;

@@ -102,7 +102,12 @@ const NO_BYTES = new Uint8Array(0);
  * A stream that ends inside a header, a body or its padding is an `Unexpected end of data`; the source's own
  * error (a shard that could not be read) is thrown as it is. Breaking out of the iteration ends the source.
  */
-export async function* streamEntries(chunks: AsyncIterable<Uint8Array>, base = 0): AsyncGenerator<TarEntry, void, undefined> {
+export async function* streamEntries(
+  chunks: AsyncIterable<Uint8Array>,
+  base = 0,
+  /** Where the data asked for are copied to: a buffer of `n` bytes. */
+  allocate: (n: number) => Buffer = Buffer.allocUnsafe,
+): AsyncGenerator<TarEntry, void, undefined> {
   const source = chunks[Symbol.asyncIterator]();
   let chunk: Uint8Array = NO_BYTES;
   let at = 0;
@@ -121,8 +126,8 @@ export async function* streamEntries(chunks: AsyncIterable<Uint8Array>, base = 0
     }
   };
   /** The next `n` bytes, copied into a buffer of their own: nothing held keeps a chunk alive. */
-  const take = async (n: number): Promise<Buffer> => {
-    const out = Buffer.allocUnsafe(n);
+  const take = async (n: number, into: (n: number) => Buffer = Buffer.allocUnsafe): Promise<Buffer> => {
+    const out = into(n);
     let filled = 0;
     while (filled < n) {
       if (at === chunk.length && !(await more())) throw new Error('Unexpected end of data');
@@ -190,7 +195,7 @@ export async function* streamEntries(chunks: AsyncIterable<Uint8Array>, base = 0
       const read = (): Promise<Uint8Array[]> => {
         if (!hasBody) return Promise.resolve([]);
         taken = true;
-        data ??= take(size);
+        data ??= take(size, allocate);
         return data.then((bytes) => [bytes]);
       };
       yield { name, type, size, dataOffset, start: groupStart, read };
