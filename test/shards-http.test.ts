@@ -119,6 +119,21 @@ describe('shards from a server that drops the connection', () => {
     await loader.close();
   });
 
+  it('reads shards sent in the chunked transfer coding, and shards behind a redirect', async () => {
+    const chunked = await startFileServer(out, { chunked: true });
+    servers.push(chunked);
+    const loader = await imageDatasetFromShards(`${chunked.url}/${SHARDS}`, { ...common, seed: 4 });
+    expectEverySampleOnce(await epoch(loader));
+    await loader.close();
+    const moved = await startFileServer(out);
+    servers.push(moved);
+    const index = `${moved.url}/shards.json`;
+    const behind = await imageDatasetFromShards(`${moved.url}/moved/${SHARDS}`, { ...common, index, seed: 4 });
+    expectEverySampleOnce(await epoch(behind));
+    expect(moved.requests.filter((r) => r.startsWith('moved/')).length).toBe(5);
+    await behind.close();
+  });
+
   it('resumes mid-epoch without requesting the shards already finished', async () => {
     const server = await startFileServer(out);
     servers.push(server);

@@ -42,7 +42,7 @@ export class ShardCoordinator {
     pool: DecodePool,
     options: ResolvedOptions,
     /** Where samples come from, in epoch order: a shard stream, or a bucket's objects (`ObjectStream`). */
-    private readonly stream: Pick<ShardStream, 'take'>,
+    private readonly stream: Pick<ShardStream, 'take'> & Partial<Pick<ShardStream, 'recycle'>>,
     private readonly arena: StagingArena,
     private readonly epoch: number,
     readonly size: number,
@@ -132,6 +132,7 @@ export class ShardCoordinator {
         this.pendingItem = item;
         break;
       }
+      if (image instanceof Uint8Array) this.stream.recycle?.(image);
       if (task === null) {
         first = position;
         task = { epoch: this.epoch, firstPosition: position, samples: [], staged: { offsets: [], lengths: [] } };

@@ -18,7 +18,7 @@ import { DEFAULT_RETRY, displayUrl, openerFor, schemeOf, type RetryPolicy } from
 import { BufferPlan, bufferSeed, rankPieces, type RankRemainder } from './plan.js';
 import { LABEL_EXTENSIONS, type LabelMember, type SampleRules } from './sample.js';
 import { countShard, INDEX_FILE, loadShardIndex, resolveAgainst, siblingOf, type ShardEntry, type ShardIndexFile } from './shard-index.js';
-import { StagingArena } from './staging.js';
+import { IMAGE_BUFFERS_BYTES, ImageBuffers, StagingArena } from './staging.js';
 // Registers the s3:// opener (the AWS SDK itself is loaded on the first s3:// open only).
 import '../s3/shard-opener.js';
 import { ShardStream, type PieceStart, type StreamShard } from './stream.js';
@@ -99,8 +99,11 @@ export interface ShardDatasetOptions extends LoaderOptions {
   subset?: null;
 }
 
-/** Bytes kept for the shard being read: the file's or socket's chunks and the tar reader's own buffers. */
-const STREAM_RESERVE = 4 << 20;
+/**
+ * Bytes kept for the shard stream: the shard being read and the next one opened (a file's or socket's chunks,
+ * up to about 2 MiB each) and the free image buffers kept for reuse ({@link IMAGE_BUFFERS_BYTES}).
+ */
+const STREAM_RESERVE = 4 * 2 ** 20 + IMAGE_BUFFERS_BYTES;
 const AUTO_BUFFER_SAMPLES = 1000;
 /**
  * Samples the stream reads beyond the shuffle buffer's need: without them each sample taken would wait for
@@ -213,6 +216,8 @@ export class ShardLoader implements AsyncIterable<Batch> {
   private pool: DecodePool | null = null;
   private current: { coordinator: ShardCoordinator; stream: ShardStream } | null = null;
   private lastStream: ShardStream | null = null;
+  /** The streams' image buffers, reused from epoch to epoch. */
+  private imageBuffers: ImageBuffers | null = null;
   private readonly arena: StagingArena;
   private readonly recycled: BatchArrays[] = [];
   private readonly owners = new WeakMap<object, Batch>();
@@ -376,6 +381,7 @@ export class ShardLoader implements AsyncIterable<Batch> {
       this.config.readAhead,
       () => coordinator?.pump(),
       startAt,
+      (this.imageBuffers ??= new ImageBuffers(IMAGE_BUFFERS_BYTES)),
     );
     coordinator = new ShardCoordinator(this.pool, this.options, stream, this.arena, epoch, total - start);
     const current = { coordinator, stream };

@@ -10,10 +10,14 @@ import http from 'node:http';
 import https from 'node:https';
 import { fileURLToPath } from 'node:url';
 import { ImgstreamError } from '../errors.js';
+import { socketGet } from './http-socket.js';
 
 /** The bytes of a shard from the offset asked for, and the shard's whole size when the store says. */
 export interface OpenedShard {
-  /** Chunks from `offset` on, in order. Breaking out of the iteration must release the connection or file. */
+  /**
+   * Chunks from `offset` on, in order. A chunk's bytes need only stay as they are until the next chunk is asked
+   * for (a reader copies what it keeps). Breaking out of the iteration must release the connection or file.
+   */
   body: AsyncIterable<Uint8Array>;
   /** Size of the whole shard in bytes (not of the rest), or `null` when unknown. */
   size: number | null;
@@ -120,50 +124,99 @@ async function* skipBytes(body: AsyncIterable<Uint8Array>, skip: number): AsyncG
 /** At most this many redirects are followed per request. */
 const MAX_REDIRECTS = 5;
 
+/** A response's head as the opener judges it, and its body; `discard` lets go of a body not read. */
+interface HttpHead {
+  status: number;
+  statusMessage: string;
+  header(name: string): string | undefined;
+  body: AsyncIterable<Uint8Array>;
+  discard(): void;
+}
+
+/** A GET with Node's `http`/`https` client (any framing, TLS). */
+function nodeGet(target: string, headers: Record<string, string>, signal: AbortSignal): Promise<HttpHead> {
+  return new Promise((resolve, reject) => {
+    const lib = target.startsWith('https:') ? https : http;
+    const request = lib.get(target, { headers, signal }, (response) => {
+      resolve({
+        status: response.statusCode ?? 0,
+        statusMessage: response.statusMessage ?? '',
+        header: (name) => {
+          const value = response.headers[name];
+          return Array.isArray(value) ? value[value.length - 1] : value;
+        },
+        // A body cut short surfaces as an 'aborted' error here: retryable, as any broken stream.
+        body: response,
+        discard: () => response.destroy(),
+      });
+    });
+    request.on('error', reject);
+  });
+}
+
+async function* noBody(): AsyncGenerator<Uint8Array> {}
+
+/** A plain `http:` GET on a socket of its own (`http-socket`), or with Node's client for a framing it leaves. */
+async function plainGet(target: string, headers: Record<string, string>, signal: AbortSignal): Promise<HttpHead> {
+  const response = await socketGet(new URL(target), headers, signal);
+  const body = response.body;
+  // A body in a transfer coding is asked for again from Node's client; a redirect's or an error's is not needed.
+  if (body === null && (response.status === 200 || response.status === 206)) return nodeGet(target, headers, signal);
+  return {
+    status: response.status,
+    statusMessage: response.statusMessage,
+    header: (name) => response.headers[name],
+    body: body ?? noBody(),
+    discard: () => void body?.return?.(),
+  };
+}
+
 /**
- * `http:`/`https:` with Node's own `http`/`https` modules: one GET per attempt, `Range: bytes=<offset>-` when
- * resuming. (`fetch` would do, but its web streams cost the main thread several times more per byte, which a
- * loader decoding on every core cannot spare.)
+ * `http:`/`https:`: one GET per attempt, `Range: bytes=<offset>-` when resuming. A plain `http:` body is read
+ * from the socket into slabs with no per-chunk work of Node's `http` client (`http-socket`); `https:`, and a
+ * body in a transfer coding, go through Node's `http`/`https` modules. (`fetch` would do, but its web
+ * streams cost the main thread several times more per byte, which a loader decoding on every core cannot
+ * spare.)
  */
 const httpOpener: ShardOpener = {
   async open(url, offset, signal) {
     let target = url;
+    const headers: Record<string, string> = offset > 0 ? { range: `bytes=${offset}-` } : {};
     for (let redirects = 0; ; redirects++) {
-      const response = await new Promise<http.IncomingMessage>((resolve, reject) => {
-        const lib = target.startsWith('https:') ? https : http;
-        const request = lib.get(target, { headers: offset > 0 ? { range: `bytes=${offset}-` } : {}, signal }, resolve);
-        request.on('error', (err: NodeJS.ErrnoException) => {
-          if (signal.aborted) reject(err);
-          else reject(new ShardReadError(`request failed (${err.code ?? err.message})`, { retryable: true, cause: err }));
-        });
-      });
-      const status = response.statusCode ?? 0;
-      const location = response.headers.location;
+      let response: HttpHead;
+      try {
+        response = await (target.startsWith('http:') ? plainGet(target, headers, signal) : nodeGet(target, headers, signal));
+      } catch (err) {
+        if (signal.aborted) throw err;
+        const code = (err as NodeJS.ErrnoException).code;
+        throw new ShardReadError(`request failed (${code ?? (err as Error).message})`, { retryable: true, cause: err });
+      }
+      const status = response.status;
+      const location = response.header('location');
       if (status >= 300 && status < 400 && location !== undefined && redirects < MAX_REDIRECTS) {
-        response.resume();
+        response.discard();
         target = new URL(location, target).toString();
         continue;
       }
       if (status !== 200 && status !== 206) {
-        response.resume();
+        response.discard();
         throw new ShardReadError(`HTTP ${status}${response.statusMessage ? ` ${response.statusMessage}` : ''}`, {
           retryable: RETRYABLE_STATUS.has(status),
           status,
         });
       }
-      const contentRange = response.headers['content-range'] ?? '';
+      const contentRange = response.header('content-range') ?? '';
       if (status === 206) {
         const start = /^bytes (\d+)-/.exec(contentRange);
         if (start === null || Number(start[1]) !== offset) {
-          response.destroy();
+          response.discard();
           throw new ShardReadError(`HTTP 206 for the wrong range (asked from byte ${offset})`, { retryable: false, status });
         }
       }
-      const length = Number(response.headers['content-length'] ?? NaN);
+      const length = Number(response.header('content-length') ?? NaN);
       const total = /\/(\d+)$/.exec(contentRange);
       const size = total !== null ? Number(total[1]) : Number.isFinite(length) ? length + (status === 206 ? offset : 0) : null;
-      // A body cut short surfaces as an 'aborted' error here: retryable, as any broken stream.
-      const body = response as AsyncIterable<Uint8Array>;
+      const body = response.body;
       return { body: status === 200 && offset > 0 ? skipBytes(body, offset) : body, size };
     }
   },

@@ -16,6 +16,55 @@ export function heldBytesOf(image: EncodedBytes): number {
   return 'file' in image ? 0 : image.length;
 }
 
+/** Free image buffers a loader keeps for reuse (part of the memory kept for the shard stream). */
+export const IMAGE_BUFFERS_BYTES = 4 << 20;
+/** Buffers below this many bytes come from Node's own pool; larger ones are recycled here. */
+const RECYCLED_MIN = 16 * 1024;
+/** Sizes are rounded up to a multiple of this, so that a freed buffer fits the next images of about its size. */
+const RECYCLED_STEP = 16 * 1024;
+
+/**
+ * Buffers for the encoded images a stream holds until they are staged: once the coordinator has copied one
+ * into the arena it comes back here for the next image of about its size, so that a stream allocates (and the
+ * kernel zeroes, and the collector frees) a buffer per image only until the reuse settles. At most `maxBytes`
+ * of free buffers are kept; a buffer is less than two {@link RECYCLED_STEP}s larger than its image.
+ */
+export class ImageBuffers {
+  private readonly free = new Map<number, ArrayBuffer[]>();
+  private readonly own = new WeakSet<ArrayBuffer>();
+  private freeBytes = 0;
+
+  constructor(private readonly maxBytes: number) {}
+
+  /** A buffer of `n` bytes (its contents undefined). */
+  get(n: number): Buffer {
+    if (n < RECYCLED_MIN) return Buffer.allocUnsafe(n);
+    const size = Math.ceil(n / RECYCLED_STEP) * RECYCLED_STEP;
+    for (let fits = size; fits <= size + RECYCLED_STEP; fits += RECYCLED_STEP) {
+      const reused = this.free.get(fits)?.pop();
+      if (reused !== undefined) {
+        this.freeBytes -= fits;
+        return Buffer.from(reused, 0, n);
+      }
+    }
+    // Not zero-filled: every byte handed out is written before it is read.
+    const backing = Buffer.allocUnsafeSlow(size).buffer as ArrayBuffer;
+    this.own.add(backing);
+    return Buffer.from(backing, 0, n);
+  }
+
+  /** Takes back a buffer from {@link get} that nothing reads any more. */
+  put(bytes: Uint8Array): void {
+    const backing = bytes.buffer;
+    if (!(backing instanceof ArrayBuffer) || !this.own.has(backing) || this.freeBytes + backing.byteLength > this.maxBytes) return;
+    const size = backing.byteLength;
+    let list = this.free.get(size);
+    if (list === undefined) this.free.set(size, (list = []));
+    list.push(backing);
+    this.freeBytes += size;
+  }
+}
+
 export class StagingArena {
   readonly buffer: SharedArrayBuffer;
   /** A Buffer over the shared memory: its `set` copies a few times faster than a plain Uint8Array view's. */

@@ -9,7 +9,7 @@ import { ImgstreamError, type SkippedSample } from '../errors.js';
 import { displayUrl, openerFor, readShard, schemeOf, ShardReadError, type ReadCounters, type RetryPolicy } from './openers.js';
 import type { BufferPlan, Piece } from './plan.js';
 import { keepsMember, LABEL_EXTENSIONS, toSample, type SampleRules } from './sample.js';
-import { heldBytesOf, type EncodedBytes } from './staging.js';
+import { heldBytesOf, IMAGE_BUFFERS_BYTES, ImageBuffers, type EncodedBytes } from './staging.js';
 import { fileEntries, localFile, streamEntries, type TarEntry } from './tar-entries.js';
 import { groupSamples, type SampleMember } from './tar-samples.js';
 
@@ -62,6 +62,8 @@ export class ShardStream {
     private readonly onAvailable: () => void,
     /** A resumed epoch's place in the first piece it needs: read from that byte on instead of the shard's start. */
     private readonly startAt: PieceStart | null = null,
+    /** Where the images read are copied to (the loader's, kept from epoch to epoch). */
+    private readonly buffers = new ImageBuffers(IMAGE_BUFFERS_BYTES),
   ) {}
 
   /** Byte offsets of each read sample's first header, by piece (the last {@link KEPT_START_PIECES} pieces read). */
@@ -101,6 +103,11 @@ export class ShardStream {
       this.wakeReader?.();
     }
     return item;
+  }
+
+  /** Takes back the bytes of an item taken, once they are staged (copied into the arena). */
+  recycle(image: Uint8Array): void {
+    this.buffers.put(image);
   }
 
   /** Whether every item of the epoch has been taken. */
@@ -180,7 +187,7 @@ export class ShardStream {
         return: (value?: unknown) => bytes.return(value as undefined),
       }),
     };
-    return streamEntries(prefetched, byte);
+    return streamEntries(prefetched, byte, (n) => this.buffers.get(n));
   }
 
   /** A sample's image as the coordinator stages it: the bytes read, or (local shards) where they are. */

@@ -1,12 +1,14 @@
 /**
- * A shard's tar entries, two ways, one shape ({@link TarEntry}):
- * - {@link streamEntries}: from a byte stream (a socket, an object store) through `tar-stream`'s extractor;
- *   an entry's data are the extractor's own chunks, never copied;
+ * A shard's tar entries, two ways, one shape ({@link TarEntry}), one walk over the headers:
+ * - {@link streamEntries}: from a byte stream (a socket, an object store), over its chunks as they arrive; the
+ *   data asked for are copied once, out of the chunks, and the others passed over;
  * - {@link fileEntries}: from a local file by seeking: only the header blocks (and the bytes of the entries
- *   asked for) are read, the other entries' data are seeked over. The headers are decoded by `tar-stream`'s
- *   own header code (`headers.js`, the decoder its extractor uses), and the walk follows its extractor's
- *   rules: pax and GNU long-name headers apply to the next entry, bodies are padded to 512 bytes, zero blocks
- *   are passed over, bytes that end before a whole header or body are an `Unexpected end of data`.
+ *   asked for) are read, the other entries' data are seeked over.
+ *
+ * Both decode the headers with `tar-stream`'s own header code (`headers.js`, the decoder its extractor uses)
+ * and follow its extractor's rules: pax and GNU long-name headers apply to the next entry, bodies are padded
+ * to 512 bytes, zero blocks are passed over, bytes that end before a whole header, body or padding are an
+ * `Unexpected end of data`. No stream object, event or buffer is made per entry.
  *
  * Either way the entries come with their byte offsets in the shard, so that a reader can start at a
  * sample's first header (a resumed epoch) and a local image can be read later straight into shared memory.
@@ -15,7 +17,6 @@ import { promises as fsp } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import tar from 'tar-stream';
 import { ShardReadError } from './openers.js';
 
 /** One tar entry, in shard order. */
@@ -28,7 +29,7 @@ export interface TarEntry {
   dataOffset: number;
   /** Byte offset of the entry's first header block (its pax or long-name header when it has one). */
   start: number;
-  /** The entry's data as chunks (views, not copies); when not called before the next entry, they are passed over. */
+  /** The entry's data, in one buffer of its own; when not called before the next entry, they are passed over. */
   read(): Promise<Uint8Array[]>;
 }
 
@@ -54,66 +55,159 @@ const BLOCK = 512;
 const MAX_HEADER_SIZE = 4 * 1024 * 1024;
 const padded = (size: number) => size + ((BLOCK - (size % BLOCK)) % BLOCK);
 
-/** The entries of a tar byte stream that starts at byte `base` of its shard. */
-export async function* streamEntries(chunks: AsyncIterable<Uint8Array>, base = 0): AsyncGenerator<TarEntry, void, undefined> {
-  const extract = tar.extract();
-  let feedError: unknown = null;
+/**
+ * The extractor's rules for the headers that apply to the next entry: GNU long names and pax records (a
+ * global pax header stays under every later one). Both walks keep one of these per shard.
+ */
+class LongHeaders {
+  private pax: Record<string, string> | null = null;
+  private paxGlobal: Record<string, string> | null = null;
+  private longPath: string | null = null;
+
+  /** Whether a header of `type` is one whose body applies to the next entry. */
+  static holds(type: string): boolean {
+    return type === 'gnu-long-path' || type === 'gnu-long-link-path' || type === 'pax-global-header' || type === 'pax-header';
+  }
+
+  /** Takes the body of such a header. */
+  take(type: string, body: Uint8Array): void {
+    if (type === 'gnu-long-path') this.longPath = headerCode.decodeLongPath(body, 'utf-8');
+    else if (type === 'pax-global-header') this.paxGlobal = headerCode.decodePax(body);
+    else if (type === 'pax-header') this.pax = this.paxGlobal === null ? headerCode.decodePax(body) : { ...this.paxGlobal, ...headerCode.decodePax(body) };
+  }
+
+  /** The entry's name and size once the headers before it are applied (and forgotten). */
+  apply(header: DecodedHeader): { name: string; size: number } {
+    let { name, size } = header;
+    if (this.longPath !== null) name = this.longPath;
+    if (this.pax !== null) {
+      if (this.pax.path) name = this.pax.path;
+      if (this.pax.size) size = parseInt(this.pax.size, 10);
+    }
+    this.longPath = null;
+    this.pax = null;
+    if (!(size >= 0)) throw new Error('Invalid header');
+    return { name, size };
+  }
+}
+
+const NO_BYTES = new Uint8Array(0);
+
+/**
+ * The entries of a tar byte stream that starts at byte `base` of its shard, walked header by header over the
+ * chunks as they arrive: a header is decoded where it lies (copied only when it straddles two chunks), the
+ * data of an entry asked for are copied once into a buffer of their own (so that a chunk is let go as soon as
+ * it is walked, and what a sample holds is its bytes), the others are passed over. A chunk is not looked at
+ * again once the next one is asked for. The rules are the local walk's.
+ * A stream that ends inside a header, a body or its padding is an `Unexpected end of data`; the source's own
+ * error (a shard that could not be read) is thrown as it is. Breaking out of the iteration ends the source.
+ */
+export async function* streamEntries(
+  chunks: AsyncIterable<Uint8Array>,
+  base = 0,
+  /** Where the data asked for are copied to: a buffer of `n` bytes. */
+  allocate: (n: number) => Buffer = Buffer.allocUnsafe,
+): AsyncGenerator<TarEntry, void, undefined> {
   const source = chunks[Symbol.asyncIterator]();
-  let stopped = false;
-  // Feeds the extractor with backpressure; a failed source destroys it, so that its iteration throws.
-  const feeding = (async () => {
-    try {
-      for (;;) {
-        if (stopped) break;
-        const next = await source.next();
-        if (next.done || stopped) break;
-        if (!extract.write(next.value as Buffer)) {
-          // Until it drains, or closes (destroyed when the reader stops early).
-          await new Promise<void>((resolve) => {
-            const done = () => {
-              extract.off('drain', done);
-              extract.off('close', done);
-              resolve();
-            };
-            extract.on('drain', done);
-            extract.on('close', done);
-          });
-        }
-      }
-      if (!stopped) extract.end(undefined);
-    } catch (err) {
-      feedError = err;
-      extract.destroy(err as Error);
+  let chunk: Uint8Array = NO_BYTES;
+  let at = 0;
+  /** Byte offset in the shard of `chunk[at]`. */
+  let pos = base;
+  const scratch = Buffer.allocUnsafe(BLOCK);
+  /** The next non-empty chunk; `false` at the end of the stream. */
+  const more = async (): Promise<boolean> => {
+    for (;;) {
+      const next = await source.next();
+      if (next.done === true) return false;
+      if (next.value.length === 0) continue;
+      chunk = next.value;
+      at = 0;
+      return true;
     }
-  })();
-  let start = base;
+  };
+  /** The next `n` bytes, copied into a buffer of their own: nothing held keeps a chunk alive. */
+  const take = async (n: number, into: (n: number) => Buffer = Buffer.allocUnsafe): Promise<Buffer> => {
+    const out = into(n);
+    let filled = 0;
+    while (filled < n) {
+      if (at === chunk.length && !(await more())) throw new Error('Unexpected end of data');
+      const k = Math.min(n - filled, chunk.length - at);
+      out.set(chunk.subarray(at, at + k), filled);
+      at += k;
+      pos += k;
+      filled += k;
+    }
+    return out;
+  };
+  const pass = async (n: number): Promise<void> => {
+    while (n > 0) {
+      if (at === chunk.length && !(await more())) throw new Error('Unexpected end of data');
+      const k = Math.min(n, chunk.length - at);
+      at += k;
+      pos += k;
+      n -= k;
+    }
+  };
+  /** The next 512-byte block, or `null` at the end of the stream (which must fall between blocks). */
+  const block = async (): Promise<Uint8Array | null> => {
+    if (at === chunk.length && !(await more())) return null;
+    if (chunk.length - at >= BLOCK) {
+      const view = chunk.subarray(at, at + BLOCK);
+      at += BLOCK;
+      pos += BLOCK;
+      return view;
+    }
+    let filled = 0;
+    while (filled < BLOCK) {
+      if (at === chunk.length && !(await more())) throw new Error('Unexpected end of data');
+      const k = Math.min(BLOCK - filled, chunk.length - at);
+      scratch.set(chunk.subarray(at, at + k), filled);
+      at += k;
+      filled += k;
+    }
+    pos += BLOCK;
+    return scratch;
+  };
+  const long = new LongHeaders();
+  let groupStart = pos;
   try {
-    for await (const entry of extract) {
-      const { name, type, size = 0 } = entry.header;
-      // The extractor's offset of the entry's data, counted from the first byte it was given.
-      const dataOffset = base + ((entry.header as { byteOffset?: number }).byteOffset ?? 0);
+    for (;;) {
+      const bytes = await block();
+      if (bytes === null) return;
+      const header = headerCode.decode(bytes, 'utf-8', false);
+      if (header === null) {
+        groupStart = pos;
+        continue;
+      }
+      const type = header.type ?? 'file';
+      if (LongHeaders.holds(type)) {
+        if (header.size > MAX_HEADER_SIZE) throw new Error('Header exceeds max size');
+        long.take(type, await take(header.size));
+        await pass(padded(header.size) - header.size);
+        continue;
+      }
+      const { name, size } = long.apply(header);
+      const dataOffset = pos;
+      const hasBody = size > 0 && type !== 'directory';
       let taken = false;
-      // Events rather than the entry's async iterator: a promise per member instead of one per chunk.
-      const read = () => {
+      let data: Promise<Buffer> | null = null;
+      // Valid until the walk moves on: the data are taken from the stream when asked for.
+      const read = (): Promise<Uint8Array[]> => {
+        if (!hasBody) return Promise.resolve([]);
         taken = true;
-        return new Promise<Uint8Array[]>((resolve, reject) => {
-          const out: Uint8Array[] = [];
-          entry.on('data', (chunk: unknown) => out.push(chunk as Uint8Array));
-          entry.once('end', () => resolve(out));
-          entry.once('error', reject);
-          entry.once('close', () => reject(new Error('Unexpected end of data')));
-        });
+        data ??= take(size, allocate);
+        return data.then((bytes) => [bytes]);
       };
-      yield { name, type: type ?? 'file', size, dataOffset, start, read };
-      if (!taken) entry.resume();
-      start = type === 'directory' || size === 0 ? dataOffset : dataOffset + padded(size);
+      yield { name, type, size, dataOffset, start: groupStart, read };
+      if (hasBody) {
+        if (taken) await data;
+        else await pass(size);
+        await pass(padded(size) - size);
+      }
+      groupStart = pos;
     }
-    if (feedError !== null) throw feedError;
   } finally {
-    stopped = true;
-    if (!extract.destroyed) extract.destroy();
     await source.return?.(undefined)?.catch(() => undefined);
-    await feeding;
   }
 }
 
@@ -166,9 +260,7 @@ export async function* fileEntries(file: string, start = 0, counters: WalkCounte
     };
     let pos = start;
     let groupStart = pos;
-    let pax: Record<string, string> | null = null;
-    let paxGlobal: Record<string, string> | null = null;
-    let longPath: string | null = null;
+    const long = new LongHeaders();
     for (;;) {
       if (pos === fileSize) return;
       if (pos + BLOCK > fileSize) throw new Error('Unexpected end of data');
@@ -179,26 +271,15 @@ export async function* fileEntries(file: string, start = 0, counters: WalkCounte
         continue;
       }
       const type = header.type ?? 'file';
-      if (type === 'gnu-long-path' || type === 'gnu-long-link-path' || type === 'pax-global-header' || type === 'pax-header') {
+      if (LongHeaders.holds(type)) {
         if (header.size > MAX_HEADER_SIZE) throw new Error('Header exceeds max size');
         if (pos + header.size > fileSize) throw new Error('Unexpected end of data');
         // Copied: the window moves on before the next header is decoded.
-        const body = Buffer.from(await bytesAt(pos, header.size));
-        if (type === 'gnu-long-path') longPath = headerCode.decodeLongPath(body, 'utf-8');
-        else if (type === 'pax-global-header') paxGlobal = headerCode.decodePax(body);
-        else if (type === 'pax-header') pax = paxGlobal === null ? headerCode.decodePax(body) : { ...paxGlobal, ...headerCode.decodePax(body) };
+        long.take(type, Buffer.from(await bytesAt(pos, header.size)));
         pos += padded(header.size);
         continue;
       }
-      let { name, size } = header;
-      if (longPath !== null) name = longPath;
-      if (pax !== null) {
-        if (pax.path) name = pax.path;
-        if (pax.size) size = parseInt(pax.size, 10);
-      }
-      longPath = null;
-      pax = null;
-      if (!(size >= 0)) throw new Error('Invalid header');
+      const { name, size } = long.apply(header);
       const dataOffset = pos;
       const hasBody = size > 0 && type !== 'directory';
       const read = async (): Promise<Uint8Array[]> => {

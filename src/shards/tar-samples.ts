@@ -21,7 +21,7 @@ export interface SampleMember {
   size: number;
   /** Byte offset of the member's data in the shard. */
   offset: number;
-  /** The bytes as chunks (views on what was read, not copies); `null` when passed over (not asked for, or larger than the limit). */
+  /** The bytes (a buffer of their own: one, as both tar walks read them); `null` when passed over (not asked for, or larger than the limit). */
   data: Uint8Array[] | null;
 }
 
