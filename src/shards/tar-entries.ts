@@ -125,29 +125,25 @@ export async function* streamEntries(
       return true;
     }
   };
+  /** Walks `n` bytes on, copying them into `out` when one is given. */
+  const advance = async (n: number, out: Uint8Array | null): Promise<void> => {
+    let done = 0;
+    while (done < n) {
+      if (at === chunk.length && !(await more())) throw new Error('Unexpected end of data');
+      const k = Math.min(n - done, chunk.length - at);
+      if (out !== null) out.set(chunk.subarray(at, at + k), done);
+      at += k;
+      pos += k;
+      done += k;
+    }
+  };
   /** The next `n` bytes, copied into a buffer of their own: nothing held keeps a chunk alive. */
   const take = async (n: number, into: (n: number) => Buffer = Buffer.allocUnsafe): Promise<Buffer> => {
     const out = into(n);
-    let filled = 0;
-    while (filled < n) {
-      if (at === chunk.length && !(await more())) throw new Error('Unexpected end of data');
-      const k = Math.min(n - filled, chunk.length - at);
-      out.set(chunk.subarray(at, at + k), filled);
-      at += k;
-      pos += k;
-      filled += k;
-    }
+    await advance(n, out);
     return out;
   };
-  const pass = async (n: number): Promise<void> => {
-    while (n > 0) {
-      if (at === chunk.length && !(await more())) throw new Error('Unexpected end of data');
-      const k = Math.min(n, chunk.length - at);
-      at += k;
-      pos += k;
-      n -= k;
-    }
-  };
+  const pass = (n: number): Promise<void> => advance(n, null);
   /** The next 512-byte block, or `null` at the end of the stream (which must fall between blocks). */
   const block = async (): Promise<Uint8Array | null> => {
     if (at === chunk.length && !(await more())) return null;
@@ -157,15 +153,8 @@ export async function* streamEntries(
       pos += BLOCK;
       return view;
     }
-    let filled = 0;
-    while (filled < BLOCK) {
-      if (at === chunk.length && !(await more())) throw new Error('Unexpected end of data');
-      const k = Math.min(BLOCK - filled, chunk.length - at);
-      scratch.set(chunk.subarray(at, at + k), filled);
-      at += k;
-      filled += k;
-    }
-    pos += BLOCK;
+    // Straddles two chunks: copied.
+    await advance(BLOCK, scratch);
     return scratch;
   };
   const long = new LongHeaders();
