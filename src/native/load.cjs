@@ -102,7 +102,7 @@ function loadNative(env = process.env) {
     };
   }
   // The library is opened once per process: a thread after the first (each decode worker) finds it open, and
-  // searching the candidates again would only cost time (the musl check builds a whole diagnostic report).
+  // searching the candidates again would only cost time.
   const opened = addon.turbojpegPath();
   if (opened !== null) return { addon, addonFile, addonOrigin, library: opened, origin: originOf(opened, env), reason: null, hint: null };
   const failures = [];
