@@ -1,28 +1,29 @@
 /**
- * The batch arrays `memoryBudget` counts besides the ring: two batches, the one being assembled and the one
- * the consumer holds. A yielded batch's arrays come back to the pool when the consumer hands them back
- * (`loader.recycle`), or once the garbage collector has found `batch.images` unreachable. So a loop that
- * drops each batch runs in the budget, and a batch the consumer keeps is never written again: only memory
- * nobody can reach is filled anew (keep `batch.images` itself, not only a `subarray` or its `buffer`).
+ * The batch arrays `memoryBudget` counts besides the ring: the one being assembled, the one the consumer holds,
+ * and as many more as the budget has room for past the ring (`ResolvedOptions.pooledBatches`). A yielded
+ * batch's arrays come back to the pool when the consumer hands them back (`loader.recycle`), or once the
+ * garbage collector has found `batch.images` unreachable. So a loop that drops each batch runs in the budget,
+ * and a batch the consumer keeps is never written again: only memory nobody can reach is filled anew (keep
+ * `batch.images` itself, not only a `subarray` or its `buffer`).
  *
  * NOTE [ Batch memory and the garbage collector ]
  * A dropped 19 MB batch is freed only when V8 collects it, and V8 collects when its own heap fills, not when
  * array buffers pile up outside it: left alone, a loop that allocates little besides batches holds a dozen
- * dead ones at a time. When both pooled batches are still out and the next batch needs memory, the pool asks
- * for a full collection (V8 settles finalization registries only in full ones; young-generation scavenges
- * keep their targets), which finds the image array of a batch dropped since the last one. If it gives none
- * back, the consumer is keeping its batches: fresh memory is made (kept batches are the consumer's memory,
- * not the budget's), and the next collection waits until twice as many batches are out, so that a consumer
- * that keeps every batch pays for a logarithmic number of collections. The collector comes from V8's
- * `--expose-gc` (set at run time, for this one function); where it is unavailable the pool still reuses
- * whatever the collector returns on its own.
+ * dead ones at a time. When every pooled batch is out and the next batch needs memory, the pool asks for a
+ * full collection (V8 settles finalization registries only in full ones; young-generation scavenges keep
+ * their targets), which finds the image arrays of the batches dropped since the last one: all of them but
+ * the one just yielded, which the loader's own frames still reach. A full collection costs about 10 ms of
+ * CPU however little it finds, on the main thread and its helpers (on a machine whose cores decode, that is
+ * decode time lost), so the pool holds as many batches as the budget allows: with `n` pooled, one collection
+ * per `n - 1` batches. If a collection gives none back, the consumer is keeping its batches: fresh memory is
+ * made (kept batches are the consumer's memory, not the budget's), and the next collection waits until twice
+ * as many batches are out, so that a consumer that keeps every batch pays for a logarithmic number of
+ * collections. The collector comes from V8's `--expose-gc` (set at run time, for this one function); where
+ * it is unavailable the pool still reuses whatever the collector returns on its own.
  */
 import v8 from 'node:v8';
 import vm from 'node:vm';
 import type { Batch, BatchArrays } from './batches.js';
-
-/** Batches the budget counts besides the ring (the one being assembled and the one the consumer holds). */
-export const POOLED_BATCHES = 2;
 
 type Collect = () => void;
 
@@ -63,6 +64,9 @@ interface Lent {
  * labels are never shared with a later one whatever the consumer keeps.
  */
 export class BatchPool {
+  /** @param capacity - batches pooled (`ResolvedOptions.pooledBatches`, at least 2). */
+  constructor(private readonly capacity: number) {}
+
   private readonly free: (Float32Array | Uint8Array)[] = [];
   /** Batches yielded whose memory is not back yet. */
   private outstanding = 0;
@@ -99,11 +103,11 @@ export class BatchPool {
   }
 
   /**
-   * Before the next batch is assembled: when no memory is free and both pooled batches are out, asks the
+   * Before the next batch is assembled: when no memory is free and every pooled batch is out, asks the
    * collector for the memory of batches the consumer has dropped (see the note above).
    */
   async reclaim(): Promise<void> {
-    if (this.free.length > 0 || this.outstanding < POOLED_BATCHES) return;
+    if (this.free.length > 0 || this.outstanding < this.capacity) return;
     if (this.outstanding < 2 * this.keptAt) return;
     const gc = collect();
     if (gc === null) return;
@@ -122,6 +126,6 @@ export class BatchPool {
     lent.returned = true;
     this.outstanding -= 1;
     this.keptAt = Math.min(this.keptAt, this.outstanding);
-    if (this.free.length < POOLED_BATCHES) this.free.push(lent.images);
+    if (this.free.length < this.capacity) this.free.push(lent.images);
   }
 }

@@ -122,8 +122,8 @@ export class ImageLoader implements AsyncIterable<Batch> {
   private readonly onAbort = () => void this.close().catch(() => {});
   protected pool: DecodePool | null = null;
   private current: EpochSource | null = null;
-  /** The memory of the two batches `memoryBudget` counts besides the ring, lent to yielded batches. */
-  private readonly batchPool = new BatchPool();
+  /** The memory of the batches `memoryBudget` counts besides the ring (`options.pooledBatches`), lent to yielded batches. */
+  private readonly batchPool: BatchPool;
 
   constructor(index: FileIndex, options: ImageLoaderOptions = {}) {
     const { validationSplit, subset, signal, ...loaderOptions } = options ?? {};
@@ -145,6 +145,7 @@ export class ImageLoader implements AsyncIterable<Batch> {
         ? Int32Array.from(keras && resolved.shuffle ? numpyLegacyShuffle(all, resolved.seed) : all)
         : splitEntries(index.size, { ...split, subset: split.subset as Subset, shuffle: resolved.shuffle, seed: resolved.seed });
     this.options = split === null ? resolved : resolveOptions(loaderOptions, index, [], this.entries.length);
+    this.batchPool = new BatchPool(this.options.pooledBatches);
     if (split !== null && this.options.verbose) {
       console.log(`Using ${this.entries.length} files for ${split.subset}.`);
     }
@@ -275,8 +276,8 @@ export class ImageLoader implements AsyncIterable<Batch> {
   /**
    * Hands a batch's arrays back at once, to be filled by a later batch (FFCV reuses its batch memory the same
    * way). Call it once nothing reads `batch.images` or `batch.labels` any more. Without it, a dropped batch's
-   * memory comes back when the garbage collector finds its arrays unreachable (the loader asks for a young
-   * collection when both batches of the budget are out); a kept batch is never written again. A batch can be
+   * memory comes back when the garbage collector finds its arrays unreachable (the loader asks for a
+   * collection when every batch of the budget is out); a kept batch is never written again. A batch can be
    * handed back once; other objects are ignored.
    *
    * @example

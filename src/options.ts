@@ -145,12 +145,13 @@ export interface LoaderOptions {
    */
   workers?: number | 'auto';
   /**
-   * The most decoded pixels may take: the ring plus two batches, the one being assembled and the one the
-   * consumer holds. A batch's image memory is filled again once the consumer has dropped the batch (the loader
-   * asks the garbage collector when both are out) or handed it back with `loader.recycle`; a batch the consumer
-   * keeps is never written again and is its memory, outside the budget. Not counted: labels, paths, the index,
-   * the decoders' working memory. Bytes or a string such as `'256MiB'` (KB/KiB = 1024 bytes); too small for
-   * three batches fails at construction.
+   * The most decoded pixels may take: the ring plus the batches whose memory the loader reuses, at least two
+   * (the one being assembled and the one the consumer holds) and up to 8 when the budget has room past the
+   * ring (`options.pooledBatches`). A batch's image memory is filled again once the consumer has dropped the
+   * batch (the loader asks the garbage collector when all of them are out: the more pooled, the rarer) or
+   * handed it back with `loader.recycle`; a batch the consumer keeps is never written again and is its memory,
+   * outside the budget. Not counted: labels, paths, the index, the decoders' working memory. Bytes or a string
+   * such as `'256MiB'` (KB/KiB = 1024 bytes); too small for three batches fails at construction.
    *
    * @default '256MiB'
    */
@@ -252,6 +253,13 @@ export interface ResolvedOptions {
   readonly prefetch: number | 'auto';
   /** Ring slots (samples decoded ahead): `prefetch` batches, capped by `memoryBudget`. */
   readonly capacity: number;
+  /**
+   * Batches whose image memory the loader keeps for reuse (`BatchPool`): the two the budget always counts
+   * (the one assembled, the one the consumer holds), and as many more as the budget has room for past the
+   * ring, up to {@link MAX_POOLED_BATCHES} in all. Dropped batches come back through a garbage collection,
+   * one per `pooledBatches - 1` batches: the more pooled, the fewer collections.
+   */
+  readonly pooledBatches: number;
   /** Bytes of one sample in a batch. */
   readonly sampleBytes: number;
   /** Bytes of one ring slot: `sampleBytes`, or a quarter of it when the ring holds 8-bit levels (`spec.slotDtype`). */
@@ -310,6 +318,13 @@ export const DEFAULTS = Object.freeze({
 
 /** Batches counted in `memoryBudget` besides the ring: the one being assembled and the one the consumer holds. */
 const BATCHES_IN_BUDGET = 2;
+
+/**
+ * The most batches pooled (`pooledBatches`) when the budget has room past the ring. A full garbage collection
+ * (about 10 ms of CPU on the main thread, with its helper threads) returns the batches dropped since the last
+ * one; with 8 pooled it runs once per 7 batches instead of once per batch.
+ */
+export const MAX_POOLED_BATCHES = 8;
 
 /** The largest Buffer this Node makes: a file's bytes are read into one. */
 const BUFFER_MAX_LENGTH = bufferConstants.MAX_LENGTH;
@@ -453,7 +468,7 @@ export function resolveOptions(
   }
   const sampleBytes = bytesPerSample(spec);
   const slotBytes = bytesPerSlot(spec);
-  // The budget holds the ring and the two batches the loader may fill or keep at once: the one it assembles
+  // The budget holds the ring and at least the two batches the loader may fill or keep at once: the one it assembles
   // and the one the consumer holds meanwhile or has handed back. The ring needs at least a batch of slots so
   // that a batch can always be completed. Slots are counted at a batch sample's size: a slot of 8-bit levels
   // (float32 output, see `slotDtype`) takes a quarter of what the budget sets aside for it.
@@ -470,6 +485,8 @@ export function resolveOptions(
   // memory; no more slots than the loader has samples either (one side of a split may be far smaller).
   const depth = prefetch === 'auto' ? Math.max(4 * batchSize, 8 * workers) : prefetch * batchSize;
   const capacity = Math.min(slots, Math.max(batchSize, depth), Math.max(batchSize, sampleCount));
+  // What the ring leaves of the budget goes to more pooled batches, so that fewer collections are asked for.
+  const pooledBatches = BATCHES_IN_BUDGET + Math.min(MAX_POOLED_BATCHES - BATCHES_IN_BUDGET, Math.floor((slots - capacity) / batchSize));
 
   return Object.freeze({
     imageSize,
@@ -488,6 +505,7 @@ export function resolveOptions(
     memoryBudget,
     prefetch,
     capacity,
+    pooledBatches,
     sampleBytes,
     slotBytes,
     onError,

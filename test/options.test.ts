@@ -78,10 +78,17 @@ describe('resolved options', () => {
     expect(big.options.sampleBytes).toBe(sample);
     // prefetch 'auto': 4 batches ahead, well within the budget.
     expect(big.options.capacity).toBe(4 * 32);
+    // The budget's room past that ring pools more batches, up to 8 in all (fewer collections to find dropped ones).
+    expect(big.options.pooledBatches).toBe(8);
+    expect((big.options.capacity + big.options.pooledBatches * 32) * sample).toBeLessThanOrEqual(256 * 2 ** 20);
     // prefetch as deep as the budget allows: the ring plus two batches (assembled, held by the consumer) fill it.
     const deep = new ImageLoader(big.index, { imageSize: [224, 224], labelMode: null, memoryBudget: '256MiB', prefetch: 1000 });
     expect(deep.options.capacity).toBe(Math.floor((256 * 2 ** 20) / sample) - 2 * 32);
     expect((deep.options.capacity + 2 * 32) * sample).toBeLessThanOrEqual(256 * 2 ** 20);
+    expect(deep.options.pooledBatches).toBe(2);
+    // A budget with room for a ring of 4 batches and 3 more pools 3 batches (the two, and one more).
+    const roomy = new ImageLoader(big.index, { imageSize: [224, 224], labelMode: null, memoryBudget: (4 + 3) * 32 * sample + 1 });
+    expect([roomy.options.capacity, roomy.options.pooledBatches]).toEqual([4 * 32, 3]);
     // The smallest budget: a ring of one batch plus the two batches.
     const least = 3 * 32 * sample;
     expect(new ImageLoader(big.index, { imageSize: [224, 224], labelMode: null, memoryBudget: least, prefetch: 1000 }).options.capacity).toBe(32);

@@ -6,7 +6,8 @@
  */
 import bytes from 'bytes';
 import { expand } from 'brace-expansion';
-import { Consumer, type Batch, type BatchArrays } from '../batches.js';
+import { BatchPool } from '../batch-pool.js';
+import { Consumer, type Batch } from '../batches.js';
 import { DecodePool } from '../decode-pool.js';
 import { Errors, ImgstreamError } from '../errors.js';
 import { FileIndex, IMAGE_EXTENSIONS } from '../file-index.js';
@@ -219,14 +220,15 @@ export class ShardLoader implements AsyncIterable<Batch> {
   /** The streams' image buffers, reused from epoch to epoch. */
   private imageBuffers: ImageBuffers | null = null;
   private readonly arena: StagingArena;
-  private readonly recycled: BatchArrays[] = [];
-  private readonly owners = new WeakMap<object, Batch>();
+  /** The memory of the batches `memoryBudget` counts besides the ring (`options.pooledBatches`), lent to yielded batches. */
+  private readonly batchPool: BatchPool;
 
   /** @internal use {@link imageDatasetFromShards}. */
   constructor(options: ResolvedOptions, config: ShardConfig) {
     this.options = options;
     this.config = config;
     this.arena = new StagingArena(config.budget.staging);
+    this.batchPool = new BatchPool(options.pooledBatches);
   }
 
   /** Statistics of the current or last epoch (as `ImageLoader.stats`). */
@@ -389,13 +391,14 @@ export class ShardLoader implements AsyncIterable<Batch> {
     this.lastStream = stream;
     const open = { epoch, finished: false };
     this.openEpoch = open;
-    const consumer = new Consumer(coordinator, this.pool.ring, coordinator, this.options, start, () => this.recycled.pop() ?? null);
+    const consumer = new Consumer(coordinator, this.pool.ring, coordinator, this.options, start, () => this.batchPool.take());
     this.counted = { epochs: epoch + 1, coordinator, consumer };
     stream.start();
     try {
       for await (const batch of consumer.batches()) {
-        this.owners.set(batch.images, batch);
+        this.batchPool.lend(batch);
         yield batch;
+        await this.batchPool.reclaim();
       }
       open.finished = true;
     } finally {
@@ -418,17 +421,13 @@ export class ShardLoader implements AsyncIterable<Batch> {
     if (batch === null || typeof batch !== 'object' || !ArrayBuffer.isView(batch.images)) {
       throw Errors.invalidOption('batch', 'a batch yielded by this loader', batch === null || typeof batch !== 'object' ? batch : 'an object without images');
     }
-    if (this.owners.get(batch.images) !== batch) return;
-    this.owners.delete(batch.images);
-    if (this.recycled.length < 2 && batch.shape[0] === this.options.batchSize) {
-      this.recycled.push({ images: batch.images, labels: batch.labels });
-    }
+    this.batchPool.recycle(batch);
   }
 
   /** Stops a running epoch, closes its shard stream and ends the worker threads. */
   async close(): Promise<void> {
     this.closed = true;
-    this.recycled.length = 0;
+    this.batchPool.clear();
     await this.stopCurrent();
     const pool = this.pool;
     this.pool = null;
