@@ -114,7 +114,7 @@ export interface FileSource {
   /** `Float64Array` of `size + 1` byte offsets into `pathBytes`. */
   pathOffsets: SharedArrayBuffer;
 }
-/** A stream source's staging arena: each task names its samples' bytes in it (`DecodeTask.staged`). */
+/** A stream source's staging arena: each task names its samples' bytes in it or beside it (`DecodeTask.staged`). */
 export interface StagedSource {
   kind: 'staged';
   arena: SharedArrayBuffer;
@@ -145,11 +145,20 @@ export interface DecodeTask {
    * the sample's number in the dataset. Either way it fixes the sample's augmentation draw.
    */
   samples: number[];
-  /**
-   * A staged source's task: the samples' encoded bytes are `arena[offsets[i], offsets[i] + lengths[i])`
-   * instead of files. Absent for a file source.
-   */
-  staged?: { offsets: number[]; lengths: number[] };
+  /** A staged source's task: where the samples' encoded bytes are, instead of files. Absent for a file source. */
+  staged?: StagedBytes;
+}
+
+/**
+ * Sample `i`'s encoded bytes are `[offsets[i], offsets[i] + lengths[i])` of `buffers[i]`, or of the staging
+ * arena where that is `null`: a shard stream receives an image's bytes into a shared buffer of its own, which
+ * is handed over as it is (no copy), and the main thread writes it again only after the sample's position
+ * is released; other bytes are copied or read into the arena.
+ */
+export interface StagedBytes {
+  offsets: number[];
+  lengths: number[];
+  buffers: (SharedArrayBuffer | null)[];
 }
 
 export interface SampleFailure {

@@ -20,6 +20,7 @@ import {
   type DecodeResult,
   type DecodeSpec,
   type DecodeTask,
+  type StagedBytes,
   type SampleFailure,
   type WorkerInit,
 } from '../src/protocol.js';
@@ -103,15 +104,15 @@ async function decodeInto(data: Buffer, slot: number, epoch: number, sample: num
   await sharpPath().sharpDecodeInto(data, out, draw, augment, spec);
 }
 
-/** A staged source's slice: the bytes are views on the staging arena, no file to read. */
-async function decodeStaged(task: DecodeTask, arena: SharedArrayBuffer, staged: { offsets: number[]; lengths: number[] }): Promise<DecodeResult> {
+/** A staged source's slice: the bytes are views on shared memory (the arena or their own), no file to read. */
+async function decodeStaged(task: DecodeTask, arena: SharedArrayBuffer, staged: StagedBytes): Promise<DecodeResult> {
   const started = performance.now();
   const failures: SampleFailure[] = [];
   for (let i = 0; i < task.samples.length; i++) {
     const position = task.firstPosition + i;
     const slot = ring.slotOf(position);
     try {
-      await decodeInto(Buffer.from(arena, staged.offsets[i], staged.lengths[i]), slot, task.epoch, task.samples[i]);
+      await decodeInto(Buffer.from(staged.buffers[i] ?? arena, staged.offsets[i], staged.lengths[i]), slot, task.epoch, task.samples[i]);
       ring.publish(slot, position, SlotState.READY);
     } catch (err) {
       const e = err instanceof SampleError ? err : new SampleError('ERR_DECODE', String(err));

@@ -9,7 +9,7 @@
 import { Errors, type SkippedSample } from '../errors.js';
 import type { DecodePool } from '../decode-pool.js';
 import type { ResolvedOptions } from '../options.js';
-import { SlotState, type DecodeTask } from '../protocol.js';
+import { SlotState, type DecodeTask, type StagedBytes } from '../protocol.js';
 import type { Ring } from '../ring.js';
 import { SliceRunner, sliceSizeFor, type CoordinatorCounters } from '../slices.js';
 import { FileRanges } from './file-ranges.js';
@@ -37,6 +37,12 @@ export class ShardCoordinator {
   private streamError: unknown = null;
   /** Local shards' images, read into the arena as they are staged. */
   private readonly files = new FileRanges();
+  /**
+   * Images received into shared buffers of their own (see `StagedBytes`), by position: handed to the workers
+   * as they are, with a range of the arena reserved for their bytes so that the arena's bound still holds,
+   * and given back to the stream when the position is released.
+   */
+  private readonly sharedImages = new Map<number, Uint8Array>();
 
   constructor(
     pool: DecodePool,
@@ -51,8 +57,8 @@ export class ShardCoordinator {
     this.slices = new SliceRunner(pool, this.counters, {
       path: (p) => this.paths[this.ring.slotOf(p)],
       alone: (task, i) => {
-        const staged = task.staged as { offsets: number[]; lengths: number[] };
-        return { epoch: task.epoch, firstPosition: task.firstPosition + i, samples: [task.samples[i]], staged: { offsets: [staged.offsets[i]], lengths: [staged.lengths[i]] } };
+        const staged = task.staged as StagedBytes;
+        return { epoch: task.epoch, firstPosition: task.firstPosition + i, samples: [task.samples[i]], staged: { offsets: [staged.offsets[i]], lengths: [staged.lengths[i]], buffers: [staged.buffers[i]] } };
       },
       noun: 'sample',
     });
@@ -126,25 +132,28 @@ export class ShardCoordinator {
         continue;
       }
       const image = item.image;
-      const offset = 'file' in image ? this.arena.reserve(image.length) : this.arena.place(image);
+      const shared = image instanceof Uint8Array && image.buffer instanceof SharedArrayBuffer ? image : null;
+      const offset = 'file' in image || shared !== null ? this.arena.reserve(image.length) : this.arena.place(image);
       if (offset === -1) {
         // The arena frees as the consumer releases positions; this item goes first then.
         this.pendingItem = item;
         break;
       }
-      if (image instanceof Uint8Array) this.stream.recycle?.(image);
+      if (shared !== null) this.sharedImages.set(position, shared);
+      else if (image instanceof Uint8Array) this.stream.recycle?.(image);
       if (task === null) {
         first = position;
-        task = { epoch: this.epoch, firstPosition: position, samples: [], staged: { offsets: [], lengths: [] } };
+        task = { epoch: this.epoch, firstPosition: position, samples: [], staged: { offsets: [], lengths: [], buffers: [] } };
       }
-      const t = task as DecodeTask & { staged: { offsets: number[]; lengths: number[] } };
+      const t = task as DecodeTask & { staged: StagedBytes };
       this.ring.claim(slot, position);
       this.labels[slot] = item.label;
       this.paths[slot] = item.path;
       this.staged.add(position);
       t.samples.push(item.sampleId);
-      t.staged.offsets.push(offset);
+      t.staged.offsets.push(shared !== null ? shared.byteOffset : offset);
       t.staged.lengths.push(image.length);
+      t.staged.buffers.push(shared !== null ? (shared.buffer as SharedArrayBuffer) : null);
       if ('file' in image) reads.push(this.readRange(image, offset, position, t.staged.lengths, t.staged.lengths.length - 1));
       this.advance();
       if (t.samples.length >= this.sliceSize) flush();
@@ -191,6 +200,11 @@ export class ShardCoordinator {
     this.ring.release(this.ring.slotOf(position));
     this.slices.forget(position);
     if (this.staged.delete(position)) this.arena.freeOldest();
+    const shared = this.sharedImages.get(position);
+    if (shared !== undefined) {
+      this.sharedImages.delete(position);
+      this.stream.recycle?.(shared);
+    }
     this.consumed = position + 1;
     if (this.fullSince !== null) {
       this.counters.producerIdleMs += performance.now() - this.fullSince;

@@ -24,14 +24,15 @@ const RECYCLED_MIN = 16 * 1024;
 const RECYCLED_STEP = 16 * 1024;
 
 /**
- * Buffers for the encoded images a stream holds until they are staged: once the coordinator has copied one
- * into the arena it comes back here for the next image of about its size, so that a stream allocates (and the
- * kernel zeroes, and the collector frees) a buffer per image only until the reuse settles. At most `maxBytes`
- * of free buffers are kept; a buffer is less than two {@link RECYCLED_STEP}s larger than its image.
+ * Buffers for the encoded images a stream receives: shared memory, so that the coordinator hands one to the
+ * decode workers as it is instead of copying it into the arena (`StagedBytes`). Once its sample's position is
+ * released it comes back here for the next image of about its size, so that a stream allocates (and the kernel
+ * zeroes, and the collector frees) a buffer per image only until the reuse settles. At most `maxBytes` of free
+ * buffers are kept; a buffer is less than two {@link RECYCLED_STEP}s larger than its image.
  */
 export class ImageBuffers {
-  private readonly free = new Map<number, ArrayBuffer[]>();
-  private readonly own = new WeakSet<ArrayBuffer>();
+  private readonly free = new Map<number, SharedArrayBuffer[]>();
+  private readonly own = new WeakSet<SharedArrayBuffer>();
   private freeBytes = 0;
 
   constructor(private readonly maxBytes: number) {}
@@ -47,8 +48,7 @@ export class ImageBuffers {
         return Buffer.from(reused, 0, n);
       }
     }
-    // Not zero-filled: every byte handed out is written before it is read.
-    const backing = Buffer.allocUnsafeSlow(size).buffer as ArrayBuffer;
+    const backing = new SharedArrayBuffer(size);
     this.own.add(backing);
     return Buffer.from(backing, 0, n);
   }
@@ -56,7 +56,7 @@ export class ImageBuffers {
   /** Takes back a buffer from {@link get} that nothing reads any more. */
   put(bytes: Uint8Array): void {
     const backing = bytes.buffer;
-    if (!(backing instanceof ArrayBuffer) || !this.own.has(backing) || this.freeBytes + backing.byteLength > this.maxBytes) return;
+    if (!(backing instanceof SharedArrayBuffer) || !this.own.has(backing) || this.freeBytes + backing.byteLength > this.maxBytes) return;
     const size = backing.byteLength;
     let list = this.free.get(size);
     if (list === undefined) this.free.set(size, (list = []));

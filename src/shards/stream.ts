@@ -105,7 +105,7 @@ export class ShardStream {
     return item;
   }
 
-  /** Takes back the bytes of an item taken, once they are staged (copied into the arena). */
+  /** Takes back the bytes of an item taken, once nothing reads them (copied into the arena, or decoded and released). */
   recycle(image: Uint8Array): void {
     this.buffers.put(image);
   }
