@@ -39,7 +39,7 @@ export class ShardCoordinator {
   private readonly files = new FileRanges();
   /**
    * Images received into shared buffers of their own (see `StagedBytes`), by position: handed to the workers
-   * as they are, with a range of the arena reserved for their bytes so that the arena's bound still holds,
+   * as they are, with a range of the arena reserved for the whole buffer so that the arena's bound still holds,
    * and given back to the stream when the position is released.
    */
   private readonly sharedImages = new Map<number, Uint8Array>();
@@ -133,7 +133,7 @@ export class ShardCoordinator {
       }
       const image = item.image;
       const shared = image instanceof Uint8Array && image.buffer instanceof SharedArrayBuffer ? image : null;
-      const offset = 'file' in image || shared !== null ? this.arena.reserve(image.length) : this.arena.place(image);
+      const offset = 'file' in image ? this.arena.reserve(image.length) : shared !== null ? this.arena.reserve(shared.buffer.byteLength) : this.arena.place(image);
       if (offset === -1) {
         // The arena frees as the consumer releases positions; this item goes first then.
         this.pendingItem = item;

@@ -383,7 +383,7 @@ export class ShardLoader implements AsyncIterable<Batch> {
       this.config.readAhead,
       () => coordinator?.pump(),
       startAt,
-      (this.imageBuffers ??= new ImageBuffers(IMAGE_BUFFERS_BYTES)),
+      (this.imageBuffers ??= new ImageBuffers(IMAGE_BUFFERS_BYTES, this.config.rules.maxSampleBytes)),
     );
     coordinator = new ShardCoordinator(this.pool, this.options, stream, this.arena, epoch, total - start);
     const current = { coordinator, stream };

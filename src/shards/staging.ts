@@ -26,27 +26,41 @@ const RECYCLED_STEP = 16 * 1024;
 /**
  * Buffers for the encoded images a stream receives: shared memory, so that the coordinator hands one to the
  * decode workers as it is instead of copying it into the arena (`StagedBytes`). Once its sample's position is
- * released it comes back here for the next image of about its size, so that a stream allocates (and the kernel
- * zeroes, and the collector frees) a buffer per image only until the reuse settles. At most `maxBytes` of free
- * buffers are kept; a buffer is less than two {@link RECYCLED_STEP}s larger than its image.
+ * released it comes back here for a later image, so that a stream allocates (and the kernel zeroes, and the
+ * collector frees) a buffer per image only until the reuse settles. An image gets the smallest free buffer that
+ * holds it, if that is at most half as large again and no larger than the largest image; at most `maxBytes` of
+ * free buffers are kept, the longest unused dropped first (sizes that the usual images do not fit).
  */
 export class ImageBuffers {
-  private readonly free = new Map<number, SharedArrayBuffer[]>();
+  /** Free buffers, the longest unused first. */
+  private readonly free: SharedArrayBuffer[] = [];
   private readonly own = new WeakSet<SharedArrayBuffer>();
   private freeBytes = 0;
+  /** `largest` rounded up to a step. */
+  private readonly widest: number;
 
-  constructor(private readonly maxBytes: number) {}
+  constructor(
+    private readonly maxBytes: number,
+    /** The largest image the stream may hold. */
+    largest = Infinity,
+  ) {
+    this.widest = Math.ceil(largest / RECYCLED_STEP) * RECYCLED_STEP;
+  }
 
   /** A buffer of `n` bytes (its contents undefined). */
   get(n: number): Buffer {
     if (n < RECYCLED_MIN) return Buffer.allocUnsafe(n);
     const size = Math.ceil(n / RECYCLED_STEP) * RECYCLED_STEP;
-    for (let fits = size; fits <= size + RECYCLED_STEP; fits += RECYCLED_STEP) {
-      const reused = this.free.get(fits)?.pop();
-      if (reused !== undefined) {
-        this.freeBytes -= fits;
-        return Buffer.from(reused, 0, n);
-      }
+    const widest = Math.max(size + RECYCLED_STEP, Math.min(this.widest, size * 1.5));
+    let best = -1;
+    for (let i = 0; i < this.free.length; i++) {
+      const length = this.free[i].byteLength;
+      if (length >= size && length <= widest && (best === -1 || length < this.free[best].byteLength)) best = i;
+    }
+    if (best !== -1) {
+      const [reused] = this.free.splice(best, 1);
+      this.freeBytes -= reused.byteLength;
+      return Buffer.from(reused, 0, n);
     }
     const backing = new SharedArrayBuffer(size);
     this.own.add(backing);
@@ -56,12 +70,10 @@ export class ImageBuffers {
   /** Takes back a buffer from {@link get} that nothing reads any more. */
   put(bytes: Uint8Array): void {
     const backing = bytes.buffer;
-    if (!(backing instanceof SharedArrayBuffer) || !this.own.has(backing) || this.freeBytes + backing.byteLength > this.maxBytes) return;
-    const size = backing.byteLength;
-    let list = this.free.get(size);
-    if (list === undefined) this.free.set(size, (list = []));
-    list.push(backing);
-    this.freeBytes += size;
+    if (!(backing instanceof SharedArrayBuffer) || !this.own.has(backing) || backing.byteLength > this.maxBytes) return;
+    while (this.freeBytes + backing.byteLength > this.maxBytes) this.freeBytes -= (this.free.shift() as SharedArrayBuffer).byteLength;
+    this.free.push(backing);
+    this.freeBytes += backing.byteLength;
   }
 }
 
