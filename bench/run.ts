@@ -15,7 +15,7 @@ import sharp from 'sharp';
 import { parseByteSize } from '../src/options.js';
 import { defaultCacheDir, describeFolder, ensureDataset, jpegOnlyView } from './dataset.js';
 import { GROUPS, type Attempt, type Figures, type Group, type Machine, type RunRecord, type RunSpec, type Settings } from './records.js';
-import { writeReport, type Report } from './report.js';
+import { TORCH_WARM_LABEL, WARM_LABEL, writeReport, type Report } from './report.js';
 import type { Dtype, ScenarioConfig, ScenarioResult } from './scenarios/common.js';
 import { prepareDecodeOnly } from './scenarios/decode-loop.js';
 import { findPil, findTorch, scriptPath } from './scenarios/pytorch.js';
@@ -439,10 +439,13 @@ export async function runBench(argv: string[], options: RunBenchOptions = {}): P
       // The decoder imgstream runs (the native fast path where built), bare: its loader's own ceiling.
       specs.push({ id: `main-fast-ceiling-${dtype}`, group: 'main', label: `imgstream's decoder bare (${cores} threads, no ring)`, scenario: 'fast-ceiling', config: mainBase(dtype, { threads: cores }) });
       for (const v of settings.variants) specs.push({ id: `main-${v.name}-${dtype}`, group: 'main', label: v.name, scenario: 'imgstream', config: mainBase(dtype, v.options), env: v.env });
+      // Every epoch after the first: the same loader's second epoch, timed alone (workers started, sharp loaded).
+      specs.push({ id: `main-warm-${dtype}`, group: 'main', label: WARM_LABEL, scenario: 'imgstream', config: mainBase(dtype, { warmEpochs: 1 }) });
       specs.push({ id: `main-one-${dtype}`, group: 'main', label: 'one-at-a-time generator', scenario: 'one-at-a-time', config: mainBase(dtype) });
       specs.push({ id: `main-naive-${dtype}`, group: 'main', label: 'naive load-all', scenario: 'naive', config: mainBase(dtype), capBytes: settings.memoryCap });
       if (torchPython) {
         specs.push({ id: `main-pytorch-${dtype}`, group: 'main', label: `PyTorch DataLoader (num_workers=${cores})`, scenario: 'pytorch', config: mainBase(dtype, { numWorkers: cores }) });
+        specs.push({ id: `main-pytorch-warm-${dtype}`, group: 'main', label: `${TORCH_WARM_LABEL} (num_workers=${cores}, persistent workers)`, scenario: 'pytorch', config: mainBase(dtype, { numWorkers: cores, warmEpochs: 1 }) });
       }
     }
     records.push(...(await runGroup('main', specs, settings, torchPython, progress)));

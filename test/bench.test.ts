@@ -67,7 +67,10 @@ describe('imgstream bench (smoke)', () => {
     // The physical limit is measured, or the run says why not.
     const decodeOnly = labels.some((l: string) => l.startsWith('libjpeg-turbo decode only'));
     expect(decodeOnly || report.notes.some((n: string) => n.startsWith('libjpeg-turbo decode-only row skipped'))).toBe(true);
-    expect(labels).toEqual(expect.arrayContaining(['imgstream', 'one-at-a-time generator', 'naive load-all']));
+    expect(labels).toEqual(expect.arrayContaining(['imgstream', 'imgstream, warm epoch (2nd of one loader)', 'one-at-a-time generator', 'naive load-all']));
+    // The warm row times the loader's second epoch alone: one epoch's images (checked above), after one untimed.
+    const warm = report.records.find((r: { spec: { label: string } }) => r.spec.label.startsWith('imgstream, warm epoch'));
+    expect(warm.attempts[0].result.extra.warmEpochs).toBe(1);
     expect(report.derived.breakdown.length).toBeGreaterThan(5);
     expect(report.derived.sizes.map((s: { size: number }) => s.size)).toEqual([12, 24]);
     expect(report.derived.targets.length).toBeGreaterThan(0);

@@ -66,10 +66,24 @@ def main():
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
+    sampler_clock = time.pthread_getcpuclockid(sampler.ident)
+
+    def sampler_cpu_now():
+        return time.clock_gettime(sampler_clock)
+
+    # warmEpochs: that many epochs run first untimed, with persistent workers (else every epoch starts its
+    # workers again), and the next one is timed alone.
+    warm = int(config["options"].get("warmEpochs", 0))
     cpu_started = tree_cpu(root)
     started = time.perf_counter()
     dataset = datasets.ImageFolder(config["dir"], transform=transforms.Compose([transforms.Resize((height, width))] + tail))
-    loader = DataLoader(dataset, batch_size=config["batchSize"], shuffle=True, num_workers=num_workers)
+    loader = DataLoader(dataset, batch_size=config["batchSize"], shuffle=True, num_workers=num_workers, persistent_workers=warm > 0 and num_workers > 0)
+    for _ in range(warm):
+        for _ in loader:
+            pass
+    if warm > 0:
+        cpu_started = tree_cpu(root) - sampler_cpu_now()
+        started = time.perf_counter()
     images = batches = 0
     stall = 0.0
     first = 0.0
@@ -104,7 +118,7 @@ def main():
         "stallMs": stall * 1000,
         "peakMemoryBytes": peak[0],
         "cpuMs": cpu * 1000,
-        "extra": {"numWorkers": num_workers, "torch": torch.__version__, "torchThreads": torch.get_num_threads()},
+        "extra": {"numWorkers": num_workers, "warmEpochs": warm, "torch": torch.__version__, "torchThreads": torch.get_num_threads()},
     }), flush=True)
 
 
