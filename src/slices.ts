@@ -130,7 +130,12 @@ export class SliceRunner {
         if (slice) await slice.settled;
         continue;
       }
-      await Promise.race([this.ring.whenSettled(slot), (slice as Slice).settled]);
+      // One wake per slice, not one per sample: a worker writes its slice's positions in order, so the wait is on
+      // the slice's last position (on this one if that is no longer pending), or for the slice's end. Each wake
+      // costs the main thread a trip through the event loop that the decoders' cores pay for.
+      const { first, count } = slice as Slice;
+      const last = this.ring.slotOf(first + count - 1);
+      await Promise.race([this.ring.whenSettled(this.ring.state(last) === SlotState.PENDING ? last : slot), (slice as Slice).settled]);
     }
   }
 
