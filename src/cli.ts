@@ -6,6 +6,7 @@
  * Errors print as one line with a non-zero exit code. Commands whose output a script reads take `--json`
  * (one JSON document on stdout, nothing else there); progress bars go to stderr, only on a terminal.
  */
+import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import bytes from 'bytes';
@@ -136,8 +137,11 @@ export function buildProgram(): Command {
       const { inspectDirectory, formatReport } = await import('./inspect.js');
       (await import('./native/addon.js')).decoderReported();
       const shards = await import('./shards/inspect.js');
-      const report = shards.looksLikeShards(dir)
-        ? await shards.inspectShards(dir, { concurrency: opts.concurrency })
+      // The folder `pack` wrote is read as its shards, through the index it holds.
+      const index = path.join(dir, (await import('./shards/shard-index.js')).INDEX_FILE);
+      const target = !shards.looksLikeShards(dir) && existsSync(index) ? index : dir;
+      const report = shards.looksLikeShards(target)
+        ? await shards.inspectShards(target, { concurrency: opts.concurrency })
         : await inspectDirectory(dir, { concurrency: opts.concurrency, progress: opts.progress && !opts.json });
       if (opts.json) printJson(report);
       else process.stdout.write(`${formatReport(report)}\n`);

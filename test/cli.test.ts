@@ -77,6 +77,11 @@ describe('imgstream CLI', () => {
     expect(stdout).toMatch(/cat\s+3/);
     expect(stdout).toMatch(/dog\s+3/);
     expect(stdout).toMatch(/shard-00000[01]\.tar#dog\/broken: ERR_NOT_IMAGE/);
+    // The folder pack wrote, given as it is: read as its shards through its shards.json.
+    const folder = await run(['inspect', out]);
+    expect(folder.code).toBe(2);
+    expect(folder.stdout).toMatch(/: 6 image files/);
+    expect(folder.stdout).toMatch(/shard-00000[01]\.tar#dog\/broken: ERR_NOT_IMAGE/);
   });
 
   it('inspect --json gives the same report as data, and exit code 0 on a clean folder', async () => {
