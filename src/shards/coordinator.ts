@@ -133,7 +133,10 @@ export class ShardCoordinator {
       }
       const image = item.image;
       const shared = image instanceof Uint8Array && image.buffer instanceof SharedArrayBuffer ? image : null;
-      const offset = 'file' in image ? this.arena.reserve(image.length) : shared !== null ? this.arena.reserve(shared.buffer.byteLength) : this.arena.place(image);
+      // A shared buffer's whole length is reserved (a buffer is at most one reuse step past the largest image; an
+      // arena smaller than that, for a set of tiny images, counts the image alone rather than wait for ever).
+      const reserved = shared === null ? image.length : shared.buffer.byteLength <= this.arena.capacity ? shared.buffer.byteLength : image.length;
+      const offset = 'file' in image || shared !== null ? this.arena.reserve(reserved) : this.arena.place(image);
       if (offset === -1) {
         // The arena frees as the consumer releases positions; this item goes first then.
         this.pendingItem = item;
