@@ -19,7 +19,7 @@ import { DEFAULT_RETRY, displayUrl, openerFor, schemeOf, type RetryPolicy } from
 import { BufferPlan, bufferSeed, rankPieces, type RankRemainder } from './plan.js';
 import { LABEL_EXTENSIONS, type LabelMember, type SampleRules } from './sample.js';
 import { countShard, INDEX_FILE, loadShardIndex, resolveAgainst, siblingOf, type ShardEntry, type ShardIndexFile } from './shard-index.js';
-import { IMAGE_BUFFERS_BYTES, ImageBuffers, StagingArena } from './staging.js';
+import { imageBuffersBytes, ImageBuffers, StagingArena } from './staging.js';
 // Registers the s3:// opener (the AWS SDK itself is loaded on the first s3:// open only).
 import '../s3/shard-opener.js';
 import { ShardStream, type PieceStart, type StreamShard } from './stream.js';
@@ -102,9 +102,9 @@ export interface ShardDatasetOptions extends LoaderOptions {
 
 /**
  * Bytes kept for the shard stream: the shard being read and the next one opened (a file's or socket's chunks,
- * up to about 2 MiB each) and the free image buffers kept for reuse ({@link IMAGE_BUFFERS_BYTES}).
+ * up to about 2 MiB each), and the free image buffers kept for reuse ({@link imageBuffersBytes}) on top.
  */
-const STREAM_RESERVE = 4 * 2 ** 20 + IMAGE_BUFFERS_BYTES;
+const STREAM_CHUNKS = 4 * 2 ** 20;
 const AUTO_BUFFER_SAMPLES = 1000;
 /**
  * Samples the stream reads beyond the shuffle buffer's need: without them each sample taken would wait for
@@ -383,7 +383,7 @@ export class ShardLoader implements AsyncIterable<Batch> {
       this.config.readAhead,
       () => coordinator?.pump(),
       startAt,
-      (this.imageBuffers ??= new ImageBuffers(IMAGE_BUFFERS_BYTES, this.config.rules.maxSampleBytes)),
+      (this.imageBuffers ??= new ImageBuffers(this.config.budget.streams - STREAM_CHUNKS, this.config.rules.maxSampleBytes)),
     );
     coordinator = new ShardCoordinator(this.pool, this.options, stream, this.arena, epoch, total - start);
     const current = { coordinator, stream };
@@ -521,7 +521,8 @@ export async function imageDatasetFromShards(urls: string | readonly string[], i
   let samples = bufferSamples(shuffleBuffer, shuffle === true, maxSample, memoryBudget);
   const readAhead = Math.max(1, Math.min(READ_AHEAD, Math.floor(memoryBudget / 8 / maxSample)));
   const shuffleBytes = (samples + 1 + readAhead) * maxSample;
-  const rest = memoryBudget - shuffleBytes - STREAM_RESERVE;
+  const streamBytes = STREAM_CHUNKS + imageBuffersBytes(memoryBudget);
+  const rest = memoryBudget - shuffleBytes - streamBytes;
   const resolveWith = (pixels: number, stagingBytes: number): ResolvedOptions => {
     try {
       return resolveOptions({ ...loaderOptions, rankRemainder: remainder, memoryBudget: Math.max(1, pixels) }, emptyIndex, [], Math.max(1, totalSamples));
@@ -532,7 +533,7 @@ export async function imageDatasetFromShards(urls: string | readonly string[], i
           'memoryBudget',
           `room for the ring and batches (at least ${need}) on top of the shuffle buffer (${bytes.format(shuffleBytes)}: ` +
             `${samples} samples + ${1 + readAhead} read ahead, of up to ${bytes.format(maxSample)}; shrink it with shuffleBuffer), the staging arena ` +
-            `(${bytes.format(stagingBytes)}) and the shard stream (${bytes.format(STREAM_RESERVE)})`,
+            `(${bytes.format(stagingBytes)}) and the shard stream (${bytes.format(streamBytes)})`,
           loaderOptions.memoryBudget ?? '256MiB',
         );
       }
@@ -563,7 +564,7 @@ export async function imageDatasetFromShards(urls: string | readonly string[], i
     budget: Object.freeze({
       shuffleBuffer: shuffleBytes,
       staging,
-      streams: STREAM_RESERVE,
+      streams: streamBytes,
       pixels: final.capacity * final.slotBytes + 2 * final.batchSize * final.sampleBytes,
     }),
   });
