@@ -139,8 +139,8 @@ export function buildProgram(): Command {
       const shards = await import('./shards/inspect.js');
       // The folder `pack` wrote is read as its shards, through the index it holds.
       const index = path.join(dir, (await import('./shards/shard-index.js')).INDEX_FILE);
-      const target = !shards.looksLikeShards(dir) && existsSync(index) ? index : dir;
-      const report = shards.looksLikeShards(target)
+      const target = shards.looksLikeShards(dir) ? dir : existsSync(index) ? index : null;
+      const report = target !== null
         ? await shards.inspectShards(target, { concurrency: opts.concurrency })
         : await inspectDirectory(dir, { concurrency: opts.concurrency, progress: opts.progress && !opts.json });
       if (opts.json) printJson(report);

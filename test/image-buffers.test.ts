@@ -32,6 +32,10 @@ describe('ImageBuffers', () => {
     const a = buffers.get(130 * KIB);
     buffers.put(a);
     expect(buffers.get(96 * KIB).buffer).not.toBe(a.buffer);
+    // Not even one step past it: the arena is sized for the largest image, and a buffer is reserved whole there.
+    const step = buffers.get(120 * KIB); // 128 KiB
+    buffers.put(step);
+    expect(buffers.get(100 * KIB).buffer).not.toBe(step.buffer);
   });
 
   it('keeps at most maxBytes free, dropping the longest unused first', () => {

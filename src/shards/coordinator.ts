@@ -122,7 +122,11 @@ export class ShardCoordinator {
         this.advance();
         continue;
       }
-      if (item.image.length > this.arena.capacity) {
+      const image = item.image;
+      const shared = image instanceof Uint8Array && image.buffer instanceof SharedArrayBuffer ? image : null;
+      // A shared buffer is handed over whole, so its whole length is what the arena reserves.
+      const reserved = shared !== null ? shared.buffer.byteLength : image.length;
+      if (reserved > this.arena.capacity) {
         flush();
         this.ring.claim(slot, position);
         this.failures.set(position, { path: item.path, code: 'ERR_TOO_LARGE', message: `${item.image.length} bytes do not fit the staging memory` });
@@ -131,11 +135,6 @@ export class ShardCoordinator {
         this.advance();
         continue;
       }
-      const image = item.image;
-      const shared = image instanceof Uint8Array && image.buffer instanceof SharedArrayBuffer ? image : null;
-      // A shared buffer's whole length is reserved (a buffer is at most one reuse step past the largest image; an
-      // arena smaller than that, for a set of tiny images, counts the image alone rather than wait for ever).
-      const reserved = shared === null ? image.length : shared.buffer.byteLength <= this.arena.capacity ? shared.buffer.byteLength : image.length;
       const offset = 'file' in image || shared !== null ? this.arena.reserve(reserved) : this.arena.place(image);
       if (offset === -1) {
         // The arena frees as the consumer releases positions; this item goes first then.

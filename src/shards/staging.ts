@@ -62,7 +62,8 @@ export class ImageBuffers {
   get(n: number): Buffer {
     if (n < RECYCLED_MIN) return Buffer.allocUnsafe(n);
     const size = Math.ceil(n / RECYCLED_STEP) * RECYCLED_STEP;
-    const widest = Math.max(size + RECYCLED_STEP, Math.min(this.widest, size * 1.5));
+    // Never past the largest image rounded up (what the arena is sized for), unless this image is that large.
+    const widest = Math.max(size, Math.min(this.widest, Math.max(size + RECYCLED_STEP, size * 1.5)));
     let best = -1;
     for (let i = 0; i < this.free.length; i++) {
       const length = this.free[i].byteLength;
