@@ -4,7 +4,7 @@ import sharp from 'sharp';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ImageLoader, fromList } from '../src/index.js';
 import { packDecodeParams } from '../src/native/abi.js';
-import { BACKEND_ENV, nativeAddon } from '../src/native/addon.js';
+import { BACKEND_ENV, RESAMPLE_KERNELS, nativeAddon, type ResampleKernels } from '../src/native/addon.js';
 import type { DecodeSpec } from '../src/protocol.js';
 import { fastPathAccepts, jpegFastPath, readJpegHeader } from '../workers/jpeg-turbo.js';
 import { rec601Luma, removeDir, tempDir } from './fixtures/images.js';
@@ -174,9 +174,13 @@ describe('native fast path pixels against sharp (mean absolute difference <= 2 p
     }
   });
 
-  it('resamples to the same values with its AVX2 and its portable passes', async (ctx) => {
+  it('resamples to the same values with each of its vector passes and its portable ones', async (ctx) => {
     const addon = nativeAddon()!;
-    ctx.skip(!addon.useAvx2(true), 'no AVX2 on this CPU: only the portable passes exist');
+    const widest = addon.resampleKernels();
+    // The CPU's own versions: those from its widest down (each name picks itself only where the CPU has it).
+    const vectors = RESAMPLE_KERNELS.slice(RESAMPLE_KERNELS.indexOf(widest), -1);
+    ctx.skip(vectors.length === 0, 'no AVX2 on this CPU: only the portable passes exist');
+    for (const name of vectors) expect(addon.resampleKernels(name)).toBe(name);
     const files = [await photoJpeg(450, 400, 21), await photoJpeg(333, 517, 22, { subsampling: '4:4:4' }), await photoJpeg(1000, 300, 23, { grayscale: true })];
     const scale = new Float32Array([1 / 58, 1 / 57, 1 / 57, 1]);
     const offset = new Float32Array([-2.1, -2, -1.8, 0]);
@@ -196,28 +200,30 @@ describe('native fast path pixels against sharp (mean absolute difference <= 2 p
         for (const [w, h, c, crop, interp, region] of cases) {
           for (const orientation of [1, 2, 3, 6]) {
             for (const float of [false, true]) {
-              const run = (avx2: boolean): Uint8Array | Float32Array => {
-                addon.useAvx2(avx2);
+              const run = (kernels: ResampleKernels): Uint8Array | Float32Array => {
+                addon.resampleKernels(kernels);
                 const out = float ? new Float32Array(w * h * c) : new Uint8Array(w * h * c);
                 const [left, top, width, height] = region ?? [];
                 const params = packDecodeParams({ width: w, height: h, channels: c, orientation, crop, interpolation: interp, region: region === null ? null : { left, top, width, height } });
                 const status = addon.decode(data, out, params, float ? scale : null, float ? offset : null);
                 return status === 0 ? out : new Uint8Array(0);
               };
-              const portable = run(false);
-              const vector = run(true);
-              let differing = vector.length === portable.length ? 0 : -1;
-              for (let i = 0; differing >= 0 && i < vector.length; i++) if (!Object.is(vector[i], portable[i])) differing++;
-              expect(differing, `${w}x${h}x${c} crop ${crop} interp ${interp} region ${region} orientation ${orientation} ${float ? 'float32' : 'uint8'}`).toBe(0);
-              if (portable.length > 0) compared++;
+              const portable = run('portable');
+              for (const name of vectors) {
+                const vector = run(name);
+                let differing = vector.length === portable.length ? 0 : -1;
+                for (let i = 0; differing >= 0 && i < vector.length; i++) if (!Object.is(vector[i], portable[i])) differing++;
+                expect(differing, `${name}: ${w}x${h}x${c} crop ${crop} interp ${interp} region ${region} orientation ${orientation} ${float ? 'float32' : 'uint8'}`).toBe(0);
+                if (portable.length > 0) compared++;
+              }
             }
           }
         }
       }
     } finally {
-      addon.useAvx2(true);
+      addon.resampleKernels(widest);
     }
-    expect(compared).toBeGreaterThan(100);
+    expect(compared).toBeGreaterThan(100 * vectors.length);
   });
 
   it('declines enlarging and a corrupt file (sharp takes them)', async () => {

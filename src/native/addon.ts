@@ -10,6 +10,10 @@ import { createRequire } from 'node:module';
 import { Errors } from '../errors.js';
 import type { DecodeParam, DecodeStatus, ShiftedParam } from './abi.js';
 
+/** The versions of the fast path's resampling passes, widest first. */
+export const RESAMPLE_KERNELS = ['avx512', 'avx2', 'portable'] as const;
+export type ResampleKernels = (typeof RESAMPLE_KERNELS)[number];
+
 export interface NativeAddon {
   /**
    * Decodes `jpeg` into `out` (NHWC) as `params` says (laid out as {@link DecodeParam}): DCT-scaled decode,
@@ -50,10 +54,11 @@ export interface NativeAddon {
   /** Returns the allocator's free pages to the system (glibc's `malloc_trim`); `false` where it cannot. */
   trimMemory(): boolean;
   /**
-   * Whether the resampling passes run their AVX2 versions (x86-64 CPUs that have it). `enabled` turns them
-   * off, or back on where the CPU has AVX2; process-wide. Both versions give the same values (for tests).
+   * Which versions of the resampling passes run: `'avx512'` (AVX-512 VNNI and VBMI), `'avx2'` or `'portable'`,
+   * the widest the CPU has unless `name` picks another of those it has; process-wide. Every version gives the
+   * same values (for the tests that hold them to it).
    */
-  useAvx2(enabled?: boolean): boolean;
+  resampleKernels(name?: ResampleKernels): ResampleKernels;
 }
 
 /** Environment switch: `sharp` turns the fast path off, `native` makes a missing addon an error. */

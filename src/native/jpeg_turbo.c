@@ -39,6 +39,8 @@ typedef struct {
  * pixel (zero weights past a pixel's own taps), so that the pass has no per-pixel trip count.
  */
 #define AXIS_PLANS 8
+#define PAIRED_PAD 8
+#define PAD_OUT(n) (((n) + PAIRED_PAD - 1) & ~(PAIRED_PAD - 1))
 typedef struct {
   int out_len, src_len, interp, mirror, paired;
   double scale, offset;
@@ -47,9 +49,10 @@ typedef struct {
   int lo, hi;    /* the source range the taps cover */
   int pairs;     /* paired: taps per output pixel, in pairs */
   int read_hi;   /* paired: one past the last source pixel the pairs read */
-  /* Paired: the first source pixel and the weights of each output pixel, the outputs padded to a multiple of 4
-   * with copies of the last (the pass writes 4 at a time); the weights of two neighbouring outputs x, x + 1 (x
-   * even) as 8 int32 per pair of taps, x's broadcast in the first 4, then x + 1's: pair_weights + (x / 2) * pairs * 8. */
+  /* Paired: the first source pixel and the weights of each output pixel, the outputs padded to a multiple of
+   * PAIRED_PAD with copies of the last (the passes write 4 or 8 at a time); the weights of four neighbouring
+   * outputs x .. x + 3 (x a multiple of 4) as 16 int32 per pair of taps, each output's pair broadcast over 4:
+   * output x's pair j at pair_weights + (x / 4) * pairs * 16 + j * 16 + (x % 4) * 4. */
   int *pair_start;
   int32_t *pair_weights;
   /* Each output's weights in fixed point (FIXED_ONE = 1), two int16 per int32 (the even tap in the low half),
@@ -80,7 +83,7 @@ typedef struct {
   size_t scratch_cap;
   int32_t *sums; /* the transposed orientations' vertical sums, before rounding */
   size_t sums_cap;
-  unsigned char *line; /* one output row of RGB levels (4 pixels of slack), then the float output's per-value scale and offset */
+  unsigned char *line; /* one output row of RGB levels (the plan's padding as slack), then the float output's per-value scale and offset */
   size_t line_cap;
   const unsigned char **taps; /* the source rows of one output row's vertical taps */
   size_t taps_cap;
@@ -262,16 +265,16 @@ static const AxisPlan *plan_axis(State *s, int out_len, int src_len, double scal
   if (!grow((void **)&p->fixed, &p->fixed_cap, sizeof(int32_t) * (size_t)out_len * p->pairs)) return NULL;
   for (int i = 0; i < out_len; i++) fixed_weights(p->fixed + (size_t)i * p->pairs, p->pairs, a->weights + (size_t)i * a->max_taps, a->count[i]);
   if (paired) {
-    int out4 = (out_len + 3) & ~3;
-    if (!grow((void **)&p->pair_start, &p->pair_start_cap, sizeof(int) * (size_t)out4) ||
-        !grow((void **)&p->pair_weights, &p->pair_weights_cap, sizeof(int32_t) * 4 * (size_t)out4 * p->pairs))
+    int padded = PAD_OUT(out_len);
+    if (!grow((void **)&p->pair_start, &p->pair_start_cap, sizeof(int) * (size_t)padded) ||
+        !grow((void **)&p->pair_weights, &p->pair_weights_cap, sizeof(int32_t) * 4 * (size_t)padded * p->pairs))
       return NULL;
-    for (int x = 0; x < out4; x++) {
+    for (int x = 0; x < padded; x++) {
       int i = x < out_len ? x : out_len - 1;
       p->pair_start[x] = a->start[i];
-      int32_t *w8 = p->pair_weights + (size_t)(x / 2) * p->pairs * 8 + (x % 2) * 4;
+      int32_t *wq = p->pair_weights + (size_t)(x / 4) * p->pairs * 16 + (x % 4) * 4;
       for (int j = 0; j < p->pairs; j++)
-        for (int c = 0; c < 4; c++) w8[j * 8 + c] = p->fixed[(size_t)i * p->pairs + j];
+        for (int c = 0; c < 4; c++) wq[j * 16 + c] = p->fixed[(size_t)i * p->pairs + j];
       if (a->start[i] + p->pairs * 2 > p->read_hi) p->read_hi = a->start[i] + p->pairs * 2;
     }
   }
@@ -294,9 +297,9 @@ static const AxisPlan *plan_axis(State *s, int out_len, int src_len, double scal
 #endif
 
 /*
- * The two resampling passes of the common case, RGB rows in storage order, each in two versions that give the
- * same values: portable C, and AVX2 (x86-64, picked at run time) that keeps its sums in registers. Both passes
- * sum in fixed point (see FIXED_BITS): integers, exact in any order.
+ * The two resampling passes of the common case, RGB rows in storage order, each in versions that give the same
+ * values: portable C, and on x86-64 (picked at run time) AVX2 and AVX-512 that keep their sums in registers.
+ * All sum in fixed point (see FIXED_BITS): integers, exact in any order.
  */
 
 /* The low and high int16 weight of a fixed-point pair. */
@@ -319,14 +322,14 @@ static void vertical_rows_c(int16_t *restrict r, const unsigned char *const *lin
 }
 
 /* Horizontal, per output pixel: for each channel, the sum over its pairs of taps of both weights times the row's
- * values, rounded and clamped to a level, into line[3x..3x+2]; `out4` pixels (the plan's padding included). */
-static void horizontal_rgb_c(unsigned char *restrict line, const int16_t *restrict row, const int *start, const int32_t *w8,
-                             int pairs, int out4) {
-  for (int x = 0; x < out4; x++) {
+ * values, rounded and clamped to a level, into line[3x..3x+2]; `n` pixels (the plan's padding included). */
+static void horizontal_rgb_c(unsigned char *restrict line, const int16_t *restrict row, const int *start, const int32_t *wq,
+                             int pairs, int n) {
+  for (int x = 0; x < n; x++) {
     const int16_t *r = row + (size_t)start[x] * 3;
-    const int32_t *w = w8 + (size_t)(x / 2) * pairs * 8 + (x % 2) * 4;
+    const int32_t *w = wq + (size_t)(x / 4) * pairs * 16 + (x % 4) * 4;
     int32_t a0 = 0, a1 = 0, a2 = 0;
-    for (int p = 0; p < pairs; p++, r += 6, w += 8) {
+    for (int p = 0; p < pairs; p++, r += 6, w += 16) {
       int lo = pair_lo(*w), hi = pair_hi(*w);
       a0 += lo * r[0] + hi * r[3];
       a1 += lo * r[1] + hi * r[4];
@@ -340,7 +343,7 @@ static void horizontal_rgb_c(unsigned char *restrict line, const int16_t *restri
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
-#define HAVE_AVX2_PATH 1
+#define HAVE_X86_PASSES 1
 
 /* Thirty-two values from `i` on: two taps per multiply-add (vpmaddwd: a byte of each row, interleaved, times the
  * pair of weights), the sums in four registers across all the taps. Inlined with a constant pair count for the
@@ -396,15 +399,16 @@ __attribute__((target("avx2"))) static void vertical_rows_avx2(int16_t *restrict
 
 /* Two output pixels per register, x in the low lane and x + 1 in the high one: per pair of taps, one load of 8
  * values from each pixel's taps (R G B of tap j, R G B of tap j + 1, two more), a shuffle that puts each
- * channel's two values side by side, one vpmaddwd with the pair of weights. Four pixels' levels go out as 12
- * bytes (a 16-byte store: the line has slack). Inlined with a constant pair count for the common counts. */
+ * channel's two values side by side, one vpmaddwd with the pair of weights (`w`: x's and x + 1's, 16 int32 on
+ * per pair). Four pixels' levels go out as 12 bytes (a 16-byte store: the line has slack). Inlined with a
+ * constant pair count for the common counts. */
 __attribute__((target("avx2"), always_inline)) static inline __m256i horizontal_two_avx2(const int16_t *restrict row, const int *start,
                                                                                        const int32_t *w, int pairs, int x) {
   const __m256i pick = _mm256_setr_epi8(0, 1, 6, 7, 2, 3, 8, 9, 4, 5, 10, 11, -1, -1, -1, -1, 0, 1, 6, 7, 2, 3, 8, 9, 4, 5, 10, 11, -1, -1,
                                         -1, -1);
   const int16_t *r0 = row + (size_t)start[x] * 3, *r1 = row + (size_t)start[x + 1] * 3;
   __m256i acc = _mm256_setzero_si256();
-  for (int p = 0; p < pairs; p++, r0 += 6, r1 += 6, w += 8) {
+  for (int p = 0; p < pairs; p++, r0 += 6, r1 += 6, w += 16) {
     __m256i v = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)r0)), _mm_loadu_si128((const __m128i *)r1), 1);
     acc = _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_shuffle_epi8(v, pick), _mm256_loadu_si256((const __m256i *)w)));
   }
@@ -412,12 +416,13 @@ __attribute__((target("avx2"), always_inline)) static inline __m256i horizontal_
 }
 
 __attribute__((target("avx2"), always_inline)) static inline void horizontal_pairs_avx2(unsigned char *restrict line, const int16_t *restrict row,
-                                                                                       const int *start, const int32_t *w8,
-                                                                                       int pairs, int out4) {
+                                                                                       const int *start, const int32_t *wq,
+                                                                                       int pairs, int n) {
   const __m128i squeeze = _mm_setr_epi8(0, 1, 2, 4, 5, 6, 8, 9, 10, 12, 13, 14, -1, -1, -1, -1);
-  for (int x = 0; x < out4; x += 4) {
-    __m256i a = horizontal_two_avx2(row, start, w8 + (size_t)(x / 2) * pairs * 8, pairs, x);
-    __m256i b = horizontal_two_avx2(row, start, w8 + (size_t)(x / 2 + 1) * pairs * 8, pairs, x + 2);
+  for (int x = 0; x < n; x += 4) {
+    const int32_t *w = wq + (size_t)(x / 4) * pairs * 16;
+    __m256i a = horizontal_two_avx2(row, start, w, pairs, x);
+    __m256i b = horizontal_two_avx2(row, start, w + 8, pairs, x + 2);
     /* Saturating packs clamp to 0..255: lane 0 holds x and x + 2, lane 1 x + 1 and x + 3, as R G B 0 each. */
     __m256i q = _mm256_packus_epi16(_mm256_packs_epi32(a, b), _mm256_setzero_si256());
     __m128i lo = _mm256_castsi256_si128(q), hi = _mm256_extracti128_si256(q, 1);
@@ -426,49 +431,166 @@ __attribute__((target("avx2"), always_inline)) static inline void horizontal_pai
 }
 
 __attribute__((target("avx2"))) static void horizontal_rgb_avx2(unsigned char *restrict line, const int16_t *restrict row,
-                                                                const int *start, const int32_t *w8, int pairs, int out4) {
+                                                                const int *start, const int32_t *wq, int pairs, int n) {
   switch (pairs) {
-    case 1: horizontal_pairs_avx2(line, row, start, w8, 1, out4); break;
-    case 2: horizontal_pairs_avx2(line, row, start, w8, 2, out4); break;
-    case 3: horizontal_pairs_avx2(line, row, start, w8, 3, out4); break;
-    case 4: horizontal_pairs_avx2(line, row, start, w8, 4, out4); break;
-    case 5: horizontal_pairs_avx2(line, row, start, w8, 5, out4); break;
-    default: horizontal_pairs_avx2(line, row, start, w8, pairs, out4); break;
+    case 1: horizontal_pairs_avx2(line, row, start, wq, 1, n); break;
+    case 2: horizontal_pairs_avx2(line, row, start, wq, 2, n); break;
+    case 3: horizontal_pairs_avx2(line, row, start, wq, 3, n); break;
+    case 4: horizontal_pairs_avx2(line, row, start, wq, 4, n); break;
+    case 5: horizontal_pairs_avx2(line, row, start, wq, 5, n); break;
+    default: horizontal_pairs_avx2(line, row, start, wq, pairs, n); break;
+  }
+}
+
+/*
+ * The same two passes on 512-bit registers with AVX-512 VNNI (vpdpwssd: the multiply-add and the sum in one
+ * instruction, exact as vpmaddwd then vpaddd are for these magnitudes) and VBMI (a byte permute across the
+ * register for the output's levels): Ice Lake and later, Zen 4 and later.
+ */
+#define AVX512_TARGET "avx512f,avx512bw,avx512vl,avx512vnni,avx512vbmi"
+
+/* Sixty-four values from `i` on; as vertical_block_avx2, per 128-bit lane. */
+__attribute__((target(AVX512_TARGET), always_inline)) static inline void vertical_block_avx512(int16_t *restrict r, const unsigned char *const *lines,
+                                                                                               const int32_t *w, int pairs, size_t i) {
+  __m512i a0 = _mm512_setzero_si512(), a1 = a0, a2 = a0, a3 = a0;
+  for (int p = 0; p < pairs; p++) {
+    const unsigned char *e = lines[2 * p] + i, *o = lines[2 * p + 1] + i;
+    __m512i wp = _mm512_set1_epi32(w[p]);
+    __m512i e0 = _mm512_cvtepu8_epi16(_mm256_loadu_si256((const __m256i *)e));
+    __m512i o0 = _mm512_cvtepu8_epi16(_mm256_loadu_si256((const __m256i *)o));
+    __m512i e1 = _mm512_cvtepu8_epi16(_mm256_loadu_si256((const __m256i *)(e + 32)));
+    __m512i o1 = _mm512_cvtepu8_epi16(_mm256_loadu_si256((const __m256i *)(o + 32)));
+    a0 = _mm512_dpwssd_epi32(a0, _mm512_unpacklo_epi16(e0, o0), wp);
+    a1 = _mm512_dpwssd_epi32(a1, _mm512_unpackhi_epi16(e0, o0), wp);
+    a2 = _mm512_dpwssd_epi32(a2, _mm512_unpacklo_epi16(e1, o1), wp);
+    a3 = _mm512_dpwssd_epi32(a3, _mm512_unpackhi_epi16(e1, o1), wp);
+  }
+  const __m512i half = _mm512_set1_epi32(1 << (FIXED_BITS - ROW_BITS - 1));
+  const int shift = FIXED_BITS - ROW_BITS;
+  a0 = _mm512_srai_epi32(_mm512_add_epi32(a0, half), shift);
+  a1 = _mm512_srai_epi32(_mm512_add_epi32(a1, half), shift);
+  a2 = _mm512_srai_epi32(_mm512_add_epi32(a2, half), shift);
+  a3 = _mm512_srai_epi32(_mm512_add_epi32(a3, half), shift);
+  _mm512_storeu_si512((void *)(r + i), _mm512_packs_epi32(a0, a1));
+  _mm512_storeu_si512((void *)(r + i + 32), _mm512_packs_epi32(a2, a3));
+}
+
+__attribute__((target(AVX512_TARGET), always_inline)) static inline void vertical_pairs_avx512(int16_t *restrict r, const unsigned char *const *lines,
+                                                                                               const int32_t *w, int pairs, size_t n) {
+  size_t i = 0;
+  for (; i + 64 <= n; i += 64) vertical_block_avx512(r, lines, w, pairs, i);
+  if (i < n) vertical_block_avx512(r, lines, w, pairs, n - 64);
+}
+
+__attribute__((target(AVX512_TARGET))) static void vertical_rows_avx512(int16_t *restrict r, const unsigned char *const *lines,
+                                                                        const int32_t *w, int pairs, size_t n) {
+  if (n < 64) {
+    vertical_rows_avx2(r, lines, w, pairs, n);
+    return;
+  }
+  switch (pairs) {
+    case 1: vertical_pairs_avx512(r, lines, w, 1, n); break;
+    case 2: vertical_pairs_avx512(r, lines, w, 2, n); break;
+    case 3: vertical_pairs_avx512(r, lines, w, 3, n); break;
+    default: vertical_pairs_avx512(r, lines, w, pairs, n); break;
+  }
+}
+
+/* Four output pixels per register, x + k in lane k; otherwise as horizontal_two_avx2 (`w`: the four's weights). */
+__attribute__((target(AVX512_TARGET), always_inline)) static inline __m512i horizontal_four_avx512(const int16_t *restrict row, const int *start,
+                                                                                                 const int32_t *w, int pairs, int x) {
+  const __m512i pick = _mm512_broadcast_i32x4(_mm_setr_epi8(0, 1, 6, 7, 2, 3, 8, 9, 4, 5, 10, 11, -1, -1, -1, -1));
+  const int16_t *r0 = row + (size_t)start[x] * 3, *r1 = row + (size_t)start[x + 1] * 3;
+  const int16_t *r2 = row + (size_t)start[x + 2] * 3, *r3 = row + (size_t)start[x + 3] * 3;
+  __m512i acc = _mm512_setzero_si512();
+  for (int p = 0; p < pairs; p++, r0 += 6, r1 += 6, r2 += 6, r3 += 6, w += 16) {
+    __m512i v = _mm512_castsi128_si512(_mm_loadu_si128((const __m128i *)r0));
+    v = _mm512_inserti32x4(v, _mm_loadu_si128((const __m128i *)r1), 1);
+    v = _mm512_inserti32x4(v, _mm_loadu_si128((const __m128i *)r2), 2);
+    v = _mm512_inserti32x4(v, _mm_loadu_si128((const __m128i *)r3), 3);
+    acc = _mm512_dpwssd_epi32(acc, _mm512_shuffle_epi8(v, pick), _mm512_loadu_si512((const void *)w));
+  }
+  return _mm512_srai_epi32(_mm512_add_epi32(acc, _mm512_set1_epi32(LEVEL_ROUND)), LEVEL_SHIFT);
+}
+
+/* Eight pixels a step (the plan pads to PAIRED_PAD): their levels clamped by saturating packs, then one byte
+ * permute into R G B order and a 24-byte masked store. */
+__attribute__((target(AVX512_TARGET), always_inline)) static inline void horizontal_quads_avx512(unsigned char *restrict line, const int16_t *restrict row,
+                                                                                               const int *start, const int32_t *wq, int pairs,
+                                                                                               int n) {
+  /* After the packs, lane k holds pixel x + k's R G B 0 in bytes 0-3 and pixel x + 4 + k's in bytes 4-7. */
+  uint8_t order[64] = {0};
+  for (int k = 0; k < 8; k++)
+    for (int c = 0; c < 3; c++) order[k * 3 + c] = (uint8_t)((k % 4) * 16 + (k / 4) * 4 + c);
+  const __m512i gather = _mm512_loadu_si512((const void *)order);
+  for (int x = 0; x < n; x += 8) {
+    const int32_t *w = wq + (size_t)(x / 4) * pairs * 16;
+    __m512i a = horizontal_four_avx512(row, start, w, pairs, x);
+    __m512i b = horizontal_four_avx512(row, start, w + (size_t)pairs * 16, pairs, x + 4);
+    __m512i q = _mm512_packus_epi16(_mm512_packs_epi32(a, b), _mm512_setzero_si512());
+    _mm512_mask_storeu_epi8(line + (size_t)x * 3, (__mmask64)0xffffff, _mm512_permutexvar_epi8(gather, q));
+  }
+}
+
+__attribute__((target(AVX512_TARGET))) static void horizontal_rgb_avx512(unsigned char *restrict line, const int16_t *restrict row,
+                                                                         const int *start, const int32_t *wq, int pairs, int n) {
+  switch (pairs) {
+    case 1: horizontal_quads_avx512(line, row, start, wq, 1, n); break;
+    case 2: horizontal_quads_avx512(line, row, start, wq, 2, n); break;
+    case 3: horizontal_quads_avx512(line, row, start, wq, 3, n); break;
+    case 4: horizontal_quads_avx512(line, row, start, wq, 4, n); break;
+    case 5: horizontal_quads_avx512(line, row, start, wq, 5, n); break;
+    default: horizontal_quads_avx512(line, row, start, wq, pairs, n); break;
   }
 }
 #endif
 
-/* Which versions run: AVX2 where the CPU has it, unless turned off (useAvx2(false), for tests; process-wide). */
-static int use_avx2 = -1;
+/*
+ * Which versions of the two passes run, process-wide: the widest the CPU has, unless a narrower one is chosen
+ * (resampleKernels(name), for the tests that hold every version to the portable one's values).
+ */
+enum { KERNELS_PORTABLE = 0, KERNELS_AVX2 = 1, KERNELS_AVX512 = 2 };
+static const char *const KERNEL_NAMES[] = {"portable", "avx2", "avx512"};
+static int kernels = -1;
 
-static int avx2_active(void) {
-#ifdef HAVE_AVX2_PATH
-  if (use_avx2 < 0) use_avx2 = __builtin_cpu_supports("avx2") ? 1 : 0;
-  return use_avx2;
-#else
-  return 0;
+static int widest_kernels(void) {
+#ifdef HAVE_X86_PASSES
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vnni") &&
+      __builtin_cpu_supports("avx512vbmi"))
+    return KERNELS_AVX512;
+  if (__builtin_cpu_supports("avx2")) return KERNELS_AVX2;
 #endif
+  return KERNELS_PORTABLE;
+}
+
+static int active_kernels(void) {
+  if (kernels < 0) kernels = widest_kernels();
+  return kernels;
 }
 
 static void vertical_rows(int16_t *restrict r, const unsigned char *const *lines, const int32_t *w, int pairs, size_t n) {
-#ifdef HAVE_AVX2_PATH
-  if (avx2_active()) {
-    vertical_rows_avx2(r, lines, w, pairs, n);
-    return;
+#ifdef HAVE_X86_PASSES
+  switch (active_kernels()) {
+    case KERNELS_AVX512: vertical_rows_avx512(r, lines, w, pairs, n); return;
+    case KERNELS_AVX2: vertical_rows_avx2(r, lines, w, pairs, n); return;
+    default: break;
   }
 #endif
   vertical_rows_c(r, lines, w, pairs, n);
 }
 
-static void horizontal_rgb(unsigned char *restrict line, const int16_t *restrict row, const int *start, const int32_t *w8, int pairs,
-                           int out4) {
-#ifdef HAVE_AVX2_PATH
-  if (avx2_active()) {
-    horizontal_rgb_avx2(line, row, start, w8, pairs, out4);
-    return;
+/* `n`: a multiple of PAIRED_PAD (the plan's padding); the line holds that many pixels, and 4 more bytes. */
+static void horizontal_rgb(unsigned char *restrict line, const int16_t *restrict row, const int *start, const int32_t *wq, int pairs,
+                           int n) {
+#ifdef HAVE_X86_PASSES
+  switch (active_kernels()) {
+    case KERNELS_AVX512: horizontal_rgb_avx512(line, row, start, wq, pairs, n); return;
+    case KERNELS_AVX2: horizontal_rgb_avx2(line, row, start, wq, pairs, n); return;
+    default: break;
   }
 #endif
-  horizontal_rgb_c(line, row, start, w8, pairs, out4);
+  horizontal_rgb_c(line, row, start, wq, pairs, n);
 }
 
 /* A row of levels as float32 output, `level * scale[i] + offset[i]` (scale and offset laid out per value); vectorises. */
@@ -676,9 +798,9 @@ static int resample(State *s, const Request *rq, const Plan *pl) {
   size_t row_n = (size_t)(read_hi > vw ? read_hi : vw) * src_c + 8;
   if (!grow((void **)&s->scratch, &s->scratch_cap, sizeof(int16_t) * row_n)) return DECODE_STATUS_ERR_MEMORY;
   if (du != C && !grow((void **)&s->sums, &s->sums_cap, sizeof(int32_t) * row_n)) return DECODE_STATUS_ERR_MEMORY;
-  size_t line_n = (size_t)out_w * 3, out4 = ((size_t)out_w + 3) & ~(size_t)3;
-  /* The line: 4 pixels of padding and a 16-byte store's 4 bytes past them, then scale and offset (aligned). */
-  size_t line_bytes = (out4 * 3 + 4 + 15) & ~(size_t)15;
+  size_t line_n = (size_t)out_w * 3, padded = PAD_OUT((size_t)out_w);
+  /* The line: the plan's padding (PAIRED_PAD) and a 16-byte store's 4 bytes past it, then scale and offset (aligned). */
+  size_t line_bytes = (padded * 3 + 4 + 15) & ~(size_t)15;
   if (rgb_fast && !grow((void **)&s->line, &s->line_cap, line_bytes + 2 * sizeof(float) * line_n)) return DECODE_STATUS_ERR_MEMORY;
   if (!grow((void **)&s->taps, &s->taps_cap, sizeof(*s->taps) * ((size_t)ay->max_taps + 1))) return DECODE_STATUS_ERR_MEMORY;
   unsigned char *line = s->line;
@@ -730,7 +852,7 @@ static int resample(State *s, const Request *rq, const Plan *pl) {
     }
     size_t o = (size_t)y * out_w * out_c;
     if (rgb_fast) {
-      horizontal_rgb(line, row, px_plan->pair_start, px_plan->pair_weights, px_plan->pairs, (int)out4);
+      horizontal_rgb(line, row, px_plan->pair_start, px_plan->pair_weights, px_plan->pairs, (int)padded);
       if (out8) memcpy(out8 + o, line, line_n);
       else store_f32(out32 + o, line, line_scale, line_offset, line_n);
       continue;
@@ -811,21 +933,22 @@ napi_value imgstream_trim_memory(napi_env env, napi_callback_info info);
 napi_value imgstream_open_turbojpeg(napi_env env, napi_callback_info info);
 napi_value imgstream_turbojpeg_path(napi_env env, napi_callback_info info);
 
-/* useAvx2([enabled]) -> whether the AVX2 resampling passes run; `enabled` turns them off, or back on where the
- * CPU has AVX2. Both versions give the same values; this lets the tests hold them to it. */
-static napi_value use_avx2_js(napi_env env, napi_callback_info info) {
+/* resampleKernels([name]) -> the versions of the resampling passes that run: "avx512", "avx2" or "portable". `name`
+ * picks one of those the CPU has (another name, or one it lacks, changes nothing); process-wide. Every version
+ * gives the same values; this lets the tests hold them to it. */
+static napi_value resample_kernels_js(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1], v;
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  int supported = 0;
-#ifdef HAVE_AVX2_PATH
-  supported = __builtin_cpu_supports("avx2") ? 1 : 0;
-#endif
   if (argc >= 1) {
-    bool enabled = false;
-    if (napi_get_value_bool(env, argv[0], &enabled) == napi_ok) use_avx2 = enabled && supported;
+    char name[16];
+    size_t len = 0;
+    if (napi_get_value_string_utf8(env, argv[0], name, sizeof name, &len) == napi_ok) {
+      for (int k = 0; k <= widest_kernels(); k++)
+        if (strcmp(name, KERNEL_NAMES[k]) == 0) kernels = k;
+    }
   }
-  napi_get_boolean(env, avx2_active() != 0, &v);
+  napi_create_string_utf8(env, KERNEL_NAMES[active_kernels()], NAPI_AUTO_LENGTH, &v);
   return v;
 }
 
@@ -863,7 +986,7 @@ NAPI_MODULE_INIT() {
       {"expandLevels", NULL, imgstream_expand_levels, NULL, NULL, NULL, napi_enumerable, NULL},
       {"readInto", NULL, imgstream_read_into, NULL, NULL, NULL, napi_enumerable, NULL},
       {"trimMemory", NULL, imgstream_trim_memory, NULL, NULL, NULL, napi_enumerable, NULL},
-      {"useAvx2", NULL, use_avx2_js, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"resampleKernels", NULL, resample_kernels_js, NULL, NULL, NULL, napi_enumerable, NULL},
       {"abi", NULL, abi_js, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   napi_define_properties(env, exports, sizeof methods / sizeof methods[0], methods);
