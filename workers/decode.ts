@@ -9,7 +9,7 @@
 // load the whole pool (its main-thread side) into every decode worker.
 import { createRequire } from 'node:module';
 import { workerData } from 'node:worker_threads';
-import { readPackedFileName, readPackedPath } from '../src/file-index.js';
+import { readPackedFileName } from '../src/file-index.js';
 import { SampleError, SampleReader } from '../src/read-sample.js';
 import type { AugmentDraw } from './augment.js';
 import { jpegFastPath } from './jpeg-turbo.js';
@@ -128,10 +128,10 @@ export default async function decodeSlice(task: DecodeTask): Promise<DecodeResul
   if (source.kind === 'staged' && task.staged !== undefined) return decodeStaged(task, source.arena, task.staged);
   const started = performance.now();
   const failures: SampleFailure[] = [];
-  const files = task.samples.map((s) => readPackedPath(pathText, offsets, s));
+  const count = task.samples.length;
   // Read the next file while this one decodes.
-  const readers = files.map(() => null as SampleReader | null);
-  const reads = files.map(() => null as Promise<Buffer> | null);
+  const readers = new Array<SampleReader | null>(count).fill(null);
+  const reads = new Array<Promise<Buffer> | null>(count).fill(null);
   const readAt = (i: number) => {
     if (reads[i] === null) {
       const reader = idleReaders.pop() ?? new SampleReader(READER_RESERVE, spec.maxFileBytes);
@@ -146,10 +146,10 @@ export default async function decodeSlice(task: DecodeTask): Promise<DecodeResul
     if (reader !== null) idleReaders.push(reader);
   };
   readAt(0).catch(() => undefined);
-  for (let i = 0; i < files.length; i++) {
+  for (let i = 0; i < count; i++) {
     const position = task.firstPosition + i;
     const slot = ring.slotOf(position);
-    if (i + 1 < files.length) readAt(i + 1).catch(() => undefined);
+    if (i + 1 < count) readAt(i + 1).catch(() => undefined);
     try {
       await decodeInto(await readAt(i), slot, task.epoch, task.samples[i]);
       ring.publish(slot, position, SlotState.READY);
@@ -161,6 +161,6 @@ export default async function decodeSlice(task: DecodeTask): Promise<DecodeResul
       done(i);
     }
   }
-  trimNow(files.length);
+  trimNow(count);
   return { failures, busyMs: performance.now() - started };
 }
