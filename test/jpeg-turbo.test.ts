@@ -149,13 +149,64 @@ describe('native fast path pixels against sharp (mean absolute difference <= 2 p
     }
   });
 
-  it('4:2:2 and restart markers (cjpeg)', async (ctx) => {
+  it('4:2:2, 4:4:0, 4:1:1 and restart markers (cjpeg)', async (ctx) => {
     ctx.skip(!hasCjpeg, NO_CJPEG);
-    for (const args of [['-sample', '2x1'], ['-restart', '1'], ['-sample', '2x1', '-restart', '3', '-progressive']]) {
+    for (const args of [['-sample', '2x1'], ['-sample', '1x2'], ['-sample', '4x1'], ['-restart', '1'], ['-sample', '2x1', '-restart', '3', '-progressive']]) {
       const data = cjpeg(450, 400, 11, args, path.join(root, 'c.ppm'));
       expect(await fastVsSharp(data, decodeSpec()), args.join(' ')).toBeLessThanOrEqual(2);
       expect(await fastVsSharp(data, decodeSpec({ width: 100, height: 100 })), args.join(' ')).toBeLessThanOrEqual(2);
     }
+  });
+
+  it('decodes YCbCr files through their planes within half a level of the RGB path, and within 2 of sharp', async (ctx) => {
+    const addon = nativeAddon()!;
+    ctx.skip(!addon.decodePlanar(true), 'the TurboJPEG library has no tjDecompressToYUVPlanes: only the RGB path runs');
+    const files: [string, Buffer][] = [
+      ['4:2:0 odd size', await photoJpeg(451, 399, 31)],
+      ['4:4:4', await photoJpeg(333, 517, 32, { subsampling: '4:4:4' })],
+      ['4:2:0 progressive', await photoJpeg(420, 380, 33, { progressive: true })],
+    ];
+    if (hasCjpeg) {
+      files.push(['4:2:2 (cjpeg -sample 2x1)', cjpeg(449, 300, 34, ['-sample', '2x1'], path.join(root, 'p422.ppm'))]);
+      files.push(['4:4:0 (cjpeg -sample 1x2)', cjpeg(301, 449, 35, ['-sample', '1x2'], path.join(root, 'p440.ppm'))]);
+    }
+    // Shrinks under 2: no DCT scaling, which the planar path leaves to the RGB path.
+    const specs = [decodeSpec(), decodeSpec({ width: 240, height: 200 }), decodeSpec({ width: 200, height: 200, cropToAspectRatio: true })];
+    let differing = 0;
+    try {
+      for (const [kind, data] of files) {
+        for (const s of specs) {
+          const decode = (planar: boolean) => {
+            addon.decodePlanar(planar);
+            const out = new Uint8Array(s.width * s.height * 3);
+            expect(jpegFastPath(s)!(data, out), kind).toBe(true);
+            return out;
+          };
+          const planar = decode(true);
+          const rgb = decode(false);
+          const label = `${kind} -> ${s.width}x${s.height}${s.cropToAspectRatio ? ' crop' : ''}`;
+          const mad = meanAbsDiff(planar, rgb);
+          expect(mad, label).toBeLessThanOrEqual(0.5);
+          if (mad > 0) differing++;
+          addon.decodePlanar(true);
+          expect(meanAbsDiff(planar, await sharpDecode(data, s)), label).toBeLessThanOrEqual(2);
+        }
+      }
+    } finally {
+      addon.decodePlanar(true);
+    }
+    // The same values everywhere would mean the planar path never ran.
+    expect(differing).toBe(files.length * specs.length);
+    // A DCT-scaled decode (shrink 4 here) takes the RGB path either way: the same values.
+    const scaled = decodeSpec({ width: 100, height: 80 });
+    const [a, b] = [true, false].map((planar) => {
+      addon.decodePlanar(planar);
+      const out = new Uint8Array(100 * 80 * 3);
+      jpegFastPath(scaled)!(files[0][1], out);
+      return out;
+    });
+    addon.decodePlanar(true);
+    expect(meanAbsDiff(a, b)).toBe(0);
   });
 
   it('converts to float32 and normalizes in the same pass', async () => {

@@ -41,8 +41,13 @@ typedef struct {
 #define AXIS_PLANS 8
 #define PAIRED_PAD 8
 #define PAD_OUT(n) (((n) + PAIRED_PAD - 1) & ~(PAIRED_PAD - 1))
+/* plan_axis's `paired`: the RGB layout (pair_weights in quads of outputs), or the one-channel layout (MONO_PAIRS
+ * pairs per output, zero past its own, from pair_weights + x * MONO_PAIRS) of the planar path's passes. */
+#define PAIRED_RGB 1
+#define PAIRED_MONO 2
+#define MONO_PAIRS 4
 typedef struct {
-  int out_len, src_len, interp, mirror, paired;
+  int out_len, src_len, interp, mirror, fancy, paired;
   double scale, offset;
   unsigned used; /* the state's clock when last used; 0: empty */
   Axis axis;
@@ -222,16 +227,45 @@ static void fixed_weights(int32_t *pairs, int npairs, const float *w, int count)
 }
 
 /*
+ * A subsampled chroma axis (factor 2), as libjpeg's fancy upsampling makes it full size before the RGB path
+ * resamples it: full-size pixel p is 3/4 of chroma sample p / 2 and 1/4 of its neighbour on p's side (p - 1's
+ * for even p, p + 1's for odd), the edge sample standing in for the missing neighbour. The taps over `src_len`
+ * full-size pixels become taps over the ceil(src_len / 2) chroma samples with the weights they add up to there.
+ */
+static void fold_fancy_upsampling(Axis *a, int out_len, int src_len) {
+  int chroma = (src_len + 1) / 2;
+  float folded[a->max_taps];
+  for (int i = 0; i < out_len; i++) {
+    float *w = a->weights + (size_t)i * a->max_taps;
+    int first = a->start[i], n = a->count[i];
+    int lo = (first >> 1) - 1, hi = ((first + n - 1) >> 1) + 1;
+    if (lo < 0) lo = 0;
+    if (hi > chroma - 1) hi = chroma - 1;
+    for (int j = 0; j <= hi - lo; j++) folded[j] = 0;
+    for (int k = 0; k < n; k++) {
+      int p = first + k, j = p >> 1, side = p & 1 ? j + 1 : j - 1;
+      if (side < 0) side = 0;
+      if (side > chroma - 1) side = chroma - 1;
+      folded[j - lo] += 0.75f * w[k];
+      folded[side - lo] += 0.25f * w[k];
+    }
+    a->start[i] = lo;
+    a->count[i] = hi - lo + 1;
+    for (int j = 0; j < a->max_taps; j++) w[j] = j <= hi - lo ? folded[j] : 0;
+  }
+}
+
+/*
  * The taps of one axis, from the state's plans when this geometry was resampled before (no allocation then), else
  * computed into the least recently used plan, whose buffers are reused. NULL when memory runs out.
  */
 static const AxisPlan *plan_axis(State *s, int out_len, int src_len, double scale, double offset, int interp, int mirror,
-                                 int paired) {
+                                 int fancy, int paired) {
   AxisPlan *p = NULL, *oldest = &s->plans[0];
   for (int i = 0; i < AXIS_PLANS; i++) {
     AxisPlan *c = &s->plans[i];
     if (c->used && c->out_len == out_len && c->src_len == src_len && c->scale == scale && c->offset == offset &&
-        c->interp == interp && c->mirror == mirror && c->paired == paired) {
+        c->interp == interp && c->mirror == mirror && c->fancy == fancy && c->paired == paired) {
       p = c;
       break;
     }
@@ -251,6 +285,7 @@ static const AxisPlan *plan_axis(State *s, int out_len, int src_len, double scal
       !grow((void **)&a->weights, &p->weights_cap, sizeof(float) * (size_t)out_len * (size_t)a->max_taps))
     return NULL;
   axis_taps(a, out_len, src_len, scale, offset, interp);
+  if (fancy) fold_fancy_upsampling(a, out_len, src_len);
   if (mirror) axis_mirror(a, out_len, src_len);
   p->lo = a->start[0];
   p->hi = a->start[0] + a->count[0];
@@ -264,7 +299,20 @@ static const AxisPlan *plan_axis(State *s, int out_len, int src_len, double scal
   p->read_hi = p->hi;
   if (!grow((void **)&p->fixed, &p->fixed_cap, sizeof(int32_t) * (size_t)out_len * p->pairs)) return NULL;
   for (int i = 0; i < out_len; i++) fixed_weights(p->fixed + (size_t)i * p->pairs, p->pairs, a->weights + (size_t)i * a->max_taps, a->count[i]);
-  if (paired) {
+  if (paired == PAIRED_MONO) {
+    /* One channel: each output's taps are contiguous values, read 8 at a time; its pairs padded to MONO_PAIRS. */
+    int padded = PAD_OUT(out_len);
+    if (!grow((void **)&p->pair_start, &p->pair_start_cap, sizeof(int) * (size_t)padded) ||
+        !grow((void **)&p->pair_weights, &p->pair_weights_cap, sizeof(int32_t) * MONO_PAIRS * (size_t)padded))
+      return NULL;
+    for (int x = 0; x < padded; x++) {
+      int i = x < out_len ? x : out_len - 1;
+      p->pair_start[x] = a->start[i];
+      for (int j = 0; j < MONO_PAIRS; j++) p->pair_weights[(size_t)x * MONO_PAIRS + j] = j < p->pairs ? p->fixed[(size_t)i * p->pairs + j] : 0;
+      int reach = a->start[i] + (p->pairs > MONO_PAIRS ? 2 * p->pairs : 2 * MONO_PAIRS);
+      if (reach > p->read_hi) p->read_hi = reach;
+    }
+  } else if (paired) {
     int padded = PAD_OUT(out_len);
     if (!grow((void **)&p->pair_start, &p->pair_start_cap, sizeof(int) * (size_t)padded) ||
         !grow((void **)&p->pair_weights, &p->pair_weights_cap, sizeof(int32_t) * 4 * (size_t)padded * p->pairs))
@@ -284,6 +332,7 @@ static const AxisPlan *plan_axis(State *s, int out_len, int src_len, double scal
   p->offset = offset;
   p->interp = interp;
   p->mirror = mirror;
+  p->fancy = fancy;
   p->paired = paired;
   p->used = ++s->plan_clock;
   return p;
@@ -627,6 +676,7 @@ typedef struct {
   int vw, vh;     /* the oriented image the resampling reads (whole pixels only) */
   ptrdiff_t origin, du, dv; /* oriented pixel (u, v) is at origin + u*du + v*dv in the decoded one */
   int mirror_x;   /* rows read forwards, horizontal taps mirrored */
+  int ycc, subsamp; /* YCbCr-coded, and its TJSAMP_* subsampling (the planar path) */
   double scale_x, scale_y, off_x, off_y;
 } Plan;
 
@@ -696,6 +746,8 @@ static int plan_decode(State *s, const Request *rq, Plan *pl) {
   int w = pl->w, h = pl->h, out_w = rq->out_w, out_h = rq->out_h;
   const int32_t *region = rq->region;
   pl->src_c = colorspace == TJCS_GRAY ? 1 : 3;
+  pl->ycc = colorspace == TJCS_YCbCr;
+  pl->subsamp = subsamp;
   int transposed = rq->orientation >= 5;
   int ow = transposed ? h : w, oh = transposed ? w : h; /* stored size, oriented */
 
@@ -781,6 +833,35 @@ static int decode_pixels(State *s, const Request *rq, const Plan *pl) {
   return DECODE_STATUS_OK;
 }
 
+/* The output's row of RGB levels as the passes write it, and for float32 output its per-value scale and offset. */
+typedef struct {
+  unsigned char *line;
+  float *scale, *offset;
+  size_t n; /* values in a row: out_w * 3 */
+} OutputLine;
+
+/* The state's line for `padded` pixels (the plan's padding and a 16-byte store's 4 bytes past it), then scale and
+ * offset (aligned); 0 when memory runs out. */
+static int output_line(State *s, const Request *rq, size_t padded, OutputLine *ol) {
+  size_t n = (size_t)rq->out_w * 3, line_bytes = (padded * 3 + 4 + 15) & ~(size_t)15;
+  if (!grow((void **)&s->line, &s->line_cap, line_bytes + 2 * sizeof(float) * n)) return 0;
+  ol->line = s->line;
+  ol->n = n;
+  ol->scale = (float *)(s->line + line_bytes);
+  ol->offset = ol->scale + n;
+  for (size_t i = 0; i < n; i++) {
+    ol->scale[i] = rq->norm_scale ? rq->norm_scale[i % 3] : 1;
+    ol->offset[i] = rq->norm_scale ? rq->norm_offset[i % 3] : 0;
+  }
+  return 1;
+}
+
+/* The line into the output at value `o`: copied, or scaled into float32. */
+static void write_line(const Request *rq, const OutputLine *ol, size_t o) {
+  if (rq->out8) memcpy(rq->out8 + o, ol->line, ol->n);
+  else store_f32(rq->out32 + o, ol->line, ol->scale, ol->offset, ol->n);
+}
+
 /* The decoded pixels resampled, oriented and converted into the output. */
 static int resample(State *s, const Request *rq, const Plan *pl) {
   int out_w = rq->out_w, out_h = rq->out_h, out_c = rq->out_c, src_c = pl->src_c, vw = pl->vw;
@@ -789,8 +870,8 @@ static int resample(State *s, const Request *rq, const Plan *pl) {
   /* The common case, RGB in and out: the horizontal pass writes a row of levels, copied (or scaled) into the
    * output. */
   int rgb_fast = src_c == 3 && out_c == 3;
-  const AxisPlan *px_plan = plan_axis(s, out_w, vw, pl->scale_x, pl->off_x, rq->interp, pl->mirror_x, rgb_fast);
-  const AxisPlan *py_plan = px_plan ? plan_axis(s, out_h, pl->vh, pl->scale_y, pl->off_y, rq->interp, 0, 0) : NULL;
+  const AxisPlan *px_plan = plan_axis(s, out_w, vw, pl->scale_x, pl->off_x, rq->interp, pl->mirror_x, 0, rgb_fast);
+  const AxisPlan *py_plan = px_plan ? plan_axis(s, out_h, pl->vh, pl->scale_y, pl->off_y, rq->interp, 0, 0, 0) : NULL;
   /* The second lookup may not evict the first: the plans are taken least recently used, and the first was just used. */
   if (!px_plan || !py_plan) return DECODE_STATUS_ERR_MEMORY;
   const Axis *ax = &px_plan->axis, *ay = &py_plan->axis;
@@ -798,19 +879,10 @@ static int resample(State *s, const Request *rq, const Plan *pl) {
   size_t row_n = (size_t)(read_hi > vw ? read_hi : vw) * src_c + 8;
   if (!grow((void **)&s->scratch, &s->scratch_cap, sizeof(int16_t) * row_n)) return DECODE_STATUS_ERR_MEMORY;
   if (du != C && !grow((void **)&s->sums, &s->sums_cap, sizeof(int32_t) * row_n)) return DECODE_STATUS_ERR_MEMORY;
-  size_t line_n = (size_t)out_w * 3, padded = PAD_OUT((size_t)out_w);
-  /* The line: the plan's padding (PAIRED_PAD) and a 16-byte store's 4 bytes past it, then scale and offset (aligned). */
-  size_t line_bytes = (padded * 3 + 4 + 15) & ~(size_t)15;
-  if (rgb_fast && !grow((void **)&s->line, &s->line_cap, line_bytes + 2 * sizeof(float) * line_n)) return DECODE_STATUS_ERR_MEMORY;
+  size_t padded = PAD_OUT((size_t)out_w);
+  OutputLine ol;
+  if (rgb_fast && !output_line(s, rq, padded, &ol)) return DECODE_STATUS_ERR_MEMORY;
   if (!grow((void **)&s->taps, &s->taps_cap, sizeof(*s->taps) * ((size_t)ay->max_taps + 1))) return DECODE_STATUS_ERR_MEMORY;
-  unsigned char *line = s->line;
-  float *line_scale = rgb_fast ? (float *)(s->line + line_bytes) : NULL, *line_offset = rgb_fast ? line_scale + line_n : NULL;
-  if (rgb_fast) {
-    for (size_t i = 0; i < line_n; i++) {
-      line_scale[i] = norm_scale ? norm_scale[i % 3] : 1;
-      line_offset[i] = norm_scale ? norm_offset[i % 3] : 0;
-    }
-  }
   const unsigned char *px = s->pixels;
   int16_t *row = s->scratch;
   /* Past the last pixel the taps use, the pairs read up to read_hi pixels with zero weights, and two values more
@@ -852,9 +924,8 @@ static int resample(State *s, const Request *rq, const Plan *pl) {
     }
     size_t o = (size_t)y * out_w * out_c;
     if (rgb_fast) {
-      horizontal_rgb(line, row, px_plan->pair_start, px_plan->pair_weights, px_plan->pairs, (int)padded);
-      if (out8) memcpy(out8 + o, line, line_n);
-      else store_f32(out32 + o, line, line_scale, line_offset, line_n);
+      horizontal_rgb(ol.line, row, px_plan->pair_start, px_plan->pair_weights, px_plan->pairs, (int)padded);
+      write_line(rq, &ol, o);
       continue;
     }
     /* Horizontal pass, colour and dtype conversion, straight into the output. */
@@ -896,6 +967,240 @@ static int resample(State *s, const Request *rq, const Plan *pl) {
   return DECODE_STATUS_OK;
 }
 
+/*
+ * The planar path: a YCbCr JPEG decoded to its planes (libjpeg-turbo's raw output: no chroma upsampling, no colour
+ * conversion), each plane resampled on its own to the output size (the chroma planes from their own, subsampled
+ * grid: the same window of the image, so a chroma coordinate is the luma one over the subsampling factor), then
+ * converted to RGB at the output size. libjpeg-turbo's upsampling and colour conversion cost about a sixth of its
+ * decode; here the conversion runs on the output's pixels only. The values differ from the RGB path's by the
+ * chroma filter (libjpeg's triangle upsampling then the resampler's, against the resampler's alone on the
+ * subsampled grid) and by where the clamp to 0-255 falls: well within the tests' tolerance of sharp (see
+ * docs/jpeg-fast-path.md). Non-YCbCr files, other orientations, kernels or channel counts take the RGB path.
+ */
+
+/* TurboJPEG's subsampling codes (TJSAMP_444, 422, 420, GRAY, 440, 411, 441) as chroma factors, the MCU's size over 8. */
+#define SAMP_CODES 7
+#define TJSAMP_GRAY 3
+static const int SAMP_FX[SAMP_CODES] = {1, 2, 2, 1, 1, 4, 1};
+static const int SAMP_FY[SAMP_CODES] = {1, 1, 2, 1, 2, 1, 4};
+
+/* The resampled planes' fractional bits before the conversion rounds to levels: its int16 sums stay below 16,000. */
+#define PLANE_BITS 5
+#define PLANE_MAX (255 << PLANE_BITS)
+
+/* Whether the planar path runs where it can (decodePlanar(enabled): off, for the tests that compare the two). */
+static int planar_on = 1;
+
+static int planar_eligible(const State *s, const Request *rq, const Plan *pl) {
+  return planar_on && s->api->DecompressToYUVPlanes != NULL && pl->ycc && pl->src_c == 3 && rq->out_c == 3 &&
+         rq->orientation == 1 && rq->interp == INTERPOLATION_BILINEAR && pl->denom == 1 && pl->subsamp >= 0 &&
+         pl->subsamp < SAMP_CODES && pl->subsamp != TJSAMP_GRAY && SAMP_FX[pl->subsamp] <= 2 && SAMP_FY[pl->subsamp] <= 2;
+}
+
+static inline int16_t plane_level(int32_t a) {
+  int32_t q = (a + (1 << (LEVEL_SHIFT - PLANE_BITS - 1))) >> (LEVEL_SHIFT - PLANE_BITS);
+  return (int16_t)(q < 0 ? 0 : q > PLANE_MAX ? PLANE_MAX : q);
+}
+
+/* One channel's horizontal pass: out[x] = the row's values over x's taps (contiguous), PLANE_BITS fixed point; `n`
+ * outputs, the plan's padding included. */
+static void horizontal_mono_c(int16_t *restrict out, const int16_t *restrict row, const AxisPlan *p, int n) {
+  for (int x = 0; x < n; x++) {
+    const int16_t *r = row + p->pair_start[x];
+    const int32_t *w = p->fixed + (size_t)(x < p->out_len ? x : p->out_len - 1) * p->pairs;
+    int32_t a = 0;
+    for (int j = 0; j < p->pairs; j++) a += pair_lo(w[j]) * r[2 * j] + pair_hi(w[j]) * r[2 * j + 1];
+    out[x] = plane_level(a);
+  }
+}
+
+#ifdef HAVE_X86_PASSES
+/* Eight outputs a step: each one's 8 values (MONO_PAIRS pairs) times its pairs of weights (vpmaddwd), the four
+ * sums of each reduced by two rounds of horizontal adds, put back in order, rounded, clamped, packed. */
+__attribute__((target("avx2"))) static void horizontal_mono_avx2(int16_t *restrict out, const int16_t *restrict row, const AxisPlan *p, int n) {
+  const int *start = p->pair_start;
+  const int32_t *w = p->pair_weights;
+  const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+  const __m256i half = _mm256_set1_epi32(1 << (LEVEL_SHIFT - PLANE_BITS - 1)), top = _mm256_set1_epi32(PLANE_MAX);
+  for (int x = 0; x < n; x += 8) {
+    __m256i m[4];
+    for (int k = 0; k < 4; k++) {
+      int a = x + 2 * k;
+      __m256i v = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)(row + start[a]))),
+                                          _mm_loadu_si128((const __m128i *)(row + start[a + 1])), 1);
+      m[k] = _mm256_madd_epi16(v, _mm256_loadu_si256((const __m256i *)(w + (size_t)a * MONO_PAIRS)));
+    }
+    __m256i h = _mm256_hadd_epi32(_mm256_hadd_epi32(m[0], m[1]), _mm256_hadd_epi32(m[2], m[3]));
+    h = _mm256_permutevar8x32_epi32(h, order);
+    h = _mm256_srai_epi32(_mm256_add_epi32(h, half), LEVEL_SHIFT - PLANE_BITS);
+    h = _mm256_min_epi32(_mm256_max_epi32(h, _mm256_setzero_si256()), top);
+    __m256i q = _mm256_permute4x64_epi64(_mm256_packs_epi32(h, h), 0x08);
+    _mm_storeu_si128((__m128i *)(out + x), _mm256_castsi256_si128(q));
+  }
+}
+#endif
+
+static void horizontal_mono(int16_t *restrict out, const int16_t *restrict row, const AxisPlan *p, int n) {
+#ifdef HAVE_X86_PASSES
+  if (active_kernels() != KERNELS_PORTABLE && p->pairs <= MONO_PAIRS) {
+    horizontal_mono_avx2(out, row, p, n);
+    return;
+  }
+#endif
+  horizontal_mono_c(out, row, p, n);
+}
+
+/*
+ * YCbCr (PLANE_BITS fixed point) to RGB levels: R = Y + 1.402 Cr', G = Y - 0.34414 Cb' - 0.71414 Cr',
+ * B = Y + 1.772 Cb' (Cb' = Cb - 128, Cr' = Cr - 128; libjpeg's jdcolor.c constants), rounded once and clamped to
+ * 0-255. The fractional parts of the factors as Q15 multipliers (vpmulhrsw: (a * m + 2^14) >> 15), so that the
+ * vector version and the portable one compute the same integers, in int16.
+ */
+#define YCC_CR_R 13173 /* 0.402 */
+#define YCC_CB_G 11277 /* 0.34414 */
+#define YCC_CR_G 23401 /* 0.71414 */
+#define YCC_CB_B 25297 /* 0.772 */
+static inline int mulhrs(int a, int m) { return (a * m + (1 << 14)) >> 15; }
+static inline unsigned char ycc_level(int v) {
+  v = (v + (1 << (PLANE_BITS - 1))) >> PLANE_BITS;
+  return (unsigned char)(v < 0 ? 0 : v > 255 ? 255 : v);
+}
+
+static void ycc_to_rgb_c(unsigned char *restrict line, const int16_t *restrict Y, const int16_t *restrict Cb, const int16_t *restrict Cr, int n) {
+  for (int x = 0; x < n; x++) {
+    int y = Y[x], cb = Cb[x] - (128 << PLANE_BITS), cr = Cr[x] - (128 << PLANE_BITS);
+    line[3 * x] = ycc_level(y + cr + mulhrs(cr, YCC_CR_R));
+    line[3 * x + 1] = ycc_level(y - mulhrs(cb, YCC_CB_G) - mulhrs(cr, YCC_CR_G));
+    line[3 * x + 2] = ycc_level(y + cb + mulhrs(cb, YCC_CB_B));
+  }
+}
+
+#ifdef HAVE_X86_PASSES
+/* Sixteen pixels a step: the three channels in int16 (vpmulhrsw), rounded and packed to bytes with saturation,
+ * then each of the 48 output bytes picked from the R, G or B vector by a shuffle and the three or-ed. */
+__attribute__((target("avx2"))) static void ycc_to_rgb_avx2(unsigned char *restrict line, const int16_t *restrict Y, const int16_t *restrict Cb,
+                                                            const int16_t *restrict Cr, int n) {
+  uint8_t pick[3][3][16];
+  for (int part = 0; part < 3; part++)
+    for (int i = 0; i < 16; i++) {
+      int byte = part * 16 + i;
+      for (int c = 0; c < 3; c++) pick[part][c][i] = byte % 3 == c ? (uint8_t)(byte / 3) : 0x80;
+    }
+  const __m256i bias = _mm256_set1_epi16(128 << PLANE_BITS), half = _mm256_set1_epi16(1 << (PLANE_BITS - 1));
+  const __m256i cr_r = _mm256_set1_epi16(YCC_CR_R), cb_g = _mm256_set1_epi16(YCC_CB_G), cr_g = _mm256_set1_epi16(YCC_CR_G),
+                cb_b = _mm256_set1_epi16(YCC_CB_B);
+  int x = 0;
+  for (; x + 16 <= n; x += 16) {
+    __m256i y = _mm256_add_epi16(_mm256_loadu_si256((const __m256i *)(Y + x)), half);
+    __m256i cb = _mm256_sub_epi16(_mm256_loadu_si256((const __m256i *)(Cb + x)), bias);
+    __m256i cr = _mm256_sub_epi16(_mm256_loadu_si256((const __m256i *)(Cr + x)), bias);
+    __m256i r = _mm256_add_epi16(_mm256_add_epi16(y, cr), _mm256_mulhrs_epi16(cr, cr_r));
+    __m256i g = _mm256_sub_epi16(_mm256_sub_epi16(y, _mm256_mulhrs_epi16(cb, cb_g)), _mm256_mulhrs_epi16(cr, cr_g));
+    __m256i b = _mm256_add_epi16(_mm256_add_epi16(y, cb), _mm256_mulhrs_epi16(cb, cb_b));
+    /* Arithmetic shifts, then packs that saturate to 0-255; the per-lane pack's order undone by the permute. */
+    __m256i rg = _mm256_permute4x64_epi64(_mm256_packus_epi16(_mm256_srai_epi16(r, PLANE_BITS), _mm256_srai_epi16(g, PLANE_BITS)), 0xd8);
+    __m256i bb = _mm256_permute4x64_epi64(_mm256_packus_epi16(_mm256_srai_epi16(b, PLANE_BITS), _mm256_srai_epi16(b, PLANE_BITS)), 0xd8);
+    __m128i vr = _mm256_castsi256_si128(rg), vg = _mm256_extracti128_si256(rg, 1), vb = _mm256_castsi256_si128(bb);
+    for (int part = 0; part < 3; part++) {
+      __m128i o = _mm_or_si128(_mm_or_si128(_mm_shuffle_epi8(vr, _mm_loadu_si128((const __m128i *)pick[part][0])),
+                                            _mm_shuffle_epi8(vg, _mm_loadu_si128((const __m128i *)pick[part][1]))),
+                               _mm_shuffle_epi8(vb, _mm_loadu_si128((const __m128i *)pick[part][2])));
+      _mm_storeu_si128((__m128i *)(line + (size_t)x * 3 + part * 16), o);
+    }
+  }
+  ycc_to_rgb_c(line + (size_t)x * 3, Y + x, Cb + x, Cr + x, n - x);
+}
+#endif
+
+/* One output row of resampled planes into the line of RGB levels, `n` pixels (the line has room for them). */
+static void ycc_to_rgb(unsigned char *restrict line, const int16_t *Y, const int16_t *Cb, const int16_t *Cr, int n) {
+#ifdef HAVE_X86_PASSES
+  if (active_kernels() != KERNELS_PORTABLE) {
+    ycc_to_rgb_avx2(line, Y, Cb, Cr, n);
+    return;
+  }
+#endif
+  ycc_to_rgb_c(line, Y, Cb, Cr, n);
+}
+
+/* The planes of the planned (DCT-scaled) decode, in the state's pixel buffer: luma, then the two chroma planes. */
+typedef struct {
+  unsigned char *plane[3];
+  int stride[3];
+  int fx, fy; /* the chroma subsampling factors */
+} Planes;
+
+static int decode_planes(State *s, const Request *rq, const Plan *pl, Planes *pp) {
+  int fx = SAMP_FX[pl->subsamp], fy = SAMP_FY[pl->subsamp];
+  /* tjPlaneWidth/Height: the luma plane padded to whole chroma samples, each chroma plane that over the factor. */
+  int pw = (pl->sw + fx - 1) / fx * fx, ph = (pl->sh + fy - 1) / fy * fy;
+  int cw = pw / fx, ch = ph / fy;
+  size_t luma = (size_t)pw * ph, chroma = (size_t)cw * ch;
+  if (!grow((void **)&s->pixels, &s->pixels_cap, luma + 2 * chroma)) return DECODE_STATUS_ERR_MEMORY;
+  pp->plane[0] = s->pixels;
+  pp->plane[1] = s->pixels + luma;
+  pp->plane[2] = s->pixels + luma + chroma;
+  pp->stride[0] = pw;
+  pp->stride[1] = pp->stride[2] = cw;
+  pp->fx = fx;
+  pp->fy = fy;
+  if (s->api->DecompressToYUVPlanes(s->tj, rq->jpeg, (unsigned long)rq->jpeg_len, pp->plane, pl->sw, pp->stride, pl->sh,
+                                    TJFLAG_STOPONWARNING) != 0)
+    return DECODE_STATUS_ERR_DECODE;
+  return DECODE_STATUS_OK;
+}
+
+/* Each plane resampled row by row, the output row converted to RGB and written as the RGB path writes its line. */
+static int resample_planes(State *s, const Request *rq, const Plan *pl, const Planes *pp) {
+  int out_w = rq->out_w, out_h = rq->out_h;
+  /* [0]: luma's axes; [1]: both chroma planes'. */
+  const AxisPlan *px[2], *py[2];
+  size_t row_n[2];
+  for (int k = 0; k < 2; k++) {
+    /* The luma taps, folded for a subsampled chroma axis through libjpeg's upsampling (fold_fancy_upsampling): over the chroma
+     * samples, the weights the RGB path gives them. Four lookups: none evicts another (least recently used out of
+     * AXIS_PLANS). */
+    int fx = k ? pp->fx : 1, fy = k ? pp->fy : 1;
+    int len_x = (pl->vw + fx - 1) / fx;
+    px[k] = plan_axis(s, out_w, pl->vw, pl->scale_x, pl->off_x, rq->interp, 0, fx == 2, PAIRED_MONO);
+    py[k] = px[k] ? plan_axis(s, out_h, pl->vh, pl->scale_y, pl->off_y, rq->interp, 0, fy == 2, 0) : NULL;
+    if (!px[k] || !py[k]) return DECODE_STATUS_ERR_MEMORY;
+    row_n[k] = (size_t)(px[k]->read_hi > len_x ? px[k]->read_hi : len_x) + 8;
+  }
+  size_t padded = PAD_OUT((size_t)out_w);
+  if (!grow((void **)&s->scratch, &s->scratch_cap, sizeof(int16_t) * (row_n[0] + 2 * row_n[1] + 3 * padded)) ||
+      !grow((void **)&s->taps, &s->taps_cap, sizeof(*s->taps) * ((size_t)(py[0]->axis.max_taps > py[1]->axis.max_taps ? py[0]->axis.max_taps : py[1]->axis.max_taps) + 1)))
+    return DECODE_STATUS_ERR_MEMORY;
+  OutputLine ol;
+  if (!output_line(s, rq, padded, &ol)) return DECODE_STATUS_ERR_MEMORY;
+  int16_t *rows[3], *levels[3];
+  rows[0] = s->scratch;
+  rows[1] = rows[0] + row_n[0];
+  rows[2] = rows[1] + row_n[1];
+  levels[0] = rows[2] + row_n[1];
+  levels[1] = levels[0] + padded;
+  levels[2] = levels[1] + padded;
+  for (int k = 0; k < 3; k++) {
+    const AxisPlan *ax = px[k ? 1 : 0];
+    /* Past the last value the taps use the 8-value loads read with zero weights: keep those defined. */
+    memset(rows[k] + ax->hi, 0, sizeof(int16_t) * (row_n[k ? 1 : 0] - (size_t)ax->hi));
+  }
+  for (int y = 0; y < out_h; y++) {
+    for (int k = 0; k < 3; k++) {
+      const AxisPlan *ax = px[k ? 1 : 0], *ay = py[k ? 1 : 0];
+      int count = ay->axis.count[y];
+      const unsigned char *plane = pp->plane[k];
+      for (int j = 0; j < count; j++) s->taps[j] = plane + (ptrdiff_t)(ay->axis.start[y] + j) * pp->stride[k] + ax->lo;
+      s->taps[count] = s->taps[count - 1];
+      vertical_rows(rows[k] + ax->lo, s->taps, ay->fixed + (size_t)y * ay->pairs, (count + 1) / 2, (size_t)(ax->hi - ax->lo));
+      horizontal_mono(levels[k], rows[k], ax, (int)padded);
+    }
+    ycc_to_rgb(ol.line, levels[0], levels[1], levels[2], (int)padded);
+    write_line(rq, &ol, (size_t)y * out_w * 3);
+  }
+  return DECODE_STATUS_OK;
+}
+
 /* This thread's decompressor, made on its first decode from the library opened for the process. */
 static int open_decompressor(State *s) {
   const TurboJpeg *api = turbojpeg();
@@ -915,8 +1220,14 @@ static napi_value decode(napi_env env, napi_callback_info info) {
   int status = parse_request(env, info, &rq);
   if (status == DECODE_STATUS_OK && !s->tj) status = open_decompressor(s);
   if (status == DECODE_STATUS_OK) status = plan_decode(s, &rq, &pl);
-  if (status == DECODE_STATUS_OK) status = decode_pixels(s, &rq, &pl);
-  if (status == DECODE_STATUS_OK) status = resample(s, &rq, &pl);
+  if (status == DECODE_STATUS_OK && planar_eligible(s, &rq, &pl)) {
+    Planes pp;
+    status = decode_planes(s, &rq, &pl, &pp);
+    if (status == DECODE_STATUS_OK) status = resample_planes(s, &rq, &pl, &pp);
+  } else if (status == DECODE_STATUS_OK) {
+    status = decode_pixels(s, &rq, &pl);
+    if (status == DECODE_STATUS_OK) status = resample(s, &rq, &pl);
+  }
   release_if_large(s);
   return status_value(env, status);
 }
@@ -949,6 +1260,20 @@ static napi_value resample_kernels_js(napi_env env, napi_callback_info info) {
     }
   }
   napi_create_string_utf8(env, KERNEL_NAMES[active_kernels()], NAPI_AUTO_LENGTH, &v);
+  return v;
+}
+
+/* decodePlanar([enabled]) -> whether YCbCr JPEGs take the planar path where it applies (on, and the opened library
+ * has the planes API); `enabled` turns it off or on, process-wide. For the tests and the bench that compare the two
+ * paths. */
+static napi_value decode_planar_js(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1], v;
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  bool enabled;
+  if (argc >= 1 && napi_get_value_bool(env, argv[0], &enabled) == napi_ok) planar_on = enabled;
+  const TurboJpeg *api = turbojpeg();
+  napi_get_boolean(env, planar_on && api != NULL && api->DecompressToYUVPlanes != NULL, &v);
   return v;
 }
 
@@ -987,6 +1312,7 @@ NAPI_MODULE_INIT() {
       {"readInto", NULL, imgstream_read_into, NULL, NULL, NULL, napi_enumerable, NULL},
       {"trimMemory", NULL, imgstream_trim_memory, NULL, NULL, NULL, napi_enumerable, NULL},
       {"resampleKernels", NULL, resample_kernels_js, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"decodePlanar", NULL, decode_planar_js, NULL, NULL, NULL, napi_enumerable, NULL},
       {"abi", NULL, abi_js, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   napi_define_properties(env, exports, sizeof methods / sizeof methods[0], methods);

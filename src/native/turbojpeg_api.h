@@ -26,6 +26,9 @@ typedef struct {
                            int *subsampling, int *colorspace);
   int (*Decompress2)(tjhandle handle, const unsigned char *jpeg, unsigned long size, unsigned char *out, int width,
                      int pitch, int height, int pixel_format, int flags);
+  /* Optional (NULL when the library lacks it): the planes of a YCbCr JPEG, no upsampling, no colour conversion. */
+  int (*DecompressToYUVPlanes)(tjhandle handle, const unsigned char *jpeg, unsigned long size, unsigned char **planes, int width,
+                               int *strides, int height, int flags);
   int (*Destroy)(tjhandle handle);
 } TurboJpeg;
 

@@ -44,6 +44,7 @@ static const char *open_library(const char *file, char *error, size_t size) {
   SYMBOL(Decompress2, "tjDecompress2")
   SYMBOL(Destroy, "tjDestroy")
 #undef SYMBOL
+  *(void **)&t.DecompressToYUVPlanes = dlsym(lib, "tjDecompressToYUVPlanes");
   if (missing) {
     snprintf(error, size, "%s: no %s (not libjpeg-turbo's TurboJPEG library)", file, missing);
     dlclose(lib);
