@@ -46,6 +46,8 @@ typedef struct {
 #define PAIRED_RGB 1
 #define PAIRED_MONO 2
 #define MONO_PAIRS 4
+#define MONO_GROUP 16
+#define PAD_GROUP(n) (((n) + MONO_GROUP - 1) & ~(MONO_GROUP - 1))
 typedef struct {
   int out_len, src_len, interp, mirror, fancy, paired;
   double scale, offset;
@@ -63,7 +65,14 @@ typedef struct {
   /* Each output's weights in fixed point (FIXED_ONE = 1), two int16 per int32 (the even tap in the low half),
    * `pairs` of them (zero past its own taps) from fixed + i * pairs, summing to FIXED_ONE. */
   int32_t *fixed;
-  size_t start_cap, count_cap, weights_cap, pair_start_cap, pair_weights_cap, fixed_cap;
+  /* PAIRED_MONO, for the AVX-512 pass: groups of MONO_GROUP outputs whose taps all lie within 64 values of the
+   * group's first source value (`group_ok` when every group's do): per group g and pair j, the 32 indices (two per
+   * output) of its pairs in that window (group_index + (g * pairs + j) * 32) and the outputs' weights of pair j
+   * (group_weights + (g * pairs + j) * MONO_GROUP). */
+  int group_ok;
+  uint16_t *group_index;
+  int32_t *group_weights;
+  size_t start_cap, count_cap, weights_cap, pair_start_cap, pair_weights_cap, fixed_cap, group_index_cap, group_weights_cap;
 } AxisPlan;
 
 /*
@@ -117,6 +126,8 @@ static void state_free(napi_env env, void *data, void *hint) {
     free(s->plans[i].pair_start);
     free(s->plans[i].pair_weights);
     free(s->plans[i].fixed);
+    free(s->plans[i].group_index);
+    free(s->plans[i].group_weights);
   }
   free(s->taps);
   free(s);
@@ -312,6 +323,27 @@ static const AxisPlan *plan_axis(State *s, int out_len, int src_len, double scal
       int reach = a->start[i] + (p->pairs > MONO_PAIRS ? 2 * p->pairs : 2 * MONO_PAIRS);
       if (reach > p->read_hi) p->read_hi = reach;
     }
+    int groups = PAD_GROUP(out_len) / MONO_GROUP;
+    p->group_ok = 0;
+    if (!grow((void **)&p->group_index, &p->group_index_cap, sizeof(uint16_t) * 32 * (size_t)groups * p->pairs) ||
+        !grow((void **)&p->group_weights, &p->group_weights_cap, sizeof(int32_t) * MONO_GROUP * (size_t)groups * p->pairs))
+      return NULL;
+    int fits = 1;
+    for (int g = 0; g < groups && fits; g++) {
+      int base = a->start[g * MONO_GROUP < out_len ? g * MONO_GROUP : out_len - 1];
+      for (int k = 0; k < MONO_GROUP; k++) {
+        int i = g * MONO_GROUP + k < out_len ? g * MONO_GROUP + k : out_len - 1;
+        int at = a->start[i] - base;
+        if (at < 0 || at + 2 * p->pairs > 64) fits = 0;
+        for (int j = 0; j < p->pairs && fits; j++) {
+          p->group_index[((size_t)g * p->pairs + j) * 32 + 2 * k] = (uint16_t)(at + 2 * j);
+          p->group_index[((size_t)g * p->pairs + j) * 32 + 2 * k + 1] = (uint16_t)(at + 2 * j + 1);
+          p->group_weights[((size_t)g * p->pairs + j) * MONO_GROUP + k] = p->fixed[(size_t)i * p->pairs + j];
+        }
+      }
+      if (base + 64 > p->read_hi) p->read_hi = base + 64;
+    }
+    p->group_ok = fits;
   } else if (paired) {
     int padded = PAD_OUT(out_len);
     if (!grow((void **)&p->pair_start, &p->pair_start_cap, sizeof(int) * (size_t)padded) ||
@@ -1040,8 +1072,36 @@ __attribute__((target("avx2"))) static void horizontal_mono_avx2(int16_t *restri
 }
 #endif
 
+#ifdef HAVE_X86_PASSES
+/* Sixteen outputs a step, from one window of 64 values: per pair of taps one permute (vpermt2w) puts each
+ * output's pair in its 32-bit lane, one vpdpwssd adds it times the weights. `n` rounded up to MONO_GROUP (the
+ * output has room). */
+__attribute__((target(AVX512_TARGET))) static void horizontal_mono_avx512(int16_t *restrict out, const int16_t *restrict row, const AxisPlan *p,
+                                                                          int n) {
+  const __m512i half = _mm512_set1_epi32(1 << (LEVEL_SHIFT - PLANE_BITS - 1)), top = _mm512_set1_epi32(PLANE_MAX);
+  int pairs = p->pairs;
+  for (int g = 0, x = 0; x < n; g++, x += MONO_GROUP) {
+    const int16_t *window = row + p->pair_start[x];
+    __m512i lo = _mm512_loadu_si512((const void *)window), hi = _mm512_loadu_si512((const void *)(window + 32));
+    __m512i acc = _mm512_setzero_si512();
+    for (int j = 0; j < pairs; j++) {
+      size_t at = (size_t)g * pairs + j;
+      __m512i v = _mm512_permutex2var_epi16(lo, _mm512_loadu_si512((const void *)(p->group_index + at * 32)), hi);
+      acc = _mm512_dpwssd_epi32(acc, v, _mm512_loadu_si512((const void *)(p->group_weights + at * MONO_GROUP)));
+    }
+    acc = _mm512_srai_epi32(_mm512_add_epi32(acc, half), LEVEL_SHIFT - PLANE_BITS);
+    acc = _mm512_min_epi32(_mm512_max_epi32(acc, _mm512_setzero_si512()), top);
+    _mm256_storeu_si256((__m256i *)(out + x), _mm512_cvtepi32_epi16(acc));
+  }
+}
+#endif
+
 static void horizontal_mono(int16_t *restrict out, const int16_t *restrict row, const AxisPlan *p, int n) {
 #ifdef HAVE_X86_PASSES
+  if (active_kernels() == KERNELS_AVX512 && p->group_ok) {
+    horizontal_mono_avx512(out, row, p, n);
+    return;
+  }
   if (active_kernels() != KERNELS_PORTABLE && p->pairs <= MONO_PAIRS) {
     horizontal_mono_avx2(out, row, p, n);
     return;
@@ -1167,8 +1227,8 @@ static int resample_planes(State *s, const Request *rq, const Plan *pl, const Pl
     if (!px[k] || !py[k]) return DECODE_STATUS_ERR_MEMORY;
     row_n[k] = (size_t)(px[k]->read_hi > len_x ? px[k]->read_hi : len_x) + 8;
   }
-  size_t padded = PAD_OUT((size_t)out_w);
-  if (!grow((void **)&s->scratch, &s->scratch_cap, sizeof(int16_t) * (row_n[0] + 2 * row_n[1] + 3 * padded)) ||
+  size_t padded = PAD_OUT((size_t)out_w), grouped = PAD_GROUP((size_t)out_w);
+  if (!grow((void **)&s->scratch, &s->scratch_cap, sizeof(int16_t) * (row_n[0] + 2 * row_n[1] + 3 * grouped)) ||
       !grow((void **)&s->taps, &s->taps_cap, sizeof(*s->taps) * ((size_t)(py[0]->axis.max_taps > py[1]->axis.max_taps ? py[0]->axis.max_taps : py[1]->axis.max_taps) + 1)))
     return DECODE_STATUS_ERR_MEMORY;
   OutputLine ol;
@@ -1178,8 +1238,8 @@ static int resample_planes(State *s, const Request *rq, const Plan *pl, const Pl
   rows[1] = rows[0] + row_n[0];
   rows[2] = rows[1] + row_n[1];
   levels[0] = rows[2] + row_n[1];
-  levels[1] = levels[0] + padded;
-  levels[2] = levels[1] + padded;
+  levels[1] = levels[0] + grouped;
+  levels[2] = levels[1] + grouped;
   for (int k = 0; k < 3; k++) {
     const AxisPlan *ax = px[k ? 1 : 0];
     /* Past the last value the taps use the 8-value loads read with zero weights: keep those defined. */
