@@ -1183,7 +1183,7 @@ static void ycc_to_rgb(unsigned char *restrict line, const int16_t *Y, const int
   ycc_to_rgb_c(line, Y, Cb, Cr, n);
 }
 
-/* The planes of the planned (DCT-scaled) decode, in the state's pixel buffer: luma, then the two chroma planes. */
+/* The planes of the planned decode (no DCT scaling), in the state's pixel buffer: luma, then the two chroma planes. */
 typedef struct {
   unsigned char *plane[3];
   int stride[3];
@@ -1217,9 +1217,9 @@ static int resample_planes(State *s, const Request *rq, const Plan *pl, const Pl
   const AxisPlan *px[2], *py[2];
   size_t row_n[2];
   for (int k = 0; k < 2; k++) {
-    /* The luma taps, folded for a subsampled chroma axis through libjpeg's upsampling (fold_fancy_upsampling): over the chroma
-     * samples, the weights the RGB path gives them. Four lookups: none evicts another (least recently used out of
-     * AXIS_PLANS). */
+    /* The luma taps, folded for a subsampled chroma axis through libjpeg's upsampling (fold_fancy_upsampling):
+     * over the chroma samples, the weights the RGB path gives them. Four lookups: none evicts another (least
+     * recently used out of AXIS_PLANS). */
     int fx = k ? pp->fx : 1, fy = k ? pp->fy : 1;
     int len_x = (pl->vw + fx - 1) / fx;
     px[k] = plan_axis(s, out_w, pl->vw, pl->scale_x, pl->off_x, rq->interp, 0, fx == 2, PAIRED_MONO);
@@ -1228,8 +1228,9 @@ static int resample_planes(State *s, const Request *rq, const Plan *pl, const Pl
     row_n[k] = (size_t)(px[k]->read_hi > len_x ? px[k]->read_hi : len_x) + 8;
   }
   size_t padded = PAD_OUT((size_t)out_w), grouped = PAD_GROUP((size_t)out_w);
+  int most_taps = py[0]->axis.max_taps > py[1]->axis.max_taps ? py[0]->axis.max_taps : py[1]->axis.max_taps;
   if (!grow((void **)&s->scratch, &s->scratch_cap, sizeof(int16_t) * (row_n[0] + 2 * row_n[1] + 3 * grouped)) ||
-      !grow((void **)&s->taps, &s->taps_cap, sizeof(*s->taps) * ((size_t)(py[0]->axis.max_taps > py[1]->axis.max_taps ? py[0]->axis.max_taps : py[1]->axis.max_taps) + 1)))
+      !grow((void **)&s->taps, &s->taps_cap, sizeof(*s->taps) * ((size_t)most_taps + 1)))
     return DECODE_STATUS_ERR_MEMORY;
   OutputLine ol;
   if (!output_line(s, rq, padded, &ol)) return DECODE_STATUS_ERR_MEMORY;
