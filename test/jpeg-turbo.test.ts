@@ -165,6 +165,10 @@ describe('native fast path pixels against sharp (mean absolute difference <= 2 p
       ['4:2:0 odd size', await photoJpeg(451, 399, 31)],
       ['4:4:4', await photoJpeg(333, 517, 32, { subsampling: '4:4:4' })],
       ['4:2:0 progressive', await photoJpeg(420, 380, 33, { progressive: true })],
+      // Orientations 2-4 mirror the taps (odd sizes: the chroma grid is not symmetric under the flip).
+      ['4:2:0 orientation 2', await photoJpeg(451, 399, 36, { orientation: 2 })],
+      ['4:2:0 orientation 3', await photoJpeg(451, 399, 37, { orientation: 3 })],
+      ['4:2:0 orientation 4', await photoJpeg(451, 399, 38, { orientation: 4 })],
     ];
     if (hasCjpeg) {
       files.push(['4:2:2 (cjpeg -sample 2x1)', cjpeg(449, 300, 34, ['-sample', '2x1'], path.join(root, 'p422.ppm'))]);

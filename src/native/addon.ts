@@ -60,7 +60,7 @@ export interface NativeAddon {
    */
   resampleKernels(name?: ResampleKernels): ResampleKernels;
   /**
-   * Whether YCbCr JPEGs decode through their planes where that applies (orientation 1, bilinear, RGB out, no DCT
+   * Whether YCbCr JPEGs decode through their planes where that applies (orientation 1-4, bilinear, RGB out, no DCT
    * scaling, chroma subsampled by 1 or 2 per axis: libjpeg-turbo's raw output, each plane resampled, then the
    * colour conversion at the output size); `enabled` turns it off or on, process-wide (for the tests and the
    * bench that compare it with the RGB path). Off where the library lacks `tjDecompressToYUVPlanes`.

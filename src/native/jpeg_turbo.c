@@ -296,8 +296,9 @@ static const AxisPlan *plan_axis(State *s, int out_len, int src_len, double scal
       !grow((void **)&a->weights, &p->weights_cap, sizeof(float) * (size_t)out_len * (size_t)a->max_taps))
     return NULL;
   axis_taps(a, out_len, src_len, scale, offset, interp);
-  if (fancy) fold_fancy_upsampling(a, out_len, src_len);
+  /* Mirrored first: the fold works on the stored image's grid, where the chroma samples are. */
   if (mirror) axis_mirror(a, out_len, src_len);
+  if (fancy) fold_fancy_upsampling(a, out_len, src_len);
   p->lo = a->start[0];
   p->hi = a->start[0] + a->count[0];
   int most = 1;
@@ -1007,7 +1008,8 @@ static int resample(State *s, const Request *rq, const Plan *pl) {
  * decode; here the conversion runs on the output's pixels only. The values differ from the RGB path's by the
  * chroma filter (libjpeg's triangle upsampling then the resampler's, against the resampler's alone on the
  * subsampled grid) and by where the clamp to 0-255 falls: well within the tests' tolerance of sharp (see
- * docs/jpeg-fast-path.md). Non-YCbCr files, other orientations, kernels or channel counts take the RGB path.
+ * docs/jpeg-fast-path.md). Non-YCbCr files, the transposing orientations (5-8), other kernels or channel counts
+ * take the RGB path.
  */
 
 /* TurboJPEG's subsampling codes (TJSAMP_444, 422, 420, GRAY, 440, 411, 441) as chroma factors, the MCU's size over 8. */
@@ -1025,7 +1027,7 @@ static int planar_on = 1;
 
 static int planar_eligible(const State *s, const Request *rq, const Plan *pl) {
   return planar_on && s->api->DecompressToYUVPlanes != NULL && pl->ycc && pl->src_c == 3 && rq->out_c == 3 &&
-         rq->orientation == 1 && rq->interp == INTERPOLATION_BILINEAR && pl->denom == 1 && pl->subsamp >= 0 &&
+         rq->orientation <= 4 && rq->interp == INTERPOLATION_BILINEAR && pl->denom == 1 && pl->subsamp >= 0 &&
          pl->subsamp < SAMP_CODES && pl->subsamp != TJSAMP_GRAY && SAMP_FX[pl->subsamp] <= 2 && SAMP_FY[pl->subsamp] <= 2;
 }
 
@@ -1213,8 +1215,10 @@ static int decode_planes(State *s, const Request *rq, const Plan *pl, Planes *pp
 /* Each plane resampled row by row, the output row converted to RGB and written as the RGB path writes its line. */
 static int resample_planes(State *s, const Request *rq, const Plan *pl, const Planes *pp) {
   int out_w = rq->out_w, out_h = rq->out_h;
-  /* [0]: luma's axes; [1]: both chroma planes'. */
+  /* [0]: luma's axes; [1]: both chroma planes'. Orientations 2-4 mirror an axis's taps (rows are read through
+   * their own pointers, so a flipped image needs no backward strides). */
   const AxisPlan *px[2], *py[2];
+  int mirror_y = rq->orientation == 3 || rq->orientation == 4;
   size_t row_n[2];
   for (int k = 0; k < 2; k++) {
     /* The luma taps, folded for a subsampled chroma axis through libjpeg's upsampling (fold_fancy_upsampling):
@@ -1222,8 +1226,8 @@ static int resample_planes(State *s, const Request *rq, const Plan *pl, const Pl
      * recently used out of AXIS_PLANS). */
     int fx = k ? pp->fx : 1, fy = k ? pp->fy : 1;
     int len_x = (pl->vw + fx - 1) / fx;
-    px[k] = plan_axis(s, out_w, pl->vw, pl->scale_x, pl->off_x, rq->interp, 0, fx == 2, PAIRED_MONO);
-    py[k] = px[k] ? plan_axis(s, out_h, pl->vh, pl->scale_y, pl->off_y, rq->interp, 0, fy == 2, 0) : NULL;
+    px[k] = plan_axis(s, out_w, pl->vw, pl->scale_x, pl->off_x, rq->interp, pl->mirror_x, fx == 2, PAIRED_MONO);
+    py[k] = px[k] ? plan_axis(s, out_h, pl->vh, pl->scale_y, pl->off_y, rq->interp, mirror_y, fy == 2, 0) : NULL;
     if (!px[k] || !py[k]) return DECODE_STATUS_ERR_MEMORY;
     row_n[k] = (size_t)(px[k]->read_hi > len_x ? px[k]->read_hi : len_x) + 8;
   }
