@@ -595,16 +595,17 @@ __attribute__((target(AVX512_TARGET), always_inline)) static inline __m512i hori
   return _mm512_srai_epi32(_mm512_add_epi32(acc, _mm512_set1_epi32(LEVEL_ROUND)), LEVEL_SHIFT);
 }
 
+/* After the packs, lane k holds pixel x + k's R G B 0 in bytes 0-3 and pixel x + 4 + k's in bytes 4-7: output
+ * byte 3p + c is lane p % 4's byte (p / 4) * 4 + c. */
+static const uint8_t QUAD_LEVELS_ORDER[64] = {0, 1, 2, 16, 17, 18, 32, 33, 34, 48, 49, 50,
+                                              4, 5, 6, 20, 21, 22, 36, 37, 38, 52, 53, 54};
+
 /* Eight pixels a step (the plan pads to PAIRED_PAD): their levels clamped by saturating packs, then one byte
  * permute into R G B order and a 24-byte masked store. */
 __attribute__((target(AVX512_TARGET), always_inline)) static inline void horizontal_quads_avx512(unsigned char *restrict line, const int16_t *restrict row,
                                                                                                const int *start, const int32_t *wq, int pairs,
                                                                                                int n) {
-  /* After the packs, lane k holds pixel x + k's R G B 0 in bytes 0-3 and pixel x + 4 + k's in bytes 4-7. */
-  uint8_t order[64] = {0};
-  for (int k = 0; k < 8; k++)
-    for (int c = 0; c < 3; c++) order[k * 3 + c] = (uint8_t)((k % 4) * 16 + (k / 4) * 4 + c);
-  const __m512i gather = _mm512_loadu_si512((const void *)order);
+  const __m512i gather = _mm512_loadu_si512((const void *)QUAD_LEVELS_ORDER);
   for (int x = 0; x < n; x += 8) {
     const int32_t *w = wq + (size_t)(x / 4) * pairs * 16;
     __m512i a = horizontal_four_avx512(row, start, w, pairs, x);
@@ -1138,16 +1139,21 @@ static void ycc_to_rgb_c(unsigned char *restrict line, const int16_t *restrict Y
 }
 
 #ifdef HAVE_X86_PASSES
+/* Sixteen pixels' R, G and B bytes into 48 bytes of RGB: output byte 16 * part + i (pixel b / 3, channel b % 3 for
+ * b = 16 * part + i) comes from RGB_PICK[part][b % 3][i] = b / 3; 0x80 gives zero, for the other two channels. */
+#define Z 0x80
+static const uint8_t RGB_PICK[3][3][16] = {
+    {{0, Z, Z, 1, Z, Z, 2, Z, Z, 3, Z, Z, 4, Z, Z, 5}, {Z, 0, Z, Z, 1, Z, Z, 2, Z, Z, 3, Z, Z, 4, Z, Z}, {Z, Z, 0, Z, Z, 1, Z, Z, 2, Z, Z, 3, Z, Z, 4, Z}},
+    {{Z, Z, 6, Z, Z, 7, Z, Z, 8, Z, Z, 9, Z, Z, 10, Z}, {5, Z, Z, 6, Z, Z, 7, Z, Z, 8, Z, Z, 9, Z, Z, 10}, {Z, 5, Z, Z, 6, Z, Z, 7, Z, Z, 8, Z, Z, 9, Z, Z}},
+    {{Z, 11, Z, Z, 12, Z, Z, 13, Z, Z, 14, Z, Z, 15, Z, Z}, {Z, Z, 11, Z, Z, 12, Z, Z, 13, Z, Z, 14, Z, Z, 15, Z}, {10, Z, Z, 11, Z, Z, 12, Z, Z, 13, Z, Z, 14, Z, Z, 15}},
+};
+#undef Z
+
 /* Sixteen pixels a step: the three channels in int16 (vpmulhrsw), rounded and packed to bytes with saturation,
  * then each of the 48 output bytes picked from the R, G or B vector by a shuffle and the three or-ed. */
 __attribute__((target("avx2"))) static void ycc_to_rgb_avx2(unsigned char *restrict line, const int16_t *restrict Y, const int16_t *restrict Cb,
                                                             const int16_t *restrict Cr, int n) {
-  uint8_t pick[3][3][16];
-  for (int part = 0; part < 3; part++)
-    for (int i = 0; i < 16; i++) {
-      int byte = part * 16 + i;
-      for (int c = 0; c < 3; c++) pick[part][c][i] = byte % 3 == c ? (uint8_t)(byte / 3) : 0x80;
-    }
+  const uint8_t(*pick)[3][16] = RGB_PICK;
   const __m256i bias = _mm256_set1_epi16(128 << PLANE_BITS), half = _mm256_set1_epi16(1 << (PLANE_BITS - 1));
   const __m256i cr_r = _mm256_set1_epi16(YCC_CR_R), cb_g = _mm256_set1_epi16(YCC_CB_G), cr_g = _mm256_set1_epi16(YCC_CR_G),
                 cb_b = _mm256_set1_epi16(YCC_CB_B);
